@@ -1,0 +1,248 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from .lifecycle import Status, derive_status, status_q
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class CompetitionQuerySet(models.QuerySet):
+    def with_status(self, status: str, now=None):
+        return self.filter(status_q(status, now or timezone.now()))
+
+    def public(self):
+        """Everything a visitor may see: never drafts."""
+        return self.exclude(status=Status.DRAFT)
+
+
+class Competition(models.Model):
+    """A prize competition: tickets numbered 1..max_tickets, sold until it ends, then drawn."""
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=220, unique=True)
+    summary = models.CharField(max_length=300, blank=True, help_text="One line for listings.")
+    prize_description = models.TextField()
+    prize_value = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    cash_alternative = models.DecimalField(
+        **MONEY, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
+    )
+    ticket_price = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0.01"))])
+    max_tickets = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    max_tickets_per_user = models.PositiveIntegerField(
+        "max tickets per customer", validators=[MinValueValidator(1)]
+    )
+    min_tickets = models.PositiveIntegerField(
+        "minimum tickets",
+        null=True,
+        blank=True,
+        help_text="Optional threshold: below it at close, staff extend or cancel the competition.",
+    )
+    # Maintained by the ticket services inside the allocation transaction; the check
+    # constraint below is the database's own guarantee that nothing is oversold.
+    tickets_sold = models.PositiveIntegerField(default=0, editable=False)
+
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    draw_at = models.DateTimeField(help_text="When the draw takes place (at or after the end).")
+
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    is_featured = models.BooleanField("featured", default=False)
+    auto_draw_enabled = models.BooleanField("automatic draw", default=True)
+
+    question = models.CharField("skill question", max_length=300)
+
+    # Commit–reveal (DESIGN §4): the secret seed is made at activation and kept out of every
+    # page, API and admin list until the draw reveals it; its SHA-256 is public from the start.
+    seed_commitment = models.CharField(max_length=64, blank=True, editable=False)
+    draw_seed = models.CharField(max_length=64, blank=True, editable=False)
+
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CompetitionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["ends_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ticket_price__gt=0), name="competition_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(prize_value__gte=0), name="competition_value_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_tickets__gt=0), name="competition_max_tickets_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_tickets_per_user__gt=0)
+                & Q(max_tickets_per_user__lte=F("max_tickets")),
+                name="competition_per_user_limit_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_tickets__isnull=True) | Q(min_tickets__lte=F("max_tickets")),
+                name="competition_min_tickets_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(tickets_sold__lte=F("max_tickets")), name="competition_never_oversold"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="competition_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(draw_at__gte=F("ends_at")), name="competition_draw_after_end"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=Status.DRAFT) | ~Q(seed_commitment=""),
+                name="competition_activated_has_commitment",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "ends_at"])]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("competitions:detail", kwargs={"slug": self.slug})
+
+    def live_status(self, now=None) -> Status:
+        return derive_status(
+            stored=self.status,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            tickets_sold=self.tickets_sold,
+            max_tickets=self.max_tickets,
+            now=now or timezone.now(),
+        )
+
+    @property
+    def tickets_left(self) -> int:
+        return max(self.max_tickets - self.tickets_sold, 0)
+
+    @property
+    def percent_sold(self) -> int:
+        return min(100, (self.tickets_sold * 100) // self.max_tickets) if self.max_tickets else 0
+
+    @property
+    def is_sold_out(self) -> bool:
+        return self.tickets_sold >= self.max_tickets
+
+    def is_closing_soon(self, now=None) -> bool:
+        now = now or timezone.now()
+        window = timedelta(hours=settings.FAIRDRAW_CLOSING_SOON_HOURS)
+        return self.live_status(now) == Status.ACTIVE and self.ends_at - now <= window
+
+    @property
+    def cover_image(self):
+        images = list(self.images.all())  # uses prefetch_related when the caller set it up
+        return images[0] if images else None
+
+
+def competition_image_path(instance, filename):
+    return f"competitions/{instance.competition_id or 'new'}/{filename}"
+
+
+class CompetitionImage(models.Model):
+    competition = models.ForeignKey(Competition, on_delete=models.CASCADE, related_name="images")
+    image = models.ImageField(upload_to=competition_image_path)
+    alt_text = models.CharField(
+        max_length=200, help_text="Describe the picture for screen readers."
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["competition", "position", "id"]
+
+    def __str__(self):
+        return self.alt_text
+
+
+class AnswerChoice(models.Model):
+    """One multiple-choice answer to a competition's skill question."""
+
+    competition = models.ForeignKey(Competition, on_delete=models.CASCADE, related_name="answers")
+    text = models.CharField(max_length=200)
+    is_correct = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["competition", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["competition"],
+                condition=Q(is_correct=True),
+                name="answer_one_correct_per_competition",
+            ),
+        ]
+
+    def __str__(self):
+        return self.text
+
+
+class Prize(models.Model):
+    """What can be won. Draw prizes are awarded in position order (1st, 2nd, ...) by the draw;
+    instant-win prizes belong to a ticket number fixed and committed at activation."""
+
+    class Kind(models.TextChoices):
+        DRAW = "draw", "Draw prize"
+        INSTANT = "instant", "Instant win"
+
+    competition = models.ForeignKey(Competition, on_delete=models.CASCADE, related_name="prizes")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DRAW)
+    position = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Draw prizes: 1 for the 1st prize, 2 for the 2nd, ..."
+    )
+    ticket_number = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Instant wins: the ticket number that wins this prize."
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    value = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    cash_alternative = models.DecimalField(
+        **MONEY, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
+    )
+
+    class Meta:
+        ordering = ["competition", "kind", "position", "ticket_number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="draw", position__gte=1, ticket_number__isnull=True)
+                    | Q(kind="instant", position__isnull=True, ticket_number__gte=1)
+                ),
+                name="prize_draw_has_position_instant_has_number",
+            ),
+            models.UniqueConstraint(
+                fields=["competition", "position"],
+                condition=Q(kind="draw"),
+                name="prize_unique_draw_position",
+            ),
+            models.UniqueConstraint(
+                fields=["competition", "ticket_number"],
+                condition=Q(kind="instant"),
+                name="prize_unique_instant_number",
+            ),
+            models.CheckConstraint(condition=Q(value__gte=0), name="prize_value_not_negative"),
+        ]
+
+    def __str__(self):
+        if self.kind == self.Kind.DRAW:
+            return f"{ordinal(self.position)} prize: {self.title}"
+        return f"Instant win #{self.ticket_number}: {self.title}"
+
+
+def ordinal(n: int | None) -> str:
+    if n is None:
+        return ""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

@@ -1,0 +1,62 @@
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from winners.selectors import champions
+
+from .lifecycle import Status
+from .models import Competition
+from .selectors import competitions_for_listing
+
+LIST_TABS = [Status.ACTIVE, Status.UPCOMING, Status.ENDED, Status.DRAWN]
+
+
+def home(request):
+    now = timezone.now()
+    active = list(competitions_for_listing(Status.ACTIVE, now))
+    featured = [c for c in active if c.is_featured][:3]
+    closing_soon = [c for c in active if c.is_closing_soon(now)][:6]
+    return render(
+        request,
+        "competitions/home.html",
+        {
+            "featured": featured,
+            "closing_soon": closing_soon,
+            "competitions": active,
+            "champions": champions()[:4],
+            "now": now,
+        },
+    )
+
+
+def competition_list(request):
+    status = request.GET.get("status", Status.ACTIVE)
+    if status not in LIST_TABS:
+        status = Status.ACTIVE
+    now = timezone.now()
+    return render(
+        request,
+        "competitions/list.html",
+        {
+            "competitions": competitions_for_listing(status, now),
+            "tabs": [(s, s.label) for s in LIST_TABS],
+            "current": status,
+            "now": now,
+        },
+    )
+
+
+def competition_detail(request, slug):
+    competition = get_object_or_404(
+        Competition.objects.public().prefetch_related("images", "answers", "prizes"), slug=slug
+    )
+    now = timezone.now()
+    return render(
+        request,
+        "competitions/detail.html",
+        {
+            "competition": competition,
+            "status": competition.live_status(now),
+            "now": now,
+            "winners": competition.winners.select_related("prize").filter(is_published=True),
+        },
+    )

@@ -1,0 +1,19 @@
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+
+from competitions import views as competition_views
+
+admin.site.site_header = "Fairdraw back-office"
+admin.site.site_title = "Fairdraw admin"
+admin.site.index_title = "Operations"
+
+urlpatterns = [
+    path("", competition_views.home, name="home"),
+    path("competitions/", include("competitions.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

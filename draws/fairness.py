@@ -1,0 +1,86 @@
+"""Provably fair selection (DESIGN §4): pure functions, no Django, so the published
+verification script and the server compute exactly the same thing.
+
+- seed: 32 random bytes, kept as 64 hex characters.
+- commitment: sha256(seed bytes), hex.
+- ledger: the valid ticket numbers in ascending order, each as decimal digits followed by
+  "\\n"; its SHA-256 (hex) is the ledger hash.
+- prize k (1, 2, ...), attempt a (0, 1, ...):
+  value = int(HMAC-SHA256(key=seed bytes, msg=f"{ledger_hash}|{entropy}|{k}|{a}"), big-endian)
+  The attempt is rejected, and the next one tried, when value falls in the incomplete last
+  block (value >= 2**256 - 2**256 % count: no modulo bias) or when its index was already
+  chosen for an earlier prize; otherwise index = value % count.
+"""
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+
+SPACE = 1 << 256
+
+
+def new_seed() -> str:
+    return secrets.token_hex(32)
+
+
+def commitment_for(seed_hex: str) -> str:
+    return hashlib.sha256(bytes.fromhex(seed_hex)).hexdigest()
+
+
+def ledger_line(number: int) -> bytes:
+    return b"%d\n" % number
+
+
+class LedgerHasher:
+    """Hashes ledger numbers as they stream past, checking they arrive strictly ascending."""
+
+    def __init__(self):
+        self._sha = hashlib.sha256()
+        self.count = 0
+        self._last = 0
+
+    def add(self, number: int) -> None:
+        if number <= self._last:
+            raise ValueError(
+                f"Ledger numbers must be strictly ascending ({number} after {self._last})."
+            )
+        self._sha.update(ledger_line(number))
+        self._last = number
+        self.count += 1
+
+    def add_all(self, numbers: Iterable[int]) -> "LedgerHasher":
+        for number in numbers:
+            self.add(number)
+        return self
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
+def _value(seed_hex: str, ledger_hash: str, entropy: str, prize: int, attempt: int) -> int:
+    message = f"{ledger_hash}|{entropy}|{prize}|{attempt}".encode()
+    digest = hmac.new(bytes.fromhex(seed_hex), message, hashlib.sha256).digest()
+    return int.from_bytes(digest, "big")
+
+
+def winning_indexes(
+    *, seed: str, ledger_hash: str, entropy: str, count: int, prizes: int
+) -> list[int]:
+    """Distinct ledger indexes for prizes 1..prizes, in prize order."""
+    if count <= 0:
+        return []
+    limit = SPACE - SPACE % count
+    chosen: list[int] = []
+    for prize in range(1, min(prizes, count) + 1):
+        attempt = 0
+        while True:
+            value = _value(seed, ledger_hash, entropy, prize, attempt)
+            attempt += 1
+            if value >= limit:
+                continue
+            index = value % count
+            if index not in chosen:
+                chosen.append(index)
+                break
+    return chosen

@@ -1,0 +1,82 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from competitions.models import Competition
+from tickets.models import Ticket
+
+
+class Draw(models.Model):
+    """The event that picks a competition's winners, with everything needed to re-check it."""
+
+    class Mode(models.TextChoices):
+        AUTOMATIC = "automatic", "Automatic (scheduled)"
+        ADMIN = "admin", "Admin-triggered"
+        MANUAL = "manual", "Manual winner entry"
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        NO_ENTRIES = "no_entries", "Closed without entries"
+
+    competition = models.ForeignKey(Competition, on_delete=models.PROTECT, related_name="draws")
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETED)
+    performed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    performed_at = models.DateTimeField()
+    seed = models.CharField(max_length=64, blank=True, help_text="Revealed secret seed (hex).")
+    seed_commitment = models.CharField(max_length=64)
+    ledger_hash = models.CharField(max_length=64)
+    entry_count = models.PositiveIntegerField()
+    entropy = models.CharField(max_length=200, blank=True, help_text="Public entropy mixed in.")
+    winning_index = models.PositiveIntegerField(null=True, blank=True)
+    winning_ticket = models.ForeignKey(
+        Ticket, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    manual_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-performed_at", "-id"]
+        get_latest_by = "performed_at"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["competition"],
+                condition=Q(status="completed"),
+                name="draw_one_completed_per_competition",
+            ),
+            models.CheckConstraint(
+                condition=~Q(mode="manual") | ~Q(manual_reason=""), name="draw_manual_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="completed") | Q(winning_ticket__isnull=False),
+                name="draw_completed_has_winner",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Draw for {self.competition} ({self.get_mode_display()})"
+
+
+class DrawLogEntry(models.Model):
+    """Append-only record of every step around a competition's draw: who, when, inputs, outcome."""
+
+    competition = models.ForeignKey(Competition, on_delete=models.PROTECT, related_name="draw_log")
+    draw = models.ForeignKey(
+        Draw, on_delete=models.PROTECT, null=True, blank=True, related_name="log"
+    )
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=40)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = "draw log entry"
+        verbose_name_plural = "draw log"
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
