@@ -57,6 +57,8 @@ def competition_detail(request, slug):
             "competition": competition,
             "status": competition.live_status(now),
             "now": now,
-            "winners": competition.winners.select_related("prize").filter(is_published=True),
+            "winners": competition.winners.select_related("prize", "ticket").filter(
+                is_published=True
+            ),
         },
     )

@@ -18,6 +18,11 @@ def _lock_competition(competition_id: int) -> Competition:
     return Competition.objects.select_for_update().get(pk=competition_id)
 
 
+def _check_eligible(user) -> None:
+    if not user.can_purchase:
+        raise NotEligible("Only adults (18+) with an account in good standing can enter.")
+
+
 def _check_can_sell(
     *, competition: Competition, user, quantity: int, numbers: Sequence[int], now
 ) -> None:
@@ -98,8 +103,7 @@ def order_record_paid(
     quantity = len(numbers) if numbers else quantity or 0
     if answer is None or answer.competition_id != competition.pk:
         raise AnswerRequired("Please answer the skill question.")
-    if not user.can_purchase:
-        raise NotEligible("Only verified adults (18+) with an account in good standing can enter.")
+    _check_eligible(user)
     competition = _lock_competition(competition.pk)
     _check_can_sell(competition=competition, user=user, quantity=quantity, numbers=numbers, now=now)
     chosen = _numbers_for(competition=competition, quantity=quantity, numbers=numbers)
@@ -139,6 +143,7 @@ def postal_entry_add(
 ) -> list[Ticket]:
     """Free postal entries: same limits, same chance, no order."""
     now = now or timezone.now()
+    _check_eligible(user)
     competition = _lock_competition(competition.pk)
     _check_can_sell(competition=competition, user=user, quantity=quantity, numbers=(), now=now)
     chosen = _numbers_for(competition=competition, quantity=quantity, numbers=())

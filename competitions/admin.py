@@ -1,0 +1,240 @@
+"""Back-office for competitions.
+
+The secret draw seed (`Competition.draw_seed`) appears nowhere here, not even read-only: until
+the draw reveals it, anyone who saw it could tell which ticket will win. Staff see only its
+public commitment. The revealed seed is on the draw's own page once the draw has happened.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Max
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import ngettext
+
+from tickets.models import Ticket
+
+from .exceptions import ActivationRefused
+from .lifecycle import Status
+from .models import AnswerChoice, Competition, CompetitionImage, Prize
+from .services import competition_activate
+
+# Entries were judged against the question and its answers, so both are fixed once on sale.
+FIXED_ONCE_ACTIVATED = ("question",)
+# DESIGN §2: a drawn competition is locked. A cancelled one is final too.
+FIXED_ONCE_FINAL = (
+    "ticket_price",
+    "max_tickets",
+    "max_tickets_per_user",
+    "min_tickets",
+    "starts_at",
+    "ends_at",
+    "draw_at",
+)
+FINAL = (Status.DRAWN, Status.CANCELLED)
+
+
+def is_activated(competition) -> bool:
+    return competition is not None and competition.status != Status.DRAFT
+
+
+def is_final(competition) -> bool:
+    return competition is not None and competition.status in FINAL
+
+
+class CompetitionImageInline(admin.TabularInline):
+    model = CompetitionImage
+    fields = ("preview", "image", "alt_text", "position")
+    readonly_fields = ("preview",)
+    ordering = ("position", "id")
+    extra = 0
+
+    @admin.display(description="preview")
+    def preview(self, obj):
+        if not obj.image:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="" style="max-height: 60px; max-width: 100px;">', obj.image.url
+        )
+
+
+class AnswerChoiceInline(admin.TabularInline):
+    """Answers can change only while the competition is a draft: tickets already sold were
+    marked valid or invalid against them."""
+
+    model = AnswerChoice
+    fields = ("text", "is_correct", "position")
+    ordering = ("position", "id")
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 2 if obj is None else 0
+
+    def has_add_permission(self, request, obj=None):
+        return not is_activated(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not is_activated(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not is_activated(obj) and super().has_delete_permission(request, obj)
+
+
+class PrizeInline(admin.TabularInline):
+    model = Prize
+    fields = ("kind", "position", "ticket_number", "title", "value", "cash_alternative")
+    extra = 0
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 1 if obj is None else 0
+
+    def has_add_permission(self, request, obj=None):
+        return not is_final(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not is_final(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not is_final(obj) and super().has_delete_permission(request, obj)
+
+
+class CompetitionAdminForm(forms.ModelForm):
+    class Meta:
+        model = Competition
+        fields = (
+            "title",
+            "slug",
+            "summary",
+            "prize_description",
+            "prize_value",
+            "cash_alternative",
+            "ticket_price",
+            "max_tickets",
+            "max_tickets_per_user",
+            "min_tickets",
+            "starts_at",
+            "ends_at",
+            "draw_at",
+            "question",
+            "is_featured",
+            "auto_draw_enabled",
+        )
+
+    def clean_max_tickets(self):
+        """Never below what is already issued: the database refuses an oversold competition,
+        and every ticket number must stay within 1..max_tickets."""
+        max_tickets = self.cleaned_data["max_tickets"]
+        if self.instance.pk:
+            highest = (
+                Ticket.objects.filter(
+                    competition=self.instance,
+                    status__in=(Ticket.Status.ACTIVE, Ticket.Status.INVALID),
+                ).aggregate(highest=Max("number"))["highest"]
+                or 0
+            )
+            floor = max(highest, self.instance.tickets_sold)
+            if max_tickets < floor:
+                raise forms.ValidationError(
+                    f"{self.instance.tickets_sold} tickets are sold and the highest number "
+                    f"issued is {highest}: the quantity cannot go below {floor}."
+                )
+        return max_tickets
+
+
+@admin.register(Competition)
+class CompetitionAdmin(admin.ModelAdmin):
+    form = CompetitionAdminForm
+    inlines = (CompetitionImageInline, AnswerChoiceInline, PrizeInline)
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "summary", ("status", "live_status"))}),
+        ("Prize", {"fields": ("prize_description", ("prize_value", "cash_alternative"))}),
+        (
+            "Tickets",
+            {
+                "fields": (
+                    "ticket_price",
+                    ("max_tickets", "max_tickets_per_user", "min_tickets"),
+                    ("tickets_sold", "tickets"),
+                )
+            },
+        ),
+        ("Dates", {"fields": ("starts_at", "ends_at", "draw_at")}),
+        ("Skill question", {"fields": ("question",)}),
+        ("Promotion and draw", {"fields": ("is_featured", "auto_draw_enabled", "seed_commitment")}),
+        (
+            "Record",
+            {
+                "classes": ("collapse",),
+                "fields": ("activated_at", "cancelled_at", "created_at", "updated_at"),
+            },
+        ),
+    )
+    readonly_fields = (
+        "status",
+        "live_status",
+        "tickets_sold",
+        "tickets",
+        "seed_commitment",
+        "activated_at",
+        "cancelled_at",
+        "created_at",
+        "updated_at",
+    )
+    prepopulated_fields = {"slug": ("title",)}
+    list_display = (
+        "title",
+        "live_status",
+        "status",
+        "ticket_price",
+        "progress",
+        "ends_at",
+        "is_featured",
+        "auto_draw_enabled",
+    )
+    list_filter = ("status", "is_featured", "auto_draw_enabled")
+    search_fields = ("title", "slug")
+    ordering = ("-ends_at", "-id")
+    date_hierarchy = "ends_at"
+    actions = ("activate",)
+    save_on_top = True
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if is_activated(obj):
+            fields += FIXED_ONCE_ACTIVATED
+        if is_final(obj):
+            fields += FIXED_ONCE_FINAL
+        return fields
+
+    @admin.display(description="live status")
+    def live_status(self, obj):
+        return obj.live_status().label
+
+    @admin.display(description="sold", ordering="tickets_sold")
+    def progress(self, obj):
+        return f"{obj.tickets_sold:,} / {obj.max_tickets:,} ({obj.percent_sold}%)"
+
+    @admin.display(description="tickets")
+    def tickets(self, obj):
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:tickets_ticket_changelist") + f"?competition__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, self.progress(obj))
+
+    @admin.action(description="Activate selected drafts", permissions=["change"])
+    def activate(self, request, queryset):
+        activated = 0
+        for competition in queryset.order_by("id"):
+            try:
+                competition_activate(competition=competition, by=request.user)
+            except ActivationRefused as refusal:
+                self.message_user(request, f"“{competition}”: {refusal}", level=messages.ERROR)
+            else:
+                activated += 1
+                self.log_change(request, competition, "Activated; draw seed committed.")
+        if activated:
+            self.message_user(
+                request,
+                ngettext("Activated %d competition.", "Activated %d competitions.", activated)
+                % activated,
+                level=messages.SUCCESS,
+            )

@@ -1,0 +1,61 @@
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from competitions.lifecycle import Status
+from competitions.models import Competition
+from draws import fairness
+from draws.selectors import ledger_numbers
+from tickets.models import Ticket
+from winners.models import Winner
+
+
+@pytest.mark.django_db(transaction=False)
+def test_seed_demo_covers_every_state_and_is_idempotent(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    call_command("seed_demo", verbosity=0)
+    now = timezone.now()
+    by_status = {}
+    for competition in Competition.objects.all():
+        by_status.setdefault(competition.live_status(now), []).append(competition)
+
+    assert {Status.DRAFT, Status.UPCOMING, Status.ACTIVE, Status.ENDED, Status.DRAWN} <= set(
+        by_status
+    )
+    active = by_status[Status.ACTIVE]
+    assert any(c.tickets_sold > 0 and c.percent_sold < 90 for c in active), "sales under way"
+    assert any(c.ends_at - now <= timedelta(hours=1) for c in active), "one closing within the hour"
+    assert any(c.percent_sold >= 95 and not c.is_sold_out for c in active), "one nearly sold out"
+    assert all(c.images.count() >= 1 for c in Competition.objects.all())
+    # The stored status caught up with the clock, so admin filters tell the truth.
+    assert all(c.status == c.live_status(now) for c in Competition.objects.all())
+
+    # Every counter matches its tickets, and numbers stay within the competition's range.
+    for competition in Competition.objects.exclude(status=Status.DRAFT):
+        live = competition.tickets.exclude(status=Ticket.Status.REFUNDED)
+        assert live.count() == competition.tickets_sold
+        assert not live.filter(number__gt=competition.max_tickets).exists()
+
+    # Drawn demos have published winners and verify from their published data.
+    for competition in by_status[Status.DRAWN]:
+        draw = competition.draws.get()
+        assert fairness.commitment_for(draw.seed) == competition.seed_commitment
+        ledger = fairness.LedgerHasher().add_all(ledger_numbers(competition.pk))
+        assert (ledger.hexdigest(), ledger.count) == (draw.ledger_hash, draw.entry_count)
+        indexes = fairness.winning_indexes(
+            seed=draw.seed,
+            ledger_hash=draw.ledger_hash,
+            entropy=draw.entropy,
+            count=draw.entry_count,
+            prizes=competition.prizes.count(),
+        )
+        winners = list(competition.winners.order_by("prize__position"))
+        assert [w.ledger_index for w in winners] == indexes
+        assert all(w.is_published and w.ticket.status == Ticket.Status.ACTIVE for w in winners)
+    assert Winner.objects.published().exists()
+
+    counts = (Competition.objects.count(), Ticket.objects.count(), Winner.objects.count())
+    call_command("seed_demo", verbosity=0)
+    assert (Competition.objects.count(), Ticket.objects.count(), Winner.objects.count()) == counts

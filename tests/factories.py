@@ -1,0 +1,136 @@
+"""Factories for domain rows. Build what a test needs, nothing the test does not care about."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from competitions.models import AnswerChoice, Competition, Prize
+from competitions.services import competition_activate
+from tickets.models import Ticket
+
+PASSWORD = "pw"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "accounts.User"
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    date_of_birth = date(1990, 5, 17)
+    password = factory.django.Password(PASSWORD)
+
+    class Params:
+        # Born on 1 January seventeen years ago: 17 on every day of this year.
+        minor = factory.Trait(
+            date_of_birth=factory.LazyFunction(lambda: date(timezone.localdate().year - 17, 1, 1))
+        )
+        banned = factory.Trait(
+            is_banned=True,
+            banned_at=factory.LazyFunction(timezone.now),
+            ban_reason="Chargeback fraud",
+        )
+
+
+class CompetitionFactory(factory.django.DjangoModelFactory):
+    """A draft on sale from yesterday until a week from now, drawn when it ends."""
+
+    class Meta:
+        model = Competition
+
+    title = factory.Sequence(lambda n: f"Win a Porsche 911 #{n}")
+    slug = factory.Sequence(lambda n: f"win-a-porsche-911-{n}")
+    prize_description = "A 2024 Porsche 911 Carrera in Guards Red."
+    prize_value = Decimal("95000.00")
+    ticket_price = Decimal("2.50")
+    max_tickets = 100
+    max_tickets_per_user = 20
+    starts_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    ends_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    draw_at = factory.LazyAttribute(lambda o: o.ends_at)
+    question = "What is the capital of Scotland?"
+
+
+class AnswerChoiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AnswerChoice
+
+    competition = factory.SubFactory(CompetitionFactory)
+    text = factory.Sequence(lambda n: f"Answer {n}")
+    is_correct = False
+    position = factory.Sequence(lambda n: n)
+
+
+class PrizeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Prize
+
+    competition = factory.SubFactory(CompetitionFactory)
+    kind = Prize.Kind.DRAW
+    position = 1
+    title = factory.Sequence(lambda n: f"Prize {n}")
+    value = Decimal("1000.00")
+
+
+class TicketFactory(factory.django.DjangoModelFactory):
+    """A free postal entry (needs no order); pass `order=` and `source="paid"` for a paid one."""
+
+    class Meta:
+        model = Ticket
+
+    competition = factory.SubFactory(CompetitionFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    user = factory.SubFactory(UserFactory)
+    status = Ticket.Status.ACTIVE
+    source = Ticket.Source.POSTAL
+    purchased_at = factory.LazyFunction(timezone.now)
+    refunded_at = factory.LazyAttribute(
+        lambda o: timezone.now() if o.status == Ticket.Status.REFUNDED else None
+    )
+
+
+def draft_ready_to_activate(*, prizes: int = 1, **kw) -> Competition:
+    """A draft with a three-answer skill question (one correct) and `prizes` draw prizes."""
+    competition = CompetitionFactory(**kw)
+    AnswerChoiceFactory(competition=competition, text="Edinburgh", is_correct=True, position=0)
+    AnswerChoiceFactory(competition=competition, text="Glasgow", position=1)
+    AnswerChoiceFactory(competition=competition, text="Aberdeen", position=2)
+    for position in range(1, prizes + 1):
+        PrizeFactory(competition=competition, position=position)
+    return competition
+
+
+def active_competition(*, now=None, prizes: int = 1, **kw) -> Competition:
+    """A competition activated through the real service (seed committed), on sale by default."""
+    competition = draft_ready_to_activate(prizes=prizes, **kw)
+    return competition_activate(competition=competition, now=now or timezone.now())
+
+
+def correct_answer(competition: Competition) -> AnswerChoice:
+    return competition.answers.get(is_correct=True)
+
+
+def wrong_answer(competition: Competition) -> AnswerChoice:
+    return competition.answers.filter(is_correct=False).first()
+
+
+# A stored status other than draft needs a published commitment (database constraint).
+FAKE_COMMITMENT = "ab" * 32
+
+__all__ = [
+    "FAKE_COMMITMENT",
+    "PASSWORD",
+    "AnswerChoiceFactory",
+    "CompetitionFactory",
+    "PrizeFactory",
+    "TicketFactory",
+    "UserFactory",
+    "active_competition",
+    "correct_answer",
+    "draft_ready_to_activate",
+    "wrong_answer",
+]
