@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import pytest
 from django.db import connection
 
@@ -7,3 +9,34 @@ def on_postgres():
     """Skip (saying why) unless the tests run on PostgreSQL."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)")
+
+
+@contextmanager
+def _running_worker(*, beat: bool):
+    from config import celery_app
+    from tests.celery_worker import CeleryWorker
+
+    worker = CeleryWorker(beat=beat, beat_interval=1)
+    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
+    celery_app.conf.update(task_always_eager=False, broker_url=worker.broker_url)
+    try:
+        yield worker.start()
+    finally:
+        worker.stop()
+        celery_app.conf.update(saved)
+        celery_app.pool.force_close_all()
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker on Redis (skips without PostgreSQL and Redis). Tasks the test
+    sends go to it: the app's eager mode is off and its broker is the worker's meanwhile."""
+    with _running_worker(beat=False) as worker:
+        yield worker
+
+
+@pytest.fixture
+def celery_beat_worker(transactional_db):
+    """Like `celery_worker`, with beat embedded and every periodic job due each second."""
+    with _running_worker(beat=True) as worker:
+        yield worker

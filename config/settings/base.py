@@ -158,10 +158,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# How often the "every minute" jobs run; integration tests shorten it.
+BEAT_INTERVAL = timedelta(seconds=env.int("FAIRDRAW_BEAT_INTERVAL_SECONDS", default=60))
 CELERY_BEAT_SCHEDULE = {
     "competitions-sync-statuses": {
         "task": "competitions.tasks.sync_competition_statuses",
-        "schedule": timedelta(minutes=1),
+        "schedule": BEAT_INTERVAL,
     },
     "notifications-purge-sent": {
         "task": "notifications.tasks.purge_old_notifications",
