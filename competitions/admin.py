@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
+from draws.admin import CompetitionDrawAdminMixin
 from tickets.models import Ticket
 
 from .exceptions import ActivationRefused
@@ -141,7 +142,7 @@ class CompetitionAdminForm(forms.ModelForm):
 
 
 @admin.register(Competition)
-class CompetitionAdmin(admin.ModelAdmin):
+class CompetitionAdmin(CompetitionDrawAdminMixin, admin.ModelAdmin):
     form = CompetitionAdminForm
     inlines = (CompetitionImageInline, AnswerChoiceInline, PrizeInline)
     fieldsets = (
@@ -160,6 +161,7 @@ class CompetitionAdmin(admin.ModelAdmin):
         ("Dates", {"fields": ("starts_at", "ends_at", "draw_at")}),
         ("Skill question", {"fields": ("question",)}),
         ("Promotion and draw", {"fields": ("is_featured", "auto_draw_enabled", "seed_commitment")}),
+        ("Draw", {"fields": ("draw_panel",)}),
         (
             "Record",
             {
@@ -174,6 +176,7 @@ class CompetitionAdmin(admin.ModelAdmin):
         "tickets_sold",
         "tickets",
         "seed_commitment",
+        "draw_panel",
         "activated_at",
         "cancelled_at",
         "created_at",
@@ -194,7 +197,7 @@ class CompetitionAdmin(admin.ModelAdmin):
     search_fields = ("title", "slug")
     ordering = ("-ends_at", "-id")
     date_hierarchy = "ends_at"
-    actions = ("activate",)
+    actions = ("activate", *CompetitionDrawAdminMixin.draw_actions)
     save_on_top = True
 
     def get_readonly_fields(self, request, obj=None):

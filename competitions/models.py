@@ -47,6 +47,9 @@ class Competition(models.Model):
     # Maintained by the ticket services inside the allocation transaction; the check
     # constraint below is the database's own guarantee that nothing is oversold.
     tickets_sold = models.PositiveIntegerField(default=0, editable=False)
+    # Numbers held by checkouts awaiting payment (tickets in status "reserved"). They are not
+    # sold, so they never close a competition, but they are not for sale either.
+    tickets_reserved = models.PositiveIntegerField(default=0, editable=False)
 
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
@@ -94,7 +97,8 @@ class Competition(models.Model):
                 name="competition_min_tickets_in_range",
             ),
             models.CheckConstraint(
-                condition=Q(tickets_sold__lte=F("max_tickets")), name="competition_never_oversold"
+                condition=Q(tickets_sold__lte=F("max_tickets") - F("tickets_reserved")),
+                name="competition_never_oversold",
             ),
             models.CheckConstraint(
                 condition=Q(ends_at__gt=F("starts_at")), name="competition_ends_after_start"
@@ -127,7 +131,8 @@ class Competition(models.Model):
 
     @property
     def tickets_left(self) -> int:
-        return max(self.max_tickets - self.tickets_sold, 0)
+        """Tickets a customer can still buy: neither sold nor held by someone's checkout."""
+        return max(self.max_tickets - self.tickets_sold - self.tickets_reserved, 0)
 
     @property
     def percent_sold(self) -> int:

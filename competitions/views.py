@@ -5,6 +5,7 @@ from winners.selectors import champions
 
 from .lifecycle import Status
 from .models import Competition
+from .replay import draw_replay, latest_draw
 from .selectors import competitions_for_listing
 
 LIST_TABS = [Status.ACTIVE, Status.UPCOMING, Status.ENDED, Status.DRAWN]
@@ -50,15 +51,19 @@ def competition_detail(request, slug):
         Competition.objects.public().prefetch_related("images", "answers", "prizes"), slug=slug
     )
     now = timezone.now()
+    status = competition.live_status(now)
+    draw = latest_draw(competition) if status == Status.DRAWN else None
     return render(
         request,
         "competitions/detail.html",
         {
             "competition": competition,
-            "status": competition.live_status(now),
+            "status": status,
             "now": now,
-            "winners": competition.winners.select_related("prize", "ticket").filter(
-                is_published=True
-            ),
+            "winners": competition.winners.select_related("prize", "ticket")
+            .filter(is_published=True)
+            .order_by("prize__position", "id"),
+            "draw": draw,
+            "replay": draw_replay(draw),
         },
     )

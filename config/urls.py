@@ -11,7 +11,12 @@ admin.site.index_title = "Operations"
 
 urlpatterns = [
     path("", competition_views.home, name="home"),
+    path("competitions/<slug:slug>/draw/", include("draws.urls")),
     path("competitions/", include("competitions.urls")),
+    path("account/", include("accounts.urls")),
+    path("champions/", include("winners.urls")),
+    path("api/", include("config.api_urls")),
+    path("", include("tickets.urls")),
     path("admin/", admin.site.urls),
 ]
 

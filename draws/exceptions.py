@@ -3,8 +3,26 @@ class DrawError(Exception):
 
 
 class DrawNotDue(DrawError):
-    pass
+    """Not drawable (yet): not ended, not at the advertised draw time, automatic draw off."""
 
 
 class AlreadyDrawn(DrawError):
+    pass
+
+
+class DrawBusy(DrawError):
+    """Another draw holds the competition's lock; retrying shortly will succeed or find it
+    drawn. Celery tasks retry on it."""
+
+
+class LedgerChanged(DrawError):
+    """The valid tickets differ from the entry ledger frozen at close. The draw is refused
+    (never silently made against other entries) and the operators are alerted."""
+
+
+class ManualEntryInvalid(DrawError):
+    """A manual winner entry without a reason, or naming a ticket that cannot win."""
+
+
+class InvalidEntropy(DrawError):
     pass

@@ -10,12 +10,14 @@ verification script and the server compute exactly the same thing.
   The attempt is rejected, and the next one tried, when value falls in the incomplete last
   block (value >= 2**256 - 2**256 % count: no modulo bias) or when its index was already
   chosen for an earlier prize; otherwise index = value % count.
+- a manual winner entry fixes the 1st prize's index; later prizes follow the same recipe
+  (prize 2, 3, ...), skipping the fixed index, so they stay reproducible.
 """
 
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 SPACE = 1 << 256
 
@@ -65,14 +67,25 @@ def _value(seed_hex: str, ledger_hash: str, entropy: str, prize: int, attempt: i
 
 
 def winning_indexes(
-    *, seed: str, ledger_hash: str, entropy: str, count: int, prizes: int
+    *,
+    seed: str,
+    ledger_hash: str,
+    entropy: str,
+    count: int,
+    prizes: int,
+    fixed: Sequence[int] = (),
 ) -> list[int]:
-    """Distinct ledger indexes for prizes 1..prizes, in prize order."""
+    """Distinct ledger indexes for prizes 1..prizes, in prize order.
+
+    `fixed` holds indexes already decided for the first prizes (a manual winner entry);
+    the remaining prizes are drawn as usual, never landing on a fixed index."""
     if count <= 0:
         return []
+    if any(not 0 <= i < count for i in fixed) or len(set(fixed)) != len(fixed):
+        raise ValueError("Fixed indexes must be distinct and within the ledger.")
     limit = SPACE - SPACE % count
-    chosen: list[int] = []
-    for prize in range(1, min(prizes, count) + 1):
+    chosen: list[int] = list(fixed)[:prizes]
+    for prize in range(len(chosen) + 1, min(prizes, count) + 1):
         attempt = 0
         while True:
             value = _value(seed, ledger_hash, entropy, prize, attempt)

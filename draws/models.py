@@ -7,7 +7,11 @@ from tickets.models import Ticket
 
 
 class Draw(models.Model):
-    """The event that picks a competition's winners, with everything needed to re-check it."""
+    """The event that picks a competition's winners, with everything needed to re-check it.
+
+    One row per competition. It is created when the entry ledger is frozen at close (status
+    pending: ledger hash and count recorded, seed still secret) and completed by the draw,
+    which must find the same ledger. See `draws.services`."""
 
     class Mode(models.TextChoices):
         AUTOMATIC = "automatic", "Automatic (scheduled)"
@@ -15,16 +19,20 @@ class Draw(models.Model):
         MANUAL = "manual", "Manual winner entry"
 
     class Status(models.TextChoices):
+        PENDING = "pending", "Ledger frozen, awaiting the draw"
         COMPLETED = "completed", "Completed"
         NO_ENTRIES = "no_entries", "Closed without entries"
 
     competition = models.ForeignKey(Competition, on_delete=models.PROTECT, related_name="draws")
-    mode = models.CharField(max_length=10, choices=Mode.choices)
+    mode = models.CharField(max_length=10, choices=Mode.choices, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETED)
     performed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    performed_at = models.DateTimeField()
+    performed_at = models.DateTimeField(null=True, blank=True)
+    ledger_frozen_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the entry ledger was frozen (at close)."
+    )
     seed = models.CharField(max_length=64, blank=True, help_text="Revealed secret seed (hex).")
     seed_commitment = models.CharField(max_length=64)
     ledger_hash = models.CharField(max_length=64)
@@ -45,6 +53,16 @@ class Draw(models.Model):
                 condition=Q(status="completed"),
                 name="draw_one_completed_per_competition",
             ),
+            # The frozen ledger and its draw share one row: never two for a competition.
+            models.UniqueConstraint(fields=["competition"], name="draw_one_per_competition"),
+            models.CheckConstraint(
+                condition=Q(status="pending") | (~Q(mode="") & Q(performed_at__isnull=False)),
+                name="draw_done_has_mode_and_time",
+            ),
+            # Commit–reveal: the seed is stored on the draw only once it is revealed.
+            models.CheckConstraint(
+                condition=~Q(status="pending") | Q(seed=""), name="draw_pending_keeps_seed_secret"
+            ),
             models.CheckConstraint(
                 condition=~Q(mode="manual") | ~Q(manual_reason=""), name="draw_manual_has_reason"
             ),
@@ -55,7 +73,17 @@ class Draw(models.Model):
         ]
 
     def __str__(self):
+        if self.status == self.Status.PENDING:
+            return f"Draw for {self.competition} (ledger frozen)"
         return f"Draw for {self.competition} ({self.get_mode_display()})"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status != self.Status.PENDING
+
+    @property
+    def is_manual(self) -> bool:
+        return self.mode == self.Mode.MANUAL
 
 
 class DrawLogEntry(models.Model):

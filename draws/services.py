@@ -1,68 +1,257 @@
-"""Performing a competition's draw (DESIGN §4): freeze the ledger, select, reveal, record."""
+"""Every state change around a competition's draw (DESIGN §4), one transaction each.
 
-from django.db import transaction
+The life of a draw:
+1. Activation commits to the secret seed (`competitions.services.competition_activate`).
+2. At close the entry ledger is frozen (`draw_freeze_ledger`): its SHA-256 and entry count
+   are stored on the competition's one `Draw` row (status pending) and published at once.
+   The periodic job does this for every competition that has ended or sold out; a draw of a
+   competition nobody froze yet freezes it first, in the same transaction.
+3. The draw (`draw_perform`, `draw_perform_manual`) recomputes the ledger while picking the
+   winning tickets in one streamed pass and refuses (`LedgerChanged`, operators alerted) when
+   it differs from the frozen one: a ticket changed after close never silently changes the
+   result. Staff may re-freeze with a logged reason (`draw_refreeze_ledger`).
+
+When a draw may happen: automatic draws (beat) wait for the advertised `draw_at` and need
+automatic draw enabled; staff (admin button, `manage.py draw`) may draw any competition whose
+entries have closed, even before `draw_at`: the ledger is frozen at close and the seed was
+committed at activation, so the moment of the draw cannot change who wins.
+
+Exactly one draw: the competition row is locked (a short `lock_timeout` on PostgreSQL turns a
+stuck lock into `DrawBusy`, which tasks retry), the status is claimed with a compare-and-set
+update, and the database allows one draw row per competition. Any failure rolls the whole draw
+back; the failure itself is then logged and the operators alerted in a transaction of its own.
+"""
+
+import logging
+
+from django.db import OperationalError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from competitions.lifecycle import Status
-from competitions.models import Competition, Prize
+from competitions.lifecycle import LIVE, Status
+from competitions.models import Competition, Prize, ordinal
+from competitions.services import competition_sync_statuses
+from notifications import events
+from tickets.models import Ticket
 from winners.models import Winner
 
 from . import fairness
-from .exceptions import AlreadyDrawn, DrawNotDue
+from .exceptions import (
+    AlreadyDrawn,
+    DrawBusy,
+    DrawError,
+    DrawNotDue,
+    InvalidEntropy,
+    LedgerChanged,
+    ManualEntryInvalid,
+)
 from .models import Draw, DrawLogEntry
-from .selectors import ledger_numbers, ledger_tickets
+from .selectors import ledger_index_of, ledger_scan
+
+logger = logging.getLogger(__name__)
+
+# How long a draw waits for the competition's row lock before giving up (PostgreSQL).
+LOCK_TIMEOUT = "5s"
+ENTROPY_MAX_LENGTH = 200
+
+
+def _log(competition, action: str, message: str, *, by=None, draw=None, **data) -> DrawLogEntry:
+    return DrawLogEntry.objects.create(
+        competition=competition, draw=draw, actor=by, action=action, message=message, data=data
+    )
+
+
+def _lock_competition(competition_id: int) -> Competition:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+    try:
+        return Competition.objects.select_for_update().get(pk=competition_id)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            raise DrawBusy("Another draw of this competition is in progress.") from error
+        raise
+
+
+def _check_drawable(competition: Competition, *, mode: str, now) -> None:
+    if competition.status == Status.DRAWN:
+        raise AlreadyDrawn(f"“{competition.title}” has already been drawn.")
+    live = competition.live_status(now)
+    if live != Status.ENDED:
+        raise DrawNotDue(f"“{competition.title}” is {live.label.lower()}, not ended.")
+    if mode == Draw.Mode.AUTOMATIC:
+        if not competition.auto_draw_enabled:
+            raise DrawNotDue(f"Automatic draw is disabled for “{competition.title}”.")
+        if now < competition.draw_at:
+            raise DrawNotDue(
+                f"“{competition.title}” is drawn automatically at "
+                f"{timezone.localtime(competition.draw_at):%Y-%m-%d %H:%M}."
+            )
+
+
+def _clean_entropy(entropy: str) -> str:
+    entropy = (entropy or "").strip()
+    if len(entropy) > ENTROPY_MAX_LENGTH or not entropy.isprintable():
+        raise InvalidEntropy(
+            f"Public entropy must be one printable line of at most {ENTROPY_MAX_LENGTH} characters."
+        )
+    return entropy
+
+
+def _freeze(competition: Competition, draw: Draw | None, *, by, now) -> Draw:
+    """Hash the ledger now and record it on the competition's draw row (created if needed)."""
+    scan = ledger_scan(competition.pk)
+    if draw is None:
+        draw = Draw(competition=competition, status=Draw.Status.PENDING)
+    draw.seed_commitment = competition.seed_commitment
+    draw.ledger_hash = scan.ledger_hash
+    draw.entry_count = scan.count
+    draw.ledger_frozen_at = now
+    draw.save()
+    _log(
+        competition,
+        "ledger_frozen",
+        f"Entry ledger frozen with {scan.count} entries.",
+        by=by,
+        draw=draw,
+        ledger_hash=scan.ledger_hash,
+        entry_count=scan.count,
+    )
+    return draw
 
 
 @transaction.atomic
-def draw_perform(
-    *, competition: Competition, mode: str, by=None, entropy: str = "", now=None
-) -> Draw:
-    """Draw every draw prize of an ended competition at random, exactly once.
-
-    The competition row lock serialises concurrent attempts; the partial unique index on
-    completed draws is the database's last word. Any failure rolls the whole draw back."""
+def draw_freeze_ledger(*, competition: Competition, by=None, now=None) -> Draw:
+    """Freeze the entry ledger of a closed competition (idempotent: a frozen one is kept)."""
     now = now or timezone.now()
-    competition = Competition.objects.select_for_update().get(pk=competition.pk)
+    competition = _lock_competition(competition.pk)
     if competition.status == Status.DRAWN:
         raise AlreadyDrawn(f"“{competition.title}” has already been drawn.")
     if competition.live_status(now) != Status.ENDED:
-        raise DrawNotDue(
-            f"“{competition.title}” is {competition.live_status(now).label.lower()}, not ended."
-        )
+        raise DrawNotDue(f"Entries for “{competition.title}” have not closed.")
+    draw = Draw.objects.filter(competition=competition).first()
+    if draw is not None and draw.ledger_frozen_at is not None:
+        return draw
+    return _freeze(competition, draw, by=by, now=now)
 
-    ledger = fairness.LedgerHasher().add_all(ledger_numbers(competition.pk))
-    ledger_hash = ledger.hexdigest()
-    DrawLogEntry.objects.create(
-        competition=competition,
-        actor=by,
-        action="ledger_frozen",
-        message=f"Entry ledger frozen with {ledger.count} entries.",
-        data={"ledger_hash": ledger_hash, "entry_count": ledger.count},
+
+@transaction.atomic
+def draw_refreeze_ledger(*, competition: Competition, reason: str, by=None, now=None) -> Draw:
+    """Replace a frozen ledger that no longer matches the tickets (after staff investigated a
+    `LedgerChanged` refusal). Public and logged with both hashes and the reason."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ManualEntryInvalid("Say why the entry ledger is frozen again.")
+    competition = _lock_competition(competition.pk)
+    _check_drawable(competition, mode=Draw.Mode.ADMIN, now=now)
+    draw = Draw.objects.filter(competition=competition).first()
+    if draw is None or draw.ledger_frozen_at is None:
+        return _freeze(competition, draw, by=by, now=now)
+    if draw.is_done:
+        raise AlreadyDrawn(f"“{competition.title}” has already been drawn.")
+    before = (draw.ledger_hash, draw.entry_count)
+    scan = ledger_scan(competition.pk)
+    draw.ledger_hash, draw.entry_count, draw.ledger_frozen_at = scan.ledger_hash, scan.count, now
+    draw.save(update_fields=["ledger_hash", "entry_count", "ledger_frozen_at"])
+    _log(
+        competition,
+        "ledger_refrozen",
+        f"Entry ledger frozen again with {scan.count} entries (was {before[1]}): {reason}",
+        by=by,
+        draw=draw,
+        reason=reason,
+        previous_ledger_hash=before[0],
+        previous_entry_count=before[1],
+        ledger_hash=scan.ledger_hash,
+        entry_count=scan.count,
     )
+    events.admin_alert(
+        subject=f"Entry ledger re-frozen: {competition.title}",
+        message=f"{by or 'System'} froze the entry ledger again: {reason}. "
+        f"Entries {before[1]} → {scan.count}; hash {before[0]} → {scan.ledger_hash}.",
+        key=f"ledger-refrozen-{competition.pk}-{scan.ledger_hash[:16]}",
+    )
+    return draw
+
+
+def _perform(**kwargs) -> Draw:
+    """The draw transaction. Work queued for after the commit (notification dispatch) cannot
+    undo a committed draw: an error there is logged, and the draw is still the result."""
+    committed: dict = {}
+    try:
+        with transaction.atomic():
+            transaction.on_commit(lambda: committed.setdefault("yes", True))  # runs first
+            committed["draw"] = _perform_in_transaction(**kwargs)
+    except Exception:
+        if "yes" not in committed:
+            raise
+        logger.exception("Draw %s committed; an after-commit step failed", committed["draw"].pk)
+    return committed["draw"]
+
+
+def _perform_in_transaction(
+    *, competition, mode, by, entropy, now, manual_number=None, reason=""
+) -> Draw:
+    competition = _lock_competition(competition.pk)
+    _check_drawable(competition, mode=mode, now=now)
+    draw = Draw.objects.filter(competition=competition).first()
+    if draw is not None and draw.is_done:
+        raise AlreadyDrawn(f"“{competition.title}” has already been drawn.")
+    if draw is None or draw.ledger_frozen_at is None:
+        draw = _freeze(competition, draw, by=by, now=now)
+
+    fixed: tuple[int, ...] = ()
+    if mode == Draw.Mode.MANUAL:
+        chosen = Ticket.objects.filter(
+            competition=competition, number=manual_number, status=Ticket.Status.ACTIVE
+        ).first()
+        if chosen is None:
+            raise ManualEntryInvalid(
+                f"Ticket #{manual_number} is not a valid entry of “{competition.title}”."
+            )
+        fixed = (ledger_index_of(competition.pk, manual_number),)
+
     prizes = list(competition.prizes.filter(kind=Prize.Kind.DRAW).order_by("position"))
     indexes = fairness.winning_indexes(
         seed=competition.draw_seed,
-        ledger_hash=ledger_hash,
+        ledger_hash=draw.ledger_hash,
         entropy=entropy,
-        count=ledger.count,
+        count=draw.entry_count,
         prizes=len(prizes),
+        fixed=fixed,
     )
-    tickets = [ledger_tickets(competition.pk).select_related("user")[i] for i in indexes]
-    draw = Draw.objects.create(
-        competition=competition,
-        mode=mode,
-        status=Draw.Status.COMPLETED if tickets else Draw.Status.NO_ENTRIES,
-        performed_by=by,
-        performed_at=now,
-        seed=competition.draw_seed,
-        seed_commitment=competition.seed_commitment,
-        ledger_hash=ledger_hash,
-        entry_count=ledger.count,
-        entropy=entropy,
-        winning_index=indexes[0] if indexes else None,
-        winning_ticket=tickets[0] if tickets else None,
+    # One pass: re-hash the ledger and note the winning tickets.
+    scan = ledger_scan(competition.pk, pick=indexes)
+    if (scan.ledger_hash, scan.count) != (draw.ledger_hash, draw.entry_count):
+        raise LedgerChanged(
+            f"The entry ledger of “{competition.title}” changed after it was frozen at "
+            f"{timezone.localtime(draw.ledger_frozen_at):%Y-%m-%d %H:%M}: now {scan.count} "
+            f"entries hashing to {scan.ledger_hash}, frozen {draw.entry_count} entries "
+            f"hashing to {draw.ledger_hash}. Nothing was drawn."
+        )
+
+    # Compare-and-set claim: only one caller moves the competition from live to drawn.
+    claimed = Competition.objects.filter(pk=competition.pk, status__in=LIVE).update(
+        status=Status.DRAWN, updated_at=now
     )
-    for prize, index, ticket in zip(prizes, indexes, tickets, strict=False):
+    if claimed != 1:
+        raise AlreadyDrawn(f"“{competition.title}” has already been drawn.")
+
+    by_id = Ticket.objects.select_related("user").in_bulk([scan.picked[i][0] for i in indexes])
+    tickets = [by_id[scan.picked[i][0]] for i in indexes]
+    draw.mode = mode
+    draw.status = Draw.Status.COMPLETED if tickets else Draw.Status.NO_ENTRIES
+    draw.performed_by = by
+    draw.performed_at = now
+    draw.seed = competition.draw_seed
+    draw.entropy = entropy
+    draw.winning_index = indexes[0] if indexes else None
+    draw.winning_ticket = tickets[0] if tickets else None
+    draw.manual_reason = reason
+    draw.save()
+
+    winners = [
         Winner.objects.create(
             competition=competition,
             prize=prize,
@@ -76,22 +265,229 @@ def draw_perform(
                 f"with ticket #{ticket.number}!"
             ),
         )
-    competition.status = Status.DRAWN
-    competition.save(update_fields=["status", "updated_at"])
-    DrawLogEntry.objects.create(
-        competition=competition,
-        draw=draw,
-        actor=by,
-        action="drawn" if tickets else "closed_without_entries",
-        message=(
-            "Winners: " + ", ".join(f"#{t.number}" for t in tickets)
-            if tickets
-            else "No valid entries: closed without a winner."
-        ),
-        data={
-            "winning_indexes": indexes,
-            "winning_numbers": [t.number for t in tickets],
-            "seed": draw.seed,
-        },
-    )
+        for prize, index, ticket in zip(prizes, indexes, tickets, strict=False)
+    ]
+    if tickets:
+        summary = "Winners: " + ", ".join(f"#{t.number}" for t in tickets)
+        if mode == Draw.Mode.MANUAL:
+            summary += f" (1st prize entered manually: {reason})"
+        _log(
+            competition,
+            "drawn",
+            summary,
+            by=by,
+            draw=draw,
+            mode=mode,
+            entropy=entropy,
+            winning_indexes=indexes,
+            winning_numbers=[t.number for t in tickets],
+            seed=draw.seed,
+        )
+    else:
+        _log(
+            competition,
+            "closed_without_entries",
+            "No valid entries: closed without a winner.",
+            by=by,
+            draw=draw,
+            mode=mode,
+            seed=draw.seed,
+        )
+
+    for winner in winners:
+        events.winner_announced(winner)
+    if winners:
+        lines = [
+            f"{ordinal(w.prize.position)} prize, {w.prize.title}: ticket #{w.ticket.number} "
+            f"({w.display_name}, ledger index {w.ledger_index})"
+            for w in winners
+        ]
+        events.admin_alert(
+            subject=f"Draw completed: {competition.title}",
+            message=f"{draw.get_mode_display()} draw by {by or 'the scheduler'} of "
+            f"{draw.entry_count} entries.\n" + "\n".join(lines),
+            key=f"draw-completed-{draw.pk}",
+        )
+    else:
+        events.admin_alert(
+            subject=f"Closed without a winner: {competition.title}",
+            message="The competition closed with no valid entries, so nobody won. "
+            "It is marked drawn with no winner.",
+            key=f"draw-no-entries-{draw.pk}",
+        )
     return draw
+
+
+def _guarded(perform, *, competition: Competition, mode: str, by, now):
+    """Run a draw; log refusals asked for by a person, and log and alert real failures."""
+    try:
+        return perform()
+    except DrawBusy:
+        raise
+    except DrawError as refusal:
+        if isinstance(refusal, LedgerChanged):
+            _record_failure(competition, mode=mode, by=by, now=now, error=refusal)
+        elif mode != Draw.Mode.AUTOMATIC:
+            _record(competition, "draw_refused", str(refusal), by=by, mode=mode)
+        raise
+    except Exception as error:
+        _record_failure(competition, mode=mode, by=by, now=now, error=error)
+        raise
+
+
+def _record(competition, action, message, *, by, **data) -> None:
+    try:
+        with transaction.atomic():
+            _log(competition, action, message, by=by, **data)
+    except Exception:  # never hide the original error behind a logging one
+        logger.exception("Could not log %s for competition %s", action, competition.pk)
+
+
+def _record_failure(competition, *, mode, by, now, error) -> None:
+    message = str(error) or type(error).__name__
+    try:
+        with transaction.atomic():
+            _log(competition, "draw_failed", message, by=by, mode=mode, error=type(error).__name__)
+            events.admin_alert(
+                subject=f"Draw failed: {competition.title}",
+                message=f"The {mode} draw failed and nothing was drawn: {message}",
+                # One alert per competition and kind of failure an hour, however often retried.
+                key=f"draw-failed-{competition.pk}-{type(error).__name__}-{now:%Y%m%d%H}",
+            )
+    except Exception:
+        logger.exception("Could not record the failed draw of competition %s", competition.pk)
+
+
+def draw_perform(
+    *, competition: Competition, mode: str, by=None, entropy: str = "", now=None
+) -> Draw:
+    """Draw every draw prize of a closed competition at random, exactly once."""
+    if mode not in (Draw.Mode.AUTOMATIC, Draw.Mode.ADMIN):
+        raise ValueError("A random draw is automatic or admin; use draw_perform_manual.")
+    now = now or timezone.now()
+    entropy = _clean_entropy(entropy)
+    return _guarded(
+        lambda: _perform(competition=competition, mode=mode, by=by, entropy=entropy, now=now),
+        competition=competition,
+        mode=mode,
+        by=by,
+        now=now,
+    )
+
+
+def draw_perform_manual(
+    *,
+    competition: Competition,
+    ticket_number: int,
+    reason: str,
+    by,
+    entropy: str = "",
+    now=None,
+) -> Draw:
+    """Record a winner chosen by staff (e.g. a witnessed live draw when the system was down).
+
+    The ticket must be a valid entry; it wins the 1st prize and any further draw prizes are
+    drawn at random as usual. Recorded and shown as manual, never as a random draw."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ManualEntryInvalid("A manual winner entry needs a reason.")
+    entropy = _clean_entropy(entropy)
+    mode = Draw.Mode.MANUAL
+    return _guarded(
+        lambda: _perform(
+            competition=competition,
+            mode=mode,
+            by=by,
+            entropy=entropy,
+            now=now,
+            manual_number=int(ticket_number),
+            reason=reason,
+        ),
+        competition=competition,
+        mode=mode,
+        by=by,
+        now=now,
+    )
+
+
+@transaction.atomic
+def draw_set_automatic(*, competition: Competition, enabled: bool, by=None) -> Competition:
+    competition = Competition.objects.select_for_update().get(pk=competition.pk)
+    if competition.auto_draw_enabled != enabled:
+        competition.auto_draw_enabled = enabled
+        competition.save(update_fields=["auto_draw_enabled", "updated_at"])
+        _log(
+            competition,
+            "auto_draw_enabled" if enabled else "auto_draw_disabled",
+            f"Automatic draw {'enabled' if enabled else 'disabled'}.",
+            by=by,
+        )
+    return competition
+
+
+def _unfreeze_reopened(now) -> int:
+    """A competition re-opened after its freeze (end moved later) gets a fresh freeze at its
+    new close: the stale one is marked unfrozen, publicly and in the log."""
+    reopened = 0
+    stale = Draw.objects.filter(status=Draw.Status.PENDING, ledger_frozen_at__isnull=False).exclude(
+        competition__in=Competition.objects.with_status(Status.ENDED, now)
+    )
+    for draw_id, competition_id in stale.values_list("pk", "competition_id"):
+        with transaction.atomic():
+            competition = _lock_competition(competition_id)
+            if competition.live_status(now) not in (Status.UPCOMING, Status.ACTIVE):
+                continue
+            draw = Draw.objects.select_for_update().get(pk=draw_id)
+            if draw.ledger_frozen_at is None or draw.is_done:
+                continue
+            previous = draw.ledger_hash
+            draw.ledger_frozen_at = None
+            draw.save(update_fields=["ledger_frozen_at"])
+            _log(
+                competition,
+                "ledger_unfrozen",
+                "Competition re-opened; the entry ledger will be frozen again at close.",
+                draw=draw,
+                previous_ledger_hash=previous,
+                ends_at=competition.ends_at.isoformat(),
+            )
+            reopened += 1
+    return reopened
+
+
+def _paused_by_failure(competition_id: int) -> bool:
+    """After a failed draw (last log entry), automatic draws wait for staff to act."""
+    latest = (
+        DrawLogEntry.objects.filter(competition_id=competition_id)
+        .order_by("-at", "-id")
+        .values_list("action", flat=True)
+        .first()
+    )
+    return latest == "draw_failed"
+
+
+def draws_close_and_find_due(*, now=None) -> list[int]:
+    """The periodic job's first half: bring statuses up to the clock, freeze the ledger of
+    every competition that has closed, and return the ids of those due to be drawn
+    automatically (ended, automatic draw on, draw time reached, not paused by a failure)."""
+    now = now or timezone.now()
+    competition_sync_statuses(now=now)
+    _unfreeze_reopened(now)
+    ended = Competition.objects.with_status(Status.ENDED, now)
+    frozen = Draw.objects.filter(competition=OuterRef("pk"), ledger_frozen_at__isnull=False)
+    for competition in ended.exclude(Exists(frozen)).order_by("id"):
+        try:
+            draw_freeze_ledger(competition=competition, now=now)
+        except DrawError:
+            pass  # drawn or re-opened meanwhile
+        except Exception:
+            logger.exception("Freezing the ledger of competition %s failed", competition.pk)
+    due = ended.filter(auto_draw_enabled=True, draw_at__lte=now).order_by("draw_at", "id")
+    return [pk for pk in due.values_list("pk", flat=True) if not _paused_by_failure(pk)]
+
+
+def draw_due_competition(*, competition_id: int, now=None) -> Draw:
+    """The scheduled draw of one competition (the Celery task and `run_due_draws` call it)."""
+    competition = Competition.objects.get(pk=competition_id)
+    return draw_perform(competition=competition, mode=Draw.Mode.AUTOMATIC, now=now)

@@ -1,30 +1,326 @@
 """The business events that produce notifications, one function each. Other apps call these
-inside their own transactions; this module decides which channels and payloads follow."""
+inside their own transactions; this module decides which channels and payloads follow.
+
+Consent: transactional messages (order confirmation, refund, winner and delivery e-mails and
+texts) always go out. Klaviyo is the marketing system, so every Klaviyo event needs the
+customer's marketing consent; `profile_updated` tells Klaviyo when consent is given or
+withdrawn. Payloads are plain JSON, built now, so the outbox shows exactly what was sent.
+"""
+
+import hashlib
+import logging
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import dateformat, timezone
 
 from .models import Notification
 from .services import notification_enqueue
 
+logger = logging.getLogger(__name__)
+
 Kind = Notification.Kind
 Channel = Notification.Channel
+
+CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+
+
+# --- helpers --------------------------------------------------------------------------------
 
 
 def _email_payload(subject: str, template: str, context: dict) -> dict:
     return {"subject": subject, "template": template, "context": context}
 
 
-def winner_announced(winner) -> None:
-    """Tell the winner (e-mail, SMS, Klaviyo) and the operators that a prize has been won."""
-    user = winner.user
-    context = {
-        "winner_id": winner.pk,
-        "competition": winner.competition.title,
-        "competition_url": settings.SITE_URL + winner.competition.get_absolute_url(),
-        "prize": winner.prize.title,
-        "ticket_number": winner.ticket.number,
+def _url(path: str) -> str:
+    return path if "://" in path else settings.SITE_URL + path
+
+
+def _money(amount, currency: str | None = None) -> str:
+    currency = currency or settings.FAIRDRAW_CURRENCY
+    return f"{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{Decimal(amount):,.2f}"
+
+
+def _when(moment) -> str:
+    """A time as customers read it, in the site's time zone: 'Friday 5 December 2025, 20:00'."""
+    return dateformat.format(timezone.localtime(moment), "l j F Y, H:i") if moment else ""
+
+
+def _image_url(competition) -> str:
+    image = competition.images.order_by("position").first()
+    return _url(image.image.url) if image and image.image else ""
+
+
+def _ticket_numbers(order, competition) -> list[int]:
+    return sorted(
+        order.tickets.filter(competition=competition)
+        .exclude(status="refunded")
+        .values_list("number", flat=True)
+    )
+
+
+def _e164_or_none(phone: str) -> str | None:
+    from accounts.services import phone_to_e164  # accounts may one day call these events
+
+    try:
+        return phone_to_e164(phone) if phone else None
+    except ValidationError:
+        return None
+
+
+def _profile(user) -> dict:
+    """How Klaviyo identifies the customer; a phone number only when it is valid E.164 (Klaviyo
+    rejects the whole event otherwise)."""
+    profile = {
+        "email": user.email,
+        "external_id": str(user.pk),
         "first_name": user.first_name,
+        "last_name": user.last_name,
     }
+    phone = _e164_or_none(user.phone)
+    if phone:
+        profile["phone_number"] = phone
+    return profile
+
+
+def _klaviyo_event(*, kind, user, metric: str, properties: dict, value, time, key: str) -> None:
+    """Queue a Klaviyo event, only for a customer who agreed to marketing."""
+    if not user.marketing_consent:
+        return
+    notification_enqueue(
+        kind=kind,
+        channel=Channel.KLAVIYO,
+        recipient=user.email,
+        user=user,
+        payload={
+            "metric": metric,
+            "profile": _profile(user),
+            "properties": properties,
+            "value": float(value) if value is not None else None,
+            "value_currency": settings.FAIRDRAW_CURRENCY,
+            "time": (time or timezone.now()).isoformat(),
+            "unique_id": key,
+        },
+        idempotency_key=key,
+    )
+
+
+def _competition_properties(competition) -> dict:
+    return {
+        "CompetitionID": competition.pk,
+        "CompetitionName": competition.title,
+        "CompetitionURL": _url(competition.get_absolute_url()),
+        "ImageURL": _image_url(competition),
+        "PrizeValue": float(competition.prize_value),
+        "TicketPrice": float(competition.ticket_price),
+        "EndsAt": competition.ends_at.isoformat(),
+        "DrawAt": competition.draw_at.isoformat(),
+    }
+
+
+def _order_lines(order) -> list[tuple]:
+    """(line, ticket numbers) for each line of an order."""
+    lines = order.lines.select_related("competition", "answer").order_by("pk")
+    return [(line, _ticket_numbers(order, line.competition)) for line in lines]
+
+
+def _order_item(line, numbers: list[int]) -> dict:
+    """An order line in Klaviyo's e-commerce vocabulary, plus our ticket numbers."""
+    competition = line.competition
+    return {
+        "ProductID": competition.pk,
+        "ProductName": competition.title,
+        "ProductURL": _url(competition.get_absolute_url()),
+        "ImageURL": _image_url(competition),
+        "Quantity": line.quantity,
+        "ItemPrice": float(line.unit_price),
+        "RowTotal": float(line.line_total),
+        "TicketNumbers": numbers,
+        "AnsweredCorrectly": line.answer.is_correct,
+        "DrawAt": competition.draw_at.isoformat(),
+    }
+
+
+def _sms(*, kind, user, body: str, key: str) -> None:
+    """Queue a text when the customer gave a phone number; an invalid one fails at send time,
+    visibly in the outbox, without reaching the provider."""
+    if not user.phone:
+        return
+    notification_enqueue(
+        kind=kind,
+        channel=Channel.SMS,
+        recipient=user.phone,
+        user=user,
+        payload={"body": body},
+        idempotency_key=key,
+    )
+
+
+def _winner_context(winner) -> dict:
+    competition = winner.competition
+    return {
+        "winner_id": winner.pk,
+        "competition": competition.title,
+        "competition_url": _url(competition.get_absolute_url()),
+        "draw_url": _url(f"/competitions/{competition.slug}/draw/"),
+        "prize": winner.prize.title,
+        "prize_value": _money(winner.prize.value),
+        "ticket_number": winner.ticket.number,
+        "first_name": winner.user.first_name,
+    }
+
+
+def _winner_properties(winner) -> dict:
+    return {
+        **_competition_properties(winner.competition),
+        "PrizeName": winner.prize.title,
+        "PrizeValue": float(winner.prize.value),
+        "TicketNumber": winner.ticket.number,
+        "DrawURL": _url(f"/competitions/{winner.competition.slug}/draw/"),
+        "ChampionsURL": _url("/champions/"),
+    }
+
+
+# --- customers ------------------------------------------------------------------------------
+
+
+def checkout_started(order) -> None:
+    """Klaviyo "Checkout Started" (marketing: abandoned-checkout flows) when numbers are held."""
+    items = [_order_item(line, numbers) for line, numbers in _order_lines(order)]
+    _klaviyo_event(
+        kind=Kind.CHECKOUT_STARTED,
+        user=order.user,
+        metric="Checkout Started",
+        properties={
+            "OrderID": order.reference,
+            "CheckoutURL": _url("/checkout/"),
+            "CartURL": _url("/cart/"),
+            "ItemNames": [item["ProductName"] for item in items],
+            "Items": items,
+            "TicketCount": sum(item["Quantity"] for item in items),
+            "ReservedUntil": order.reserved_until.isoformat() if order.reserved_until else None,
+        },
+        value=order.total,
+        time=order.created_at,
+        key=f"checkout-started-{order.pk}",
+    )
+
+
+def order_placed(order) -> None:
+    """A paid order: confirmation e-mail and text (always), Klaviyo "Order Placed" and one
+    "Competition Entered" per line (with consent)."""
+    user = order.user
+    key = f"order-placed-{order.pk}"
+    order_lines = _order_lines(order)
+    items = [_order_item(line, numbers) for line, numbers in order_lines]
+    lines = [
+        {
+            "competition": line.competition.title,
+            "competition_url": _url(line.competition.get_absolute_url()),
+            "quantity": line.quantity,
+            "unit_price": _money(line.unit_price, order.currency),
+            "line_total": _money(line.line_total, order.currency),
+            "ticket_numbers": numbers,
+            "answered_correctly": line.answer.is_correct,
+            "draw_at": _when(line.competition.draw_at),
+        }
+        for line, numbers in order_lines
+    ]
+    notification_enqueue(
+        kind=Kind.ORDER_PLACED,
+        channel=Channel.EMAIL,
+        recipient=user.email,
+        user=user,
+        payload=_email_payload(
+            f"Your Fairdraw order {order.reference} is confirmed",
+            "order_placed",
+            {
+                "first_name": user.first_name,
+                "order_reference": order.reference,
+                "order_url": _url("/account/"),
+                "total": _money(order.total, order.currency),
+                "lines": lines,
+            },
+        ),
+        idempotency_key=f"{key}-email",
+    )
+    summary = "; ".join(
+        f"{item['ProductName']} #{', #'.join(map(str, item['TicketNumbers']))}"
+        if 0 < len(item["TicketNumbers"]) <= 5
+        else f"{item['Quantity']} tickets in {item['ProductName']}"
+        for item in items
+    )
+    _sms(
+        kind=Kind.ORDER_PLACED,
+        user=user,
+        body=f"Fairdraw: thanks {user.first_name}! Order {order.reference} confirmed: {summary}. "
+        f"Good luck! {_url('/account/')}",
+        key=f"{key}-sms",
+    )
+    _klaviyo_event(
+        kind=Kind.ORDER_PLACED,
+        user=user,
+        metric="Order Placed",
+        properties={
+            "OrderID": order.reference,
+            "OrderURL": _url("/account/"),
+            "ItemNames": [item["ProductName"] for item in items],
+            "Items": items,
+            "TicketCount": sum(len(item["TicketNumbers"]) for item in items),
+        },
+        value=order.total,
+        time=order.paid_at,
+        key=f"{key}-klaviyo",
+    )
+    for line, numbers in order_lines:
+        _klaviyo_event(
+            kind=Kind.COMPETITION_ENTERED,
+            user=user,
+            metric="Competition Entered",
+            properties={
+                **_competition_properties(line.competition),
+                "OrderID": order.reference,
+                "TicketNumbers": numbers,
+                "TicketCount": len(numbers),
+                "AnsweredCorrectly": line.answer.is_correct,
+            },
+            value=line.line_total,
+            time=order.paid_at,
+            key=f"competition-entered-{order.pk}-{line.pk}",
+        )
+
+
+def order_refunded(order, *, amount, reason: str, refund=None) -> None:
+    """Tell the customer about a refund (e-mail). `reason` is shown to them, e.g.
+    "The competition was cancelled." Each refund is its own message: pass the `refund` row when
+    there is one, else the order's amounts tell successive refunds apart."""
+    user = order.user
+    which = f"r{refund.pk}" if refund is not None else f"{order.amount_refunded}-{amount}"
+    notification_enqueue(
+        kind=Kind.ORDER_REFUNDED,
+        channel=Channel.EMAIL,
+        recipient=user.email,
+        user=user,
+        payload=_email_payload(
+            f"Refund of {_money(amount, order.currency)} for order {order.reference}",
+            "order_refunded",
+            {
+                "first_name": user.first_name,
+                "order_reference": order.reference,
+                "amount": _money(amount, order.currency),
+                "reason": reason,
+                "order_url": _url("/account/"),
+            },
+        ),
+        idempotency_key=f"order-refunded-{order.pk}-{which}",
+    )
+
+
+def winner_announced(winner) -> None:
+    """Tell the winner (e-mail and SMS always, Klaviyo with consent) that a prize was won."""
+    user = winner.user
+    context = _winner_context(winner)
     key = f"winner-{winner.pk}"
     notification_enqueue(
         kind=Kind.WINNER_ANNOUNCED,
@@ -34,39 +330,135 @@ def winner_announced(winner) -> None:
         payload=_email_payload(f"You've won {winner.prize.title}!", "winner", context),
         idempotency_key=f"{key}-email",
     )
-    notification_enqueue(
+    _klaviyo_event(
         kind=Kind.WINNER_ANNOUNCED,
+        user=user,
+        metric="Winner Announced",
+        properties=_winner_properties(winner),
+        value=winner.prize.value,
+        time=winner.announced_at or winner.created_at,
+        key=f"{key}-klaviyo",
+    )
+    _sms(
+        kind=Kind.WINNER_ANNOUNCED,
+        user=user,
+        body=f"Fairdraw: congratulations {user.first_name}! Ticket #{winner.ticket.number} "
+        f"won {winner.prize.title}. We'll be in touch to arrange your prize.",
+        key=f"{key}-sms",
+    )
+
+
+def prize_delivered(winner) -> None:
+    """The prize reached its winner: e-mail (always), Klaviyo "Prize Delivered" (consent)."""
+    user = winner.user
+    key = f"prize-delivered-{winner.pk}"
+    notification_enqueue(
+        kind=Kind.PRIZE_DELIVERED,
+        channel=Channel.EMAIL,
+        recipient=user.email,
+        user=user,
+        payload=_email_payload(
+            f"Your prize has been delivered: {winner.prize.title}",
+            "prize_delivered",
+            {**_winner_context(winner), "delivered_at": _when(winner.prize_delivered_at)},
+        ),
+        idempotency_key=f"{key}-email",
+    )
+    _klaviyo_event(
+        kind=Kind.PRIZE_DELIVERED,
+        user=user,
+        metric="Prize Delivered",
+        properties={
+            **_winner_properties(winner),
+            "DeliveredAt": (winner.prize_delivered_at or timezone.now()).isoformat(),
+        },
+        value=winner.prize.value,
+        time=winner.prize_delivered_at,
+        key=f"{key}-klaviyo",
+    )
+
+
+def profile_updated(user) -> None:
+    """Bring the customer's Klaviyo profile and marketing consent in line with ours: subscribe
+    when they consent, unsubscribe when they withdraw (or are excluded). Call it whenever
+    marketing_consent changes, and at sign-up with consent."""
+    subscribed = bool(user.marketing_consent)
+    stamp = (user.marketing_consent_at or timezone.now()).isoformat()
+    notification_enqueue(
+        kind=Kind.PROFILE_UPDATED,
         channel=Channel.KLAVIYO,
         recipient=user.email,
         user=user,
-        payload=context,
-        idempotency_key=f"{key}-klaviyo",
+        payload={"profile": _profile(user), "subscribed": subscribed},
+        idempotency_key=f"profile-{user.pk}-{'subscribed' if subscribed else 'unsubscribed'}"
+        f"-{stamp}",
     )
-    if user.phone:
-        notification_enqueue(
-            kind=Kind.WINNER_ANNOUNCED,
-            channel=Channel.SMS,
-            recipient=user.phone,
-            user=user,
-            payload={
-                "body": f"Fairdraw: congratulations {user.first_name}! Ticket #{winner.ticket.number} "
-                f"won {winner.prize.title}. We'll be in touch to arrange your prize."
-            },
-            idempotency_key=f"{key}-sms",
-        )
+
+
+# --- operators ------------------------------------------------------------------------------
 
 
 def admin_alert(*, subject: str, message: str, key: str) -> None:
     """E-mail the operators (FAIRDRAW_ADMIN_EMAILS) once per key."""
+    if not settings.ADMINS:
+        logger.warning("Admin alert with no FAIRDRAW_ADMIN_EMAILS to send it to: %s", subject)
     for _name, address in settings.ADMINS:
         notification_enqueue(
             kind=Kind.ADMIN_ALERT,
             channel=Channel.EMAIL,
             recipient=address,
             payload={
-                "subject": subject,
+                "subject": f"[{settings.SITE_NAME}] {subject}",
                 "template": "admin_alert",
                 "context": {"message": message},
             },
             idempotency_key=f"admin-{key}-{address}",
         )
+
+
+def sold_out(competition) -> None:
+    """Every ticket of a competition is sold (call it in the sale that sold the last one)."""
+    admin_alert(
+        subject=f"Sold out: {competition.title}",
+        message=(
+            f"All {competition.max_tickets} tickets of \u201c{competition.title}\u201d are sold. "
+            f"Sales are closed; the draw is due {_when(competition.draw_at)}.\n"
+            f"{_url(competition.get_absolute_url())}"
+        ),
+        key=f"sold-out-{competition.pk}",
+    )
+
+
+def draw_completed(draw) -> None:
+    """A draw finished (call it in the draw's transaction)."""
+    competition = draw.competition
+    winners = list(draw.winners.select_related("prize", "ticket", "user"))
+    lines = [
+        f"- {w.prize.title}: ticket #{w.ticket.number} ({w.user.get_full_name()}, {w.user.email})"
+        for w in winners
+    ] or [f"No winner: {draw.get_status_display()}."]
+    admin_alert(
+        subject=f"Draw completed: {competition.title}",
+        message=(
+            f"The draw for \u201c{competition.title}\u201d is done "
+            f"({draw.get_mode_display() or 'draw'}, {draw.entry_count} entries).\n"
+            + "\n".join(lines)
+            + f"\n\nVerification: {_url(f'/competitions/{competition.slug}/draw/')}"
+        ),
+        key=f"draw-completed-{draw.pk}",
+    )
+
+
+def draw_failed(competition, *, error: str) -> None:
+    """A draw attempt failed. Call it outside the failed draw's (rolled back) transaction; the
+    same error for the same competition alerts once, however often the draw is retried."""
+    digest = hashlib.sha256(str(error).encode()).hexdigest()[:16]
+    admin_alert(
+        subject=f"Draw failed: {competition.title}",
+        message=(
+            f"The draw for \u201c{competition.title}\u201d failed and nothing was saved:\n"
+            f"{error}\n\nIt will be retried automatically when due; "
+            f"`manage.py draw {competition.slug}` runs it by hand."
+        ),
+        key=f"draw-failed-{competition.pk}-{digest}",
+    )

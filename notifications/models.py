@@ -14,6 +14,7 @@ class Notification(models.Model):
         WINNER_ANNOUNCED = "winner_announced", "Winner Announced"
         PRIZE_DELIVERED = "prize_delivered", "Prize Delivered"
         ORDER_REFUNDED = "order_refunded", "Order Refunded"
+        PROFILE_UPDATED = "profile_updated", "Marketing profile updated"
         ADMIN_ALERT = "admin_alert", "Admin alert"
 
     class Channel(models.TextChoices):
@@ -38,7 +39,12 @@ class Notification(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sweeper queues this entry (again)."
+    )
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker last took this entry to send it."
+    )
     last_error = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
     idempotency_key = models.CharField(max_length=200, unique=True)

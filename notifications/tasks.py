@@ -4,6 +4,19 @@ from celery import shared_task
 from django.utils import timezone
 
 from .models import Notification
+from .services import notification_send, notification_sweep
+
+
+@shared_task(ignore_result=True)
+def send_notification(notification_id: int) -> str:
+    """Send one outbox entry (queued after commit). Safe to run twice: the claim decides."""
+    return notification_send(notification_id=notification_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_outbox() -> int:
+    """Every minute: queue entries due (again), take back claims of workers that died."""
+    return notification_sweep()
 
 
 @shared_task

@@ -24,7 +24,8 @@ def _redis_broker_url() -> str:
     import redis
 
     base = REDIS_URL.rsplit("/", 1)[0]
-    url = f"{base}/14"
+    # Engineers running worker tests side by side pick different databases.
+    url = f"{base}/{os.environ.get('FAIRDRAW_TEST_REDIS_DB', '14')}"
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=1)
         client.ping()
@@ -45,6 +46,13 @@ class CeleryWorker:
         if connection.vendor != "postgresql":
             pytest.skip("needs PostgreSQL: the worker process must see the test database")
         self.broker_url = _redis_broker_url()
+        # An eager .delay() earlier in the run opened the app's connection and producer pools
+        # on the default broker, and they would keep sending there: drop them (what Celery does
+        # after a fork), so the next send connects to the broker the test switches to.
+        from config import celery_app
+
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
         self.beat = beat
         self._dir = tempfile.TemporaryDirectory(prefix="fairdraw-worker-")
         self.log_path = Path(self._dir.name) / "worker.log"

@@ -27,3 +27,22 @@ class AnswerRequired(TicketError):
 
 class NotEligible(TicketError):
     pass
+
+
+class Busy(TicketError):
+    """The competition is locked by other buyers for longer than we are willing to wait."""
+
+    def __init__(self, message="Lots of people are buying right now. Please try again."):
+        super().__init__(message)
+
+
+class CartEmpty(TicketError):
+    pass
+
+
+class RefundRefused(TicketError):
+    pass
+
+
+class PaymentFailed(TicketError):
+    """The payment provider could not start or finish a payment."""

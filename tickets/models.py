@@ -58,6 +58,14 @@ class Order(models.Model):
                 name="order_paid_has_timestamp",
             ),
         ]
+        indexes = [
+            # Finding lapsed reservations must not read every paid order's old reserved_until.
+            models.Index(
+                fields=["reserved_until"],
+                condition=Q(status="pending"),
+                name="order_pending_expiry_idx",
+            ),
+        ]
 
     def __str__(self):
         return self.reference
@@ -99,14 +107,33 @@ class OrderLine(models.Model):
         return self.answer.is_correct
 
 
+class TicketQuerySet(models.QuerySet):
+    def issued(self):
+        """Tickets a customer has actually got (paid or postal, valid, invalid or refunded):
+        everything except numbers merely held by a checkout awaiting payment."""
+        return self.exclude(status=Ticket.Status.RESERVED)
+
+    def holding_numbers(self):
+        """Rows that keep their number off sale: live tickets and checkout reservations."""
+        return self.filter(status__in=Ticket.HOLDING_STATUSES)
+
+
 class Ticket(models.Model):
-    """One numbered entry. A number is held by at most one live (active or invalid) ticket of a
-    competition; a refunded ticket frees its number for sale again."""
+    """One numbered entry. A number is held by at most one live (active or invalid) or reserved
+    ticket of a competition; a refunded ticket frees its number for sale again.
+
+    A `reserved` ticket is a number held by a pending order while the customer pays; payment
+    turns it `active` (or `invalid` for a wrong answer), expiry deletes it. Keeping reservations
+    in this table means the one unique constraint below covers sold and reserved numbers."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         REFUNDED = "refunded", "Refunded"
         INVALID = "invalid", "Invalid (wrong answer)"
+        RESERVED = "reserved", "Reserved (awaiting payment)"
+
+    SOLD_STATUSES = (Status.ACTIVE, Status.INVALID)
+    HOLDING_STATUSES = (Status.ACTIVE, Status.INVALID, Status.RESERVED)
 
     class Source(models.TextChoices):
         PAID = "paid", "Paid"
@@ -125,12 +152,14 @@ class Ticket(models.Model):
     purchased_at = models.DateTimeField(db_index=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TicketQuerySet.as_manager()
+
     class Meta:
         ordering = ["competition", "number"]
         constraints = [
             models.UniqueConstraint(
                 fields=["competition", "number"],
-                condition=Q(status__in=["active", "invalid"]),
+                condition=Q(status__in=["active", "invalid", "reserved"]),
                 name="ticket_number_unique_per_competition",
             ),
             models.CheckConstraint(condition=Q(number__gte=1), name="ticket_number_positive"),
@@ -149,3 +178,73 @@ class Ticket(models.Model):
 
     def __str__(self):
         return f"#{self.number} in {self.competition}"
+
+
+class PaymentEvent(models.Model):
+    """Every payment-provider event received, verified or not yet processed: the audit trail
+    of money coming in and going out, and the key that makes webhook processing idempotent."""
+
+    stripe_event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="payment_events"
+    )
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self):
+        return f"{self.type} {self.stripe_event_id}"
+
+
+class Refund(models.Model):
+    """Money returned to a customer for some or all tickets of an order."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Reason(models.TextChoices):
+        REQUESTED = "requested", "Requested by the customer"
+        LATE_PAYMENT = "late_payment", "Paid after the reservation lapsed; numbers gone"
+        PAYMENT_MISMATCH = "payment_mismatch", "Payment did not match the order"
+        COMPETITION_CANCELLED = "competition_cancelled", "Competition cancelled"
+        PROVIDER = "provider", "Refunded at the payment provider"
+        OTHER = "other", "Other"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    tickets = models.ManyToManyField(Ticket, blank=True, related_name="refunds")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, default="GBP")
+    reason = models.CharField(max_length=30, choices=Reason.choices, default=Reason.REQUESTED)
+    note = models.CharField(max_length=255, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    provider_refund_id = models.CharField(
+        max_length=255, null=True, blank=True, unique=True, help_text="e.g. Stripe re_..."
+    )
+    failure_message = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"Refund {self.amount} on {self.order}"

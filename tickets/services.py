@@ -1,57 +1,188 @@
-"""Turning a customer's purchase into numbered tickets, never beyond the quota."""
+"""Turning a customer's money into ticket numbers exactly once, never beyond the quota.
 
+The life of an order:
+  `order_reserve`   validates the cart, locks its competitions (ascending id, short timeout),
+                    holds the numbers as `reserved` tickets of a pending order (15 minutes).
+  `order_checkout_start`   asks the payment gateway for a checkout page for that order.
+  `payment_event_handle`   records a verified provider event once and acts on it:
+  `order_fulfil`    payment confirmed: reserved tickets become active (invalid for a wrong
+                    answer); a lapsed reservation is re-reserved if the rules still allow it,
+                    otherwise the payment is refunded automatically.
+  `order_release`   a lapsed or cancelled checkout gives its numbers back.
+  `order_refund`    staff refund a whole order or single tickets; the numbers return to sale.
+  `postal_entry_add`   free entries, same limits, same chance.
+
+Every function that changes numbers or counters locks the competitions first (tickets.locking),
+then the order; the counters on Competition and the unique index on (competition, number) are
+the database's own guarantee that nothing is oversold or sold twice.
+"""
+
+import logging
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import F
 from django.utils import timezone
 
 from competitions.lifecycle import Status
 from competitions.models import AnswerChoice, Competition
 
-from . import allocation
-from .exceptions import AnswerRequired, LimitReached, NotEligible, NumberTaken, SalesClosed, SoldOut
-from .models import Order, OrderLine, Ticket
+from . import allocation, events, payments
+from .exceptions import (
+    AnswerRequired,
+    CartEmpty,
+    LimitReached,
+    NotEligible,
+    NumberTaken,
+    PaymentFailed,
+    RefundRefused,
+    SalesClosed,
+    SoldOut,
+    TicketError,
+)
+from .locking import lock_competitions
+from .models import Order, OrderLine, PaymentEvent, Refund, Ticket
+
+logger = logging.getLogger(__name__)
+
+PAID_STATES = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
+CLOSED_FOR_GOOD = (Status.DRAWN, Status.CANCELLED)
 
 
-def _lock_competition(competition_id: int) -> Competition:
-    return Competition.objects.select_for_update().get(pk=competition_id)
+@dataclass(frozen=True)
+class LineRequest:
+    """What a customer asks for in one competition: lucky-dip tickets and/or chosen numbers."""
+
+    competition_id: int
+    answer_id: int | None
+    quantity: int = 0  # lucky dip
+    numbers: tuple[int, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return self.quantity + len(self.numbers)
+
+
+@dataclass
+class _Line:
+    competition: Competition
+    answer: AnswerChoice
+    quantity: int
+    numbers: list[int] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return self.quantity + len(self.numbers)
+
+
+# ---------------------------------------------------------------- checks
 
 
 def _check_eligible(user) -> None:
     if not user.can_purchase:
-        raise NotEligible("Only adults (18+) with an account in good standing can enter.")
+        raise NotEligible(
+            "Only adults (18+) with an account in good standing can enter. "
+            "Please add your date of birth to your account."
+            if user.is_active and not user.is_banned and user.date_of_birth is None
+            else "Only adults (18+) with an account in good standing can enter."
+        )
 
 
-def _check_can_sell(
-    *, competition: Competition, user, quantity: int, numbers: Sequence[int], now
-) -> None:
+def _prepare(lines: Sequence[LineRequest]) -> list[_Line]:
+    """Everything that can be checked without a lock: answers, number ranges, duplicates."""
+    if not lines:
+        raise CartEmpty("Your basket is empty.")
+    competitions = Competition.objects.in_bulk([line.competition_id for line in lines])
+    answers = AnswerChoice.objects.in_bulk([line.answer_id for line in lines if line.answer_id])
+    prepared = []
+    for line in lines:
+        competition = competitions.get(line.competition_id)
+        if competition is None:
+            raise SalesClosed("That competition is no longer available.")
+        answer = answers.get(line.answer_id)
+        if answer is None or answer.competition_id != competition.pk:
+            raise AnswerRequired(f"Please answer the question for “{competition.title}”.")
+        numbers = list(line.numbers)
+        if line.quantity < 0 or line.count < 1:
+            raise ValueError("A line needs at least one ticket.")
+        duplicates = [n for n, times in Counter(numbers).items() if times > 1]
+        if duplicates:
+            raise NumberTaken(duplicates)
+        impossible = [n for n in numbers if n < 1 or n > competition.max_tickets]
+        if impossible:
+            raise NumberTaken(impossible)
+        prepared.append(_Line(competition, answer, line.quantity, numbers))
+    return prepared
+
+
+def _held_by(user, competition_id: int) -> int:
+    """Tickets the customer holds in a competition across all orders and postal entries."""
+    return (
+        Ticket.objects.filter(
+            competition_id=competition_id, user=user, status__in=allocation.HOLDING_STATUSES
+        )
+        .order_by()
+        .count()
+    )
+
+
+def _check_line(*, competition: Competition, user, line: _Line, now) -> None:
+    """The sale rules, checked on the locked, fresh competition row."""
     if competition.live_status(now) != Status.ACTIVE:
         raise SalesClosed(f"Entries for “{competition.title}” are closed.")
-    if quantity < 1:
-        raise ValueError("quantity must be positive")
-    if numbers and len(set(numbers)) != len(numbers):
-        raise NumberTaken([n for n in set(numbers) if list(numbers).count(n) > 1])
-    if any(n < 1 or n > competition.max_tickets for n in numbers):
-        raise NumberTaken([n for n in numbers if n < 1 or n > competition.max_tickets])
-    if quantity > competition.tickets_left:
-        raise SoldOut(
-            f"Only {competition.tickets_left} tickets left for “{competition.title}”."
-            if competition.tickets_left
-            else f"“{competition.title}” is sold out."
+    left = competition.tickets_left
+    if line.count > left:
+        held = (
+            f" More may come free in the next {settings.FAIRDRAW_RESERVATION_MINUTES} minutes"
+            " as other customers' baskets expire."
+            if competition.tickets_reserved
+            else ""
         )
-    held = Ticket.objects.filter(
-        competition=competition, user=user, status__in=allocation.LIVE_STATUSES
-    ).aggregate(n=Count("id"))["n"]
-    if held + quantity > competition.max_tickets_per_user:
+        raise SoldOut(
+            (
+                f"Only {left} tickets left for “{competition.title}”."
+                if left
+                else f"“{competition.title}” is sold out."
+            )
+            + held
+        )
+    held = _held_by(user, competition.pk)
+    if held + line.count > competition.max_tickets_per_user:
         raise LimitReached(
             f"You can hold at most {competition.max_tickets_per_user} tickets for "
             f"“{competition.title}”; you have {held}."
         )
+    taken = allocation.taken_among(competition.pk, line.numbers)
+    if taken:
+        raise NumberTaken(taken)
 
 
-def _issue(*, competition: Competition, user, order, numbers, status, source, now) -> list[Ticket]:
-    tickets = Ticket.objects.bulk_create(
+def _allocate(*, competition: Competition, line: _Line) -> list[int]:
+    lucky = allocation.lucky_dip(
+        competition_id=competition.pk,
+        max_number=competition.max_tickets,
+        free_count=competition.tickets_left,
+        quantity=line.quantity,
+        exclude=line.numbers,
+    )
+    return sorted([*line.numbers, *lucky])
+
+
+def _count(competition_id: int, *, sold: int = 0, reserved: int = 0, now) -> None:
+    Competition.objects.filter(pk=competition_id).update(
+        tickets_sold=F("tickets_sold") + sold,
+        tickets_reserved=F("tickets_reserved") + reserved,
+        updated_at=now,
+    )
+
+
+def _insert(*, competition, user, order, numbers, status, source, now) -> list[Ticket]:
+    return Ticket.objects.bulk_create(
         [
             Ticket(
                 competition=competition,
@@ -65,23 +196,287 @@ def _issue(*, competition: Competition, user, order, numbers, status, source, no
             for n in numbers
         ]
     )
-    competition.tickets_sold += len(numbers)
-    competition.save(update_fields=["tickets_sold", "updated_at"])
-    return tickets
 
 
-def _numbers_for(*, competition: Competition, quantity: int, numbers: Sequence[int]) -> list[int]:
-    if numbers:
-        taken = allocation.taken_among(competition.pk, numbers)
-        if taken:
-            raise NumberTaken(taken)
-        return sorted(numbers)
-    return allocation.lucky_dip(
-        competition_id=competition.pk,
-        max_number=competition.max_tickets,
-        free_count=competition.tickets_left,
-        quantity=quantity,
+def _ticket_status(answer: AnswerChoice) -> str:
+    return Ticket.Status.ACTIVE if answer.is_correct else Ticket.Status.INVALID
+
+
+def _competition_ids(order_id: int) -> list[int]:
+    return list(
+        OrderLine.objects.filter(order_id=order_id).values_list("competition_id", flat=True)
     )
+
+
+def line_check(*, user, competition: Competition, answer_id, quantity: int, numbers) -> None:
+    """The rules a basket line can be held to before checkout (no lock, nothing written):
+    raises the same errors checkout would, so the customer hears early. Checkout re-checks."""
+    now = timezone.now()
+    (line,) = _prepare(
+        [LineRequest(competition.pk, answer_id, quantity=quantity, numbers=tuple(numbers))]
+    )
+    competition = line.competition
+    if competition.live_status(now) != Status.ACTIVE:
+        raise SalesClosed(f"Entries for “{competition.title}” are closed.")
+    if line.count > competition.tickets_left:
+        raise SoldOut(
+            f"Only {competition.tickets_left} tickets left for “{competition.title}”."
+            if competition.tickets_left
+            else f"“{competition.title}” is sold out."
+        )
+    held = _held_by(user, competition.pk) if user is not None and user.is_authenticated else 0
+    if held + line.count > competition.max_tickets_per_user:
+        raise LimitReached(
+            f"You can hold at most {competition.max_tickets_per_user} tickets for "
+            f"“{competition.title}”" + (f"; you have {held}." if held else ".")
+        )
+    taken = allocation.taken_among(competition.pk, line.numbers)
+    if taken:
+        raise NumberTaken(taken)
+
+
+# ---------------------------------------------------------------- reserving
+
+
+def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
+    """Hold numbers for a customer's cart in a pending order until `reserved_until`.
+
+    Validates and loads outside the lock; inside it, re-checks every line (sales open, quota,
+    per-customer limit across all orders, chosen numbers free), picks lucky-dip numbers and
+    writes the order, its lines and its reserved tickets. All or nothing."""
+    now = now or timezone.now()
+    _check_eligible(user)
+    prepared = _prepare(lines)
+    ids = [line.competition.pk for line in prepared]
+    reservations_release_expired(competition_ids=ids, now=now)
+    with transaction.atomic():
+        # The order row first: nobody else can see or wait for it, so it need not be locked.
+        order = Order.objects.create(
+            user=user,
+            status=Order.Status.PENDING,
+            currency=settings.FAIRDRAW_CURRENCY,
+            total=sum((x.competition.ticket_price * x.count for x in prepared), Decimal("0")),
+            reserved_until=now + timedelta(minutes=settings.FAIRDRAW_RESERVATION_MINUTES),
+        )
+        locked = lock_competitions(ids)
+        for line in prepared:
+            competition = locked[line.competition.pk]
+            if competition.ticket_price != line.competition.ticket_price:
+                raise SalesClosed(f"The price of “{competition.title}” has just changed.")
+            _check_line(competition=competition, user=user, line=line, now=now)
+            numbers = _allocate(competition=competition, line=line)
+            line_total = competition.ticket_price * line.count
+            OrderLine.objects.create(
+                order=order,
+                competition=competition,
+                quantity=line.count,
+                chosen_numbers=line.numbers,
+                answer=line.answer,
+                unit_price=competition.ticket_price,
+                line_total=line_total,
+            )
+            _insert(
+                competition=competition,
+                user=user,
+                order=order,
+                numbers=numbers,
+                status=Ticket.Status.RESERVED,
+                source=Ticket.Source.PAID,
+                now=now,
+            )
+            _count(competition.pk, reserved=len(numbers), now=now)
+    return order
+
+
+def order_checkout_start(*, order: Order, success_url: str, cancel_url: str) -> str:
+    """Open the payment provider's checkout for a pending order; returns where to send the
+    customer. If the provider fails, the reservation is given back at once."""
+    gateway = payments.get_gateway()
+    try:
+        session = gateway.create_checkout(order, success_url=success_url, cancel_url=cancel_url)
+    except PaymentFailed:
+        order_release(order_id=order.pk, reason=Order.Status.CANCELLED, only_if_lapsed=False)
+        raise
+    Order.objects.filter(pk=order.pk).update(stripe_checkout_session_id=session.id)
+    order.stripe_checkout_session_id = session.id
+    return session.url
+
+
+def order_release(
+    *, order_id: int, reason: str = Order.Status.EXPIRED, only_if_lapsed: bool = True, now=None
+) -> bool:
+    """Give a pending order's numbers back. Returns False if it was no longer pending (paid,
+    already released) or, with `only_if_lapsed`, not yet past `reserved_until`."""
+    now = now or timezone.now()
+    if reason not in (Order.Status.EXPIRED, Order.Status.CANCELLED):
+        raise ValueError(f"Cannot release an order as {reason!r}.")
+    with transaction.atomic():
+        lock_competitions(_competition_ids(order_id))
+        claim = Order.objects.filter(pk=order_id, status=Order.Status.PENDING)
+        if only_if_lapsed:
+            claim = claim.filter(reserved_until__lte=now)
+        if not claim.update(status=reason, updated_at=now):
+            return False
+        _drop_reservations(order_id=order_id, now=now)
+    return True
+
+
+def _drop_reservations(*, order_id: int, now) -> None:
+    held = Counter(
+        Ticket.objects.filter(order_id=order_id, status=Ticket.Status.RESERVED).values_list(
+            "competition_id", flat=True
+        )
+    )
+    Ticket.objects.filter(order_id=order_id, status=Ticket.Status.RESERVED).delete()
+    for competition_id, count in held.items():
+        _count(competition_id, reserved=-count, now=now)
+
+
+def reservations_release_expired(*, competition_ids=None, now=None, limit: int = 500) -> int:
+    """Release lapsed reservations (all, or those touching `competition_ids`): the periodic
+    task calls it, and so does every reservation before checking the quota."""
+    now = now or timezone.now()
+    lapsed = Order.objects.filter(status=Order.Status.PENDING, reserved_until__lte=now)
+    if competition_ids is not None:
+        lapsed = lapsed.filter(
+            pk__in=OrderLine.objects.filter(competition_id__in=list(competition_ids)).values(
+                "order_id"
+            )
+        )
+    order_ids = list(lapsed.order_by("reserved_until").values_list("pk", flat=True)[:limit])
+    return sum(order_release(order_id=pk, now=now) for pk in order_ids)
+
+
+# ---------------------------------------------------------------- payment
+
+
+@dataclass
+class Fulfilment:
+    outcome: str
+    order: Order
+    refund: Refund | None = None
+
+
+def order_fulfil(
+    *,
+    order_id: int,
+    amount_paid: Decimal | None = None,
+    currency: str | None = None,
+    payment_intent_id: str = "",
+    session_id: str | None = None,
+    now=None,
+) -> Fulfilment:
+    """A payment for this order has been confirmed. Issue its tickets exactly once.
+
+    A pending order's reserved tickets become active (invalid for a wrong answer). An order whose
+    reservation lapsed is re-reserved if sales are open and the rules allow it (chosen numbers
+    must still be free; lucky dips take any free numbers); otherwise, or if the payment does not
+    match the order, the money is refunded automatically and no ticket is created."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = lock_competitions(_competition_ids(order_id))
+        # The order (locked) and its lines in one query.
+        lines = list(
+            OrderLine.objects.filter(order_id=order_id)
+            .select_related("order", "answer")
+            .select_for_update(of=("order",))
+            .order_by("pk")
+        )
+        order = lines[0].order if lines else Order.objects.select_for_update().get(pk=order_id)
+        if order.status in PAID_STATES:
+            return Fulfilment("already paid", order)
+        if payment_intent_id:
+            order.stripe_payment_intent_id = payment_intent_id
+        if session_id and not order.stripe_checkout_session_id:
+            order.stripe_checkout_session_id = session_id
+        mismatch = amount_paid is not None and (
+            amount_paid != order.total
+            or (currency or order.currency).upper() != order.currency.upper()
+        )
+        closed = any(locked[line.competition_id].status in CLOSED_FOR_GOOD for line in lines)
+        if order.status == Order.Status.PENDING and not mismatch and not closed:
+            for line in lines:
+                converted = Ticket.objects.filter(
+                    order=order, competition_id=line.competition_id, status=Ticket.Status.RESERVED
+                ).update(status=_ticket_status(line.answer), purchased_at=now)
+                _count(line.competition_id, sold=converted, reserved=-converted, now=now)
+            _mark_paid(order, now=now)
+            events.order_paid(order)
+            return Fulfilment("paid", order)
+
+        if order.status == Order.Status.PENDING:
+            _drop_reservations(order_id=order.pk, now=now)
+            for competition in locked.values():
+                competition.refresh_from_db(fields=["tickets_sold", "tickets_reserved"])
+        problem = (
+            "the payment did not match the order"
+            if mismatch
+            else _reissue(order=order, lines=lines, locked=locked, now=now)
+        )
+        if problem is None:
+            _mark_paid(order, now=now)
+            events.order_paid(order)
+            return Fulfilment("paid after the reservation lapsed", order)
+
+        amount = amount_paid if amount_paid is not None else order.total
+        reason = Refund.Reason.PAYMENT_MISMATCH if mismatch else Refund.Reason.LATE_PAYMENT
+        order.status = Order.Status.REFUNDED
+        order.paid_at = now
+        order.amount_refunded = min(amount, order.total)
+        order.save()
+        refund = Refund.objects.create(
+            order=order, amount=amount, currency=order.currency, reason=reason, note=problem[:255]
+        )
+        events.late_payment_refunded(order, refund, problem)
+        transaction.on_commit(lambda: _queue_refund(refund.pk))
+    return Fulfilment("refunded: " + problem, order, refund)
+
+
+def _reissue(*, order: Order, lines: list[OrderLine], locked, now) -> str | None:
+    """Issue a lapsed order's tickets afresh if every line still may be sold; otherwise write
+    nothing and say why (for the customer)."""
+    try:
+        with transaction.atomic():
+            for line in lines:
+                competition = locked[line.competition_id]
+                chosen = list(line.chosen_numbers or [])
+                wanted = _Line(competition, line.answer, line.quantity - len(chosen), chosen)
+                _check_line(competition=competition, user=order.user, line=wanted, now=now)
+                numbers = _allocate(competition=competition, line=wanted)
+                _insert(
+                    competition=competition,
+                    user=order.user,
+                    order=order,
+                    numbers=numbers,
+                    status=_ticket_status(line.answer),
+                    source=Ticket.Source.PAID,
+                    now=now,
+                )
+                _count(competition.pk, sold=len(numbers), now=now)
+                competition.tickets_sold += len(numbers)
+    except TicketError as exc:
+        return str(exc)
+    return None
+
+
+def _mark_paid(order: Order, *, now) -> None:
+    claimed = Order.objects.filter(pk=order.pk, status=order.status).update(
+        status=Order.Status.PAID,
+        paid_at=now,
+        stripe_payment_intent_id=order.stripe_payment_intent_id,
+        stripe_checkout_session_id=order.stripe_checkout_session_id,
+        updated_at=now,
+    )
+    if claimed != 1:  # we hold the row lock, so this means a bug, not a race
+        raise RuntimeError(f"Order {order.pk} changed while being paid.")
+    order.status = Order.Status.PAID
+    order.paid_at = now
+
+
+def _queue_refund(refund_id: int) -> None:
+    from .tasks import submit_refund
+
+    submit_refund.delay(refund_id)
 
 
 @transaction.atomic
@@ -95,64 +490,280 @@ def order_record_paid(
     payment_reference: str = "",
     now=None,
 ) -> Order:
-    """Record a one-line order paid outside Stripe Checkout and issue its tickets.
-
-    A wrong answer still buys tickets, marked invalid (they never enter the draw)."""
+    """Record a one-line order paid outside online checkout (demo data, phone sales) and issue
+    its tickets: the same reservation and fulfilment as a checkout, in one transaction."""
     now = now or timezone.now()
-    numbers = list(numbers)
-    quantity = len(numbers) if numbers else quantity or 0
+    numbers = tuple(numbers)
     if answer is None or answer.competition_id != competition.pk:
         raise AnswerRequired("Please answer the skill question.")
-    _check_eligible(user)
-    competition = _lock_competition(competition.pk)
-    _check_can_sell(competition=competition, user=user, quantity=quantity, numbers=numbers, now=now)
-    chosen = _numbers_for(competition=competition, quantity=quantity, numbers=numbers)
-    line_total = competition.ticket_price * quantity
-    order = Order.objects.create(
+    if not numbers and (quantity or 0) < 1:
+        raise ValueError("quantity must be positive")
+    order = order_reserve(
         user=user,
-        status=Order.Status.PAID,
-        total=line_total,
-        paid_at=now,
-        stripe_payment_intent_id=payment_reference,
-    )
-    OrderLine.objects.create(
-        order=order,
-        competition=competition,
-        quantity=quantity,
-        chosen_numbers=numbers,
-        answer=answer,
-        unit_price=competition.ticket_price,
-        line_total=line_total,
-    )
-    status = Ticket.Status.ACTIVE if answer.is_correct else Ticket.Status.INVALID
-    _issue(
-        competition=competition,
-        user=user,
-        order=order,
-        numbers=chosen,
-        status=status,
-        source=Ticket.Source.PAID,
+        lines=[
+            LineRequest(
+                competition_id=competition.pk,
+                answer_id=answer.pk,
+                quantity=0 if numbers else quantity,
+                numbers=numbers,
+            )
+        ],
         now=now,
     )
-    return order
+    result = order_fulfil(order_id=order.pk, payment_intent_id=payment_reference, now=now)
+    return result.order
 
 
-@transaction.atomic
+# ---------------------------------------------------------------- provider events
+
+
+def payment_event_handle(*, event: dict, now=None) -> str:
+    """Record a verified provider event and act on it once, however often it is delivered.
+
+    The event row is written first (so every delivery is on record even if processing fails
+    and the provider retries); processing and marking it processed commit together."""
+    now = now or timezone.now()
+    recorded, _ = PaymentEvent.objects.get_or_create(
+        stripe_event_id=event["id"], defaults={"type": event.get("type", ""), "payload": event}
+    )
+    with transaction.atomic():
+        recorded = PaymentEvent.objects.select_for_update().get(pk=recorded.pk)
+        if recorded.processed_at is not None:
+            return f"duplicate event ({recorded.outcome})"
+        obj = event.get("data", {}).get("object", {})
+        handler = EVENT_HANDLERS.get(event.get("type"))
+        outcome, order = handler(obj, now) if handler else ("ignored", None)
+        recorded.order = order
+        recorded.outcome = outcome[:255]
+        recorded.processed_at = now
+        recorded.save(update_fields=["order", "outcome", "processed_at"])
+    return outcome
+
+
+def _order_for_session(session: dict) -> Order | None:
+    metadata = session.get("metadata") or {}
+    lookups = [
+        {"pk": metadata.get("order_id")} if str(metadata.get("order_id", "")).isdigit() else None,
+        {"reference": session.get("client_reference_id")}
+        if session.get("client_reference_id")
+        else None,
+        {"stripe_checkout_session_id": session.get("id")} if session.get("id") else None,
+    ]
+    for lookup in filter(None, lookups):
+        order = Order.objects.filter(**lookup).first()
+        if order:
+            return order
+    return None
+
+
+def _on_session_completed(session: dict, now):
+    order = _order_for_session(session)
+    if order is None:
+        return "no matching order", None
+    if session.get("payment_status") not in ("paid", "no_payment_required"):
+        return "awaiting payment", order
+    result = order_fulfil(
+        order_id=order.pk,
+        amount_paid=payments.from_pence(session.get("amount_total")),
+        currency=session.get("currency"),
+        payment_intent_id=session.get("payment_intent") or "",
+        session_id=session.get("id"),
+        now=now,
+    )
+    return result.outcome, result.order
+
+
+def _on_session_expired(session: dict, now):
+    order = _order_for_session(session)
+    if order is None:
+        return "no matching order", None
+    released = order_release(
+        order_id=order.pk, reason=Order.Status.EXPIRED, only_if_lapsed=False, now=now
+    )
+    return ("reservation released" if released else f"nothing to release ({order.status})"), order
+
+
+def _on_charge_refunded(charge: dict, now):
+    """A refund seen at the provider. Ours are already on record; one made in the provider's
+    dashboard is recorded, and if it returned everything the tickets are refunded too."""
+    order = Order.objects.filter(
+        stripe_payment_intent_id=charge.get("payment_intent") or "-"
+    ).first()
+    if order is None:
+        return "no matching order", None
+    refunded_there = payments.from_pence(charge.get("amount_refunded")) or Decimal("0")
+    ours = sum((r.amount for r in order.refunds.exclude(status=Refund.Status.FAILED)), Decimal("0"))
+    if refunded_there <= ours:
+        return "refund already recorded", order
+    if charge.get("refunded") and order.status in (
+        Order.Status.PAID,
+        Order.Status.PARTIALLY_REFUNDED,
+    ):
+        try:
+            refund = order_refund(
+                order=order,
+                reason=Refund.Reason.PROVIDER,
+                note="Refunded in the payment provider's dashboard.",
+                submit=False,
+                now=now,
+            )
+        except RefundRefused as exc:
+            logger.error("Order %s refunded at the provider but not here: %s", order, exc)
+        else:
+            Refund.objects.filter(pk=refund.pk).update(
+                status=Refund.Status.SUCCEEDED, completed_at=now
+            )
+            return "refunded at the provider; tickets refunded", order
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        extra = refunded_there - ours
+        Refund.objects.create(
+            order=order,
+            amount=extra,
+            currency=order.currency,
+            reason=Refund.Reason.PROVIDER,
+            note="Partly refunded in the payment provider's dashboard; tickets untouched.",
+            status=Refund.Status.SUCCEEDED,
+            completed_at=now,
+        )
+        order.amount_refunded = min(order.total, order.amount_refunded + extra)
+        order.save(update_fields=["amount_refunded", "updated_at"])
+    return "partial refund at the provider recorded", order
+
+
+EVENT_HANDLERS = {
+    "checkout.session.completed": _on_session_completed,
+    "checkout.session.async_payment_succeeded": _on_session_completed,
+    "checkout.session.expired": _on_session_expired,
+    "charge.refunded": _on_charge_refunded,
+}
+
+
+# ---------------------------------------------------------------- refunds
+
+
+def order_refund(
+    *,
+    order: Order,
+    tickets: Sequence[Ticket] | None = None,
+    reason: str = Refund.Reason.REQUESTED,
+    note: str = "",
+    by=None,
+    submit: bool = True,
+    now=None,
+) -> Refund:
+    """Refund a paid order's tickets (all live ones, or those given) at their price paid.
+
+    The tickets become `refunded` and their numbers return to sale, in one locked transaction;
+    the money goes back through the payment gateway after it commits. Refused once a
+    competition is drawn."""
+    now = now or timezone.now()
+    ticket_ids = None if tickets is None else {t.pk for t in tickets}
+    with transaction.atomic():
+        locked = lock_competitions(_competition_ids(order.pk))
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status not in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED):
+            raise RefundRefused(f"Only a paid order can be refunded; {order} is {order.status}.")
+        live = Ticket.objects.filter(order=order, status__in=Ticket.SOLD_STATUSES)
+        if ticket_ids is not None:
+            live = live.filter(pk__in=ticket_ids)
+        chosen = list(live)
+        if ticket_ids is not None and len(chosen) != len(ticket_ids):
+            raise RefundRefused("Some of those tickets are not live tickets of this order.")
+        if not chosen:
+            raise RefundRefused(f"{order} has no tickets left to refund.")
+        for competition_id in {t.competition_id for t in chosen}:
+            competition = locked[competition_id]
+            if competition.status == Status.DRAWN:
+                raise RefundRefused(f"“{competition.title}” has been drawn: no more refunds.")
+        prices = dict(order.lines.values_list("competition_id", "unit_price"))
+        amount = sum((prices[t.competition_id] for t in chosen), Decimal("0"))
+        Ticket.objects.filter(pk__in=[t.pk for t in chosen]).update(
+            status=Ticket.Status.REFUNDED, refunded_at=now
+        )
+        for competition_id, count in Counter(t.competition_id for t in chosen).items():
+            _count(competition_id, sold=-count, now=now)
+        remaining = Ticket.objects.filter(order=order, status__in=Ticket.SOLD_STATUSES).exists()
+        order.status = Order.Status.PARTIALLY_REFUNDED if remaining else Order.Status.REFUNDED
+        order.amount_refunded = min(order.total, order.amount_refunded + amount)
+        order.save(update_fields=["status", "amount_refunded", "updated_at"])
+        refund = Refund.objects.create(
+            order=order,
+            amount=amount,
+            currency=order.currency,
+            reason=reason,
+            note=note[:255],
+            created_by=by if getattr(by, "pk", None) else None,
+        )
+        refund.tickets.set(chosen)
+        events.refund_created(refund)
+        if submit:
+            transaction.on_commit(lambda: refund_submit(refund_id=refund.pk))
+    refund.refresh_from_db()
+    return refund
+
+
+def refund_submit(*, refund_id: int, now=None) -> Refund:
+    """Send a pending refund to the payment gateway (idempotent: the provider sees the same
+    idempotency key however often this runs). Never raises for a provider failure: the refund
+    is marked failed with the reason, for staff to retry."""
+    refund = Refund.objects.select_related("order").get(pk=refund_id)
+    if refund.status != Refund.Status.PENDING:
+        return refund
+    try:
+        result = payments.get_gateway().refund(
+            payment_intent_id=refund.order.stripe_payment_intent_id,
+            amount_pence=payments.to_pence(refund.amount),
+            idempotency_key=f"fairdraw-refund-{refund.pk}",
+            metadata={"order_id": str(refund.order_id), "refund_id": str(refund.pk)},
+        )
+    except PaymentFailed as exc:
+        logger.error("Refund %s of order %s failed: %s", refund.pk, refund.order, exc)
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+            status=Refund.Status.FAILED, failure_message=str(exc)[:500]
+        )
+    else:
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+            status=Refund.Status.SUCCEEDED,
+            provider_refund_id=result.id,
+            completed_at=now or timezone.now(),
+        )
+    refund.refresh_from_db()
+    return refund
+
+
+def refund_retry(*, refund: Refund) -> Refund:
+    """Send a failed refund again (same idempotency key, so never paid out twice)."""
+    Refund.objects.filter(pk=refund.pk, status=Refund.Status.FAILED).update(
+        status=Refund.Status.PENDING, failure_message=""
+    )
+    return refund_submit(refund_id=refund.pk)
+
+
+# ---------------------------------------------------------------- postal entries
+
+
 def postal_entry_add(
     *, user, competition: Competition, quantity: int = 1, now=None
 ) -> list[Ticket]:
-    """Free postal entries: same limits, same chance, no order."""
+    """Free postal entries: the same sale rules and limits, the same chance, no order."""
     now = now or timezone.now()
     _check_eligible(user)
-    competition = _lock_competition(competition.pk)
-    _check_can_sell(competition=competition, user=user, quantity=quantity, numbers=(), now=now)
-    chosen = _numbers_for(competition=competition, quantity=quantity, numbers=())
-    return _issue(
-        competition=competition,
-        user=user,
-        order=None,
-        numbers=chosen,
-        status=Ticket.Status.ACTIVE,
-        source=Ticket.Source.POSTAL,
-        now=now,
-    )
+    if quantity < 1:
+        raise ValueError("quantity must be positive")
+    with transaction.atomic():
+        locked = lock_competitions([competition.pk])[competition.pk]
+        line = _Line(locked, answer=None, quantity=quantity)
+        _check_line(competition=locked, user=user, line=line, now=now)
+        numbers = _allocate(competition=locked, line=line)
+        tickets = _insert(
+            competition=locked,
+            user=user,
+            order=None,
+            numbers=numbers,
+            status=Ticket.Status.ACTIVE,
+            source=Ticket.Source.POSTAL,
+            now=now,
+        )
+        _count(locked.pk, sold=len(numbers), now=now)
+    return tickets

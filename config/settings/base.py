@@ -95,8 +95,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGOUT_REDIRECT_URL = "home"
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 3  # a reset link works for three hours
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"  # how times are shown; they are stored in UTC
@@ -165,9 +167,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "competitions.tasks.sync_competition_statuses",
         "schedule": BEAT_INTERVAL,
     },
+    "draws-run-due": {"task": "draws.tasks.run_due_draws", "schedule": BEAT_INTERVAL},
+    "tickets-release-expired-reservations": {
+        "task": "tickets.tasks.release_expired_reservations",
+        "schedule": BEAT_INTERVAL,
+    },
     "notifications-purge-sent": {
         "task": "notifications.tasks.purge_old_notifications",
         "schedule": crontab(hour=3, minute=30),
+    },
+    "notifications-sweep-outbox": {
+        "task": "notifications.tasks.sweep_outbox",
+        "schedule": BEAT_INTERVAL,
     },
 }
 
@@ -175,14 +186,33 @@ CELERY_BEAT_SCHEDULE = {
 STRIPE_SECRET_KEY = env_secret("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env_secret("STRIPE_WEBHOOK_SECRET")
+# Only tests (a local fake Stripe) change where the Stripe SDK sends its requests.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 KLAVIYO_PRIVATE_API_KEY = env_secret("KLAVIYO_PRIVATE_API_KEY")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env_secret("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+KLAVIYO_LIST_ID = env.str("KLAVIYO_LIST_ID", default="")
+# Notification delivery (notifications/transports.py): "auto" picks the real provider when its
+# credentials are set, else the console/log backend; "klaviyo"/"twilio"/"console" force one.
+# E-mail always goes through Django's EMAIL_BACKEND. Every backend goes through the outbox.
+NOTIFICATIONS_KLAVIYO_BACKEND = env.str("NOTIFICATIONS_KLAVIYO_BACKEND", default="auto")
+NOTIFICATIONS_SMS_BACKEND = env.str("NOTIFICATIONS_SMS_BACKEND", default="auto")
+# Another API host for the SDKs (a sandbox, or the local fakes in tests); empty = the real API.
+KLAVIYO_API_URL = env.str("KLAVIYO_API_URL", default="")
+TWILIO_API_URL = env.str("TWILIO_API_URL", default="")
+# Retries: attempt n waits base * 2**n seconds (capped); after the last one the entry fails and
+# the operators are alerted. A claim older than the timeout means the worker died mid-send.
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=8)
+NOTIFICATIONS_RETRY_BASE_SECONDS = 30
+NOTIFICATIONS_RETRY_MAX_SECONDS = 3600
+NOTIFICATIONS_SENDING_TIMEOUT = timedelta(minutes=10)
 
 # Business settings an operator may tune.
 FAIRDRAW_CURRENCY = "GBP"
 FAIRDRAW_RESERVATION_MINUTES = env.int("FAIRDRAW_RESERVATION_MINUTES", default=15)
+# How long a buyer waits for a hot competition's row lock before being told to try again.
+FAIRDRAW_LOCK_TIMEOUT_SECONDS = env.float("FAIRDRAW_LOCK_TIMEOUT_SECONDS", default=3.0)
 FAIRDRAW_CLOSING_SOON_HOURS = env.int("FAIRDRAW_CLOSING_SOON_HOURS", default=24)
 FAIRDRAW_MINIMUM_AGE = 18
 FAIRDRAW_POSTAL_ENTRY_ADDRESS = env.str(

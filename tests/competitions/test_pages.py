@@ -162,14 +162,14 @@ class TestDetail:
         assert "#1234" in page
         assert competition.draw_seed not in page
 
-    def test_entry_form_is_rendered_but_closed_online(self, client):
+    def test_entry_form_posts_to_the_basket(self, client):
         competition = on_sale(max_tickets_per_user=20)
 
         page = html(client.get(competition.get_absolute_url()))
 
         assert 'method="post"' in page
-        assert "Online entry opens soon" in page
-        assert "disabled" in page
+        assert f'action="/cart/add/{competition.slug}/"' in page
+        assert "Add to basket" in page
         for answer in competition.answers.all():
             assert f'<label for="answer-{answer.pk}">{answer.text}</label>' in page
         assert 'id="qty-10"' in page

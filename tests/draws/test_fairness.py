@@ -145,3 +145,35 @@ def test_second_prize_is_uniform_too():
     expected = runs / count
     chi_squared = sum((seen - expected) ** 2 / expected for seen in tally)
     assert chi_squared < 27.88, tally
+
+
+def test_fixed_first_prize_keeps_later_prizes_reproducible():
+    """A manual 1st prize: prizes 2.. follow the usual recipe (prize numbers 2, 3, ...),
+    never landing on the fixed index."""
+    for i in range(50):
+        seed = f"{i:064x}"
+        fixed = pick(seed=seed, count=6, prizes=3, fixed=(4,))
+        assert fixed[0] == 4 and len(set(fixed)) == 3
+        assert fixed == pick(seed=seed, count=6, prizes=3, fixed=(4,))
+    # Without a collision, prize 2 is what the random draw would have given it.
+    random = pick(count=10**6, prizes=2)
+    assert pick(count=10**6, prizes=2, fixed=(7,)) == [7, random[1]]
+
+
+@pytest.mark.parametrize("fixed", [(10,), (-1,), (1, 1)])
+def test_fixed_indexes_must_be_distinct_and_in_range(fixed):
+    with pytest.raises(ValueError):
+        pick(count=10, prizes=2, fixed=fixed)
+
+
+def test_winner_is_uniform_over_an_awkward_count():
+    """Deterministic: 3000 fixed seeds over 7 entries (2**256 % 7 != 0, so rejection sampling
+    matters). Chi-squared below 22.46, the 99.9% critical value for 6 degrees of freedom."""
+    count, runs = 7, 3000
+    tally = [0] * count
+    for i in range(runs):
+        (index,) = pick(seed=hashlib.sha256(b"%d" % i).hexdigest(), count=count)
+        tally[index] += 1
+    expected = runs / count
+    chi_squared = sum((seen - expected) ** 2 / expected for seen in tally)
+    assert chi_squared < 22.46, tally

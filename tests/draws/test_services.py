@@ -81,11 +81,31 @@ def test_draw_allowed_from_the_end_time(sold_competition):
     assert result.status == Draw.Status.COMPLETED
 
 
-def test_sold_out_competition_can_be_drawn_before_its_end_time():
+def test_sold_out_competition_can_be_drawn_by_staff_before_its_end_time():
     competition = active_competition(max_tickets=4, max_tickets_per_user=4)
     buy(competition, quantity=4)
-    result = draw(competition, now=timezone.now())
+    result = draw(competition, mode=Draw.Mode.ADMIN, now=timezone.now())
     assert result.status == Draw.Status.COMPLETED
+
+
+def test_automatic_draw_waits_for_the_advertised_draw_time():
+    competition = active_competition(max_tickets=4, max_tickets_per_user=4)
+    Competition.objects.filter(pk=competition.pk).update(
+        draw_at=competition.ends_at + timedelta(hours=2)
+    )
+    buy(competition, quantity=4)  # sold out: entries closed, but the draw is advertised later
+    with pytest.raises(DrawNotDue, match="drawn automatically at"):
+        draw(competition, now=competition.ends_at + timedelta(hours=1))
+    assert not Draw.objects.filter(status=Draw.Status.COMPLETED).exists()
+    result = draw(competition, now=competition.ends_at + timedelta(hours=2))
+    assert result.mode == Draw.Mode.AUTOMATIC
+
+
+def test_automatic_draw_refused_when_disabled_but_staff_may_draw(sold_competition):
+    Competition.objects.filter(pk=sold_competition.pk).update(auto_draw_enabled=False)
+    with pytest.raises(DrawNotDue, match="disabled"):
+        draw(sold_competition)
+    assert draw(sold_competition, mode=Draw.Mode.ADMIN).status == Draw.Status.COMPLETED
 
 
 @pytest.mark.parametrize("stored", [Status.DRAFT, Status.CANCELLED])
@@ -261,7 +281,11 @@ def test_failed_draw_leaves_nothing_behind(sold_competition, monkeypatch):
     sold_competition.refresh_from_db()
     assert sold_competition.status == Status.ACTIVE
     assert not Draw.objects.exists()
-    assert not DrawLogEntry.objects.exclude(action="seed_committed").exists()
+    assert not Winner.objects.exists()
+    # Only the failure itself is recorded (after the rollback), for the operators.
+    failed = DrawLogEntry.objects.exclude(action="seed_committed").get()
+    assert failed.action == "draw_failed"
+    assert "database went away" in failed.message
     # And the real draw still works afterwards.
     monkeypatch.undo()
     assert draw(sold_competition).status == Draw.Status.COMPLETED

@@ -1,0 +1,169 @@
+"""Customer accounts: signing up and keeping one's details up to date.
+
+Every rule about who may hold an account lives here (18+, a unique e-mail whatever its case,
+a phone number we can text), so the sign-up page, the profile page and any future caller
+enforce the same thing. Rule failures raise Django's ValidationError keyed by field, which a
+form turns into messages beside the right inputs.
+"""
+
+import re
+from datetime import date
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import User, age_on
+
+# E.164: "+", a country code that does not start with 0, at most 15 digits in all.
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+UK_COUNTRY_CODE = "44"
+# Separators people type inside a phone number.
+PHONE_NOISE = re.compile(r"[\s\-.()/]")
+
+EMAIL_TAKEN = "An account with this e-mail address already exists. Log in or reset your password."
+
+
+def phone_to_e164(raw: str) -> str:
+    """Normalise a phone number to E.164, reading a national number as a UK one.
+
+    "07700 900123", "+44 (0)7700 900123" and "0044 7700 900123" all become "+447700900123";
+    other countries need their "+" prefix."""
+    # "(0)" first: the UK habit "+44 (0)7700 ..." writes a trunk 0 that E.164 drops.
+    text = PHONE_NOISE.sub("", (raw or "").replace("(0)", ""))
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    elif text.startswith("0"):
+        text = "+" + UK_COUNTRY_CODE + text[1:]
+    elif text.startswith(UK_COUNTRY_CODE) and len(text) in (11, 12):
+        text = "+" + text
+    if not E164.match(text):
+        raise ValidationError(
+            "Enter a valid phone number, e.g. 07700 900123 or +44 7700 900123.",
+            code="invalid_phone",
+        )
+    national = text[1 + len(UK_COUNTRY_CODE) :]
+    # UK numbers have 10 digits after the trunk 0 (a few old rural ones 9); mobiles always 10.
+    uk_lengths = (10,) if national.startswith("7") else (9, 10)
+    if text.startswith("+" + UK_COUNTRY_CODE) and not (
+        len(national) in uk_lengths and not national.startswith("0")
+    ):
+        raise ValidationError(
+            "That doesn’t look like a UK number: it should have 11 digits starting with 0.",
+            code="invalid_phone",
+        )
+    return text
+
+
+def normalise_email(email: str) -> str:
+    return User.objects.normalize_email((email or "").strip()).lower()
+
+
+def check_of_age(date_of_birth: date, today: date | None = None) -> None:
+    """Refuse anyone under the minimum age (18) on `today`, UK time by default."""
+    today = today or timezone.localdate()
+    minimum = settings.FAIRDRAW_MINIMUM_AGE
+    if date_of_birth > today:
+        raise ValidationError("Your date of birth can’t be in the future.", code="future")
+    if age_on(date_of_birth, today) < minimum:
+        raise ValidationError(
+            f"You must be {minimum} or over to open an account and enter.", code="underage"
+        )
+
+
+def _for_field(name: str, check, *args):
+    """Run a rule, filing its error under the form field it belongs to."""
+    try:
+        return check(*args)
+    except ValidationError as error:
+        raise ValidationError({name: error.error_list}) from None
+
+
+@transaction.atomic
+def user_register(
+    *,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    date_of_birth: date,
+    phone: str,
+    marketing_consent: bool = False,
+    now=None,
+) -> User:
+    """Open a customer account after checking every sign-up rule on the server."""
+    now = now or timezone.now()
+    email = normalise_email(email)
+    errors: dict[str, list] = {}
+    if User.objects.filter(email__iexact=email).exists():
+        errors["email"] = [ValidationError(EMAIL_TAKEN, code="email_taken")]
+    try:
+        _for_field("date_of_birth", check_of_age, date_of_birth, timezone.localdate(now))
+    except ValidationError as error:
+        errors.update(error.error_dict)
+    try:
+        phone = _for_field("phone", phone_to_e164, phone)
+    except ValidationError as error:
+        errors.update(error.error_dict)
+
+    user = User(
+        email=email,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        date_of_birth=date_of_birth,
+        phone=phone,
+        marketing_consent=marketing_consent,
+        marketing_consent_at=now if marketing_consent else None,
+        date_joined=now,
+    )
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        errors["password1"] = error.error_list
+    if errors:
+        raise ValidationError(errors)
+
+    user.set_password(password)
+    try:
+        # A savepoint, so losing a race for the same e-mail leaves the outer transaction usable.
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise ValidationError({"email": ValidationError(EMAIL_TAKEN, code="email_taken")}) from None
+    return user
+
+
+@transaction.atomic
+def user_update_profile(
+    *,
+    user: User,
+    first_name: str,
+    last_name: str,
+    phone: str,
+    marketing_consent: bool,
+    date_of_birth: date | None = None,
+    now=None,
+) -> User:
+    """Change what a customer may change about themselves.
+
+    The date of birth can be given once (accounts made by staff may lack it) and is then fixed:
+    it is what proves a customer is old enough to enter."""
+    now = now or timezone.now()
+    user = User.objects.select_for_update().get(pk=user.pk)
+    fields = ["first_name", "last_name", "phone"]
+    user.first_name = first_name.strip()
+    user.last_name = last_name.strip()
+    user.phone = _for_field("phone", phone_to_e164, phone) if phone else ""
+    if date_of_birth is not None and user.date_of_birth is None:
+        _for_field("date_of_birth", check_of_age, date_of_birth, timezone.localdate(now))
+        user.date_of_birth = date_of_birth
+        fields.append("date_of_birth")
+    if marketing_consent != user.marketing_consent:
+        # The time consent was given is the record a regulator asks for; withdrawing clears it.
+        user.marketing_consent = marketing_consent
+        user.marketing_consent_at = now if marketing_consent else None
+        fields += ["marketing_consent", "marketing_consent_at"]
+    user.save(update_fields=fields)
+    return user

@@ -1,0 +1,299 @@
+"""Checkout under load: N buyers at once on one hot competition, reserve + pay each time.
+
+The Django path (tickets.services.order_reserve + order_fulfil, the same calls checkout and
+the webhook make) runs next to a raw-SQL baseline doing the same statements with psycopg
+(lock the competition row, check quota and limit, probe random numbers, insert the order and
+its reserved tickets, bump the counter; then lock again, turn them active, bump the counters,
+mark the order paid) on a second competition in the same database, in the same run. Both are
+checked with SQL afterwards: oversold and duplicate numbers must be 0."""
+
+import os
+import random
+import statistics
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+COMPETITION_TICKETS = 1_000_000
+
+
+def add_arguments(parser) -> None:
+    group = parser.add_argument_group("checkout")
+    group.add_argument("--buyers", type=int, default=64, help="concurrent buyers (default 64)")
+    group.add_argument("--purchases", type=int, default=20, help="purchases per buyer")
+    group.add_argument("--max-quantity", type=int, default=5, help="lucky dips per purchase 1..N")
+
+
+def _percentile(values, p) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def _setup(label: str, buyers: int):
+    from django.utils import timezone
+
+    from accounts.models import User
+    from competitions.models import AnswerChoice, Competition, Prize
+    from competitions.services import competition_activate
+
+    now = timezone.now()
+    stamp = f"{label}-{int(time.time() * 1000)}"
+    competition = Competition.objects.create(
+        title=f"Bench {stamp}",
+        slug=f"bench-{stamp}",
+        prize_description="Benchmark",
+        prize_value=Decimal("1000"),
+        ticket_price=Decimal("0.99"),
+        max_tickets=COMPETITION_TICKETS,
+        max_tickets_per_user=COMPETITION_TICKETS,
+        starts_at=now - timedelta(days=1),
+        ends_at=now + timedelta(days=7),
+        draw_at=now + timedelta(days=7),
+        question="2 + 2?",
+    )
+    answer = AnswerChoice.objects.create(competition=competition, text="4", is_correct=True)
+    AnswerChoice.objects.create(competition=competition, text="5")
+    Prize.objects.create(competition=competition, position=1, title="Prize", value=Decimal("1"))
+    competition_activate(competition=competition, now=now)
+    users = User.objects.bulk_create(
+        User(email=f"{stamp}-{i}@bench.example", first_name="Bench", date_of_birth=date(1990, 1, 1))
+        for i in range(buyers)
+    )
+    return competition, answer, users
+
+
+def _race(buyers: int, job):
+    """Run job(buyer_index, purchase_rng) per buyer in its own thread; return latencies,
+    tickets bought, errors and wall time."""
+    from django.db import connection
+
+    barrier = threading.Barrier(buyers + 1)
+    latencies: list[float] = []
+    bought = [0]
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def worker(i):
+        rng = random.Random(i)
+        mine, got, errs = [], 0, []
+        try:
+            barrier.wait()
+            for n, started in job(i, rng):
+                mine.append(time.perf_counter() - started)
+                got += n
+        except Exception as exc:
+            errs.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            connection.close()
+            with lock:
+                latencies.extend(mine)
+                bought[0] += got
+                errors.extend(errs)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(buyers)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    return latencies, bought[0], errors, time.perf_counter() - start
+
+
+def _django_path(args, competition, answer, users):
+    from tickets.exceptions import Busy
+    from tickets.services import LineRequest, order_fulfil, order_reserve
+
+    def job(i, rng):
+        for _ in range(args.purchases):
+            quantity = rng.randint(1, args.max_quantity)
+            started = time.perf_counter()
+            try:
+                order = order_reserve(
+                    user=users[i],
+                    lines=[LineRequest(competition.pk, answer.pk, quantity=quantity)],
+                )
+                order_fulfil(order_id=order.pk, payment_intent_id=f"pi_bench_{order.pk}")
+            except Busy:
+                continue
+            yield quantity, started
+
+    return _race(args.buyers, job)
+
+
+def _raw_path(args, competition, answer, users):
+    import psycopg
+    from django.conf import settings
+    from django.db import connection
+
+    dsn = _dsn(settings.DATABASES["default"])
+    timeout_ms = int(settings.FAIRDRAW_LOCK_TIMEOUT_SECONDS * 1000)
+    price = competition.ticket_price
+    comp_id = competition.pk
+    max_number = competition.max_tickets
+    connection.close()
+
+    def job(i, rng):
+        user_id = users[i].pk
+        with psycopg.connect(dsn) as conn:
+            for _ in range(args.purchases):
+                quantity = rng.randint(1, args.max_quantity)
+                started = time.perf_counter()
+                with conn.transaction():
+                    conn.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
+                    sold, reserved, per_user, status, starts, ends = conn.execute(
+                        "SELECT tickets_sold, tickets_reserved, max_tickets_per_user, status,"
+                        " starts_at, ends_at FROM competitions_competition WHERE id = %s"
+                        " FOR UPDATE",
+                        [comp_id],
+                    ).fetchone()
+                    held = conn.execute(
+                        "SELECT count(*) FROM tickets_ticket WHERE competition_id = %s"
+                        " AND user_id = %s AND status IN ('active','invalid','reserved')",
+                        [comp_id, user_id],
+                    ).fetchone()[0]
+                    now = datetime.now(UTC)
+                    assert status == "active" and starts <= now < ends  # sales open
+                    assert max_number - sold - reserved >= quantity  # quota
+                    assert held + quantity <= per_user  # per-customer limit
+                    chosen: set[int] = set()
+                    while len(chosen) < quantity:
+                        candidates = list(
+                            {rng.randint(1, max_number) for _ in range(quantity * 2 + 16)} - chosen
+                        )
+                        taken = {
+                            r[0]
+                            for r in conn.execute(
+                                "SELECT number FROM tickets_ticket WHERE competition_id = %s"
+                                " AND status IN ('active','invalid','reserved')"
+                                " AND number = ANY(%s)",
+                                [comp_id, candidates],
+                            )
+                        }
+                        chosen.update(
+                            [n for n in candidates if n not in taken][: quantity - len(chosen)]
+                        )
+                    order_id = conn.execute(
+                        "INSERT INTO tickets_order (reference, user_id, status, currency, total,"
+                        " amount_refunded, reserved_until, stripe_payment_intent_id, created_at,"
+                        " updated_at) VALUES (%s, %s, 'pending', 'GBP', %s, 0,"
+                        " now() + interval '15 minutes', '', now(), now()) RETURNING id",
+                        [
+                            f"RAW-{user_id}-{time.perf_counter_ns() % 10**9}"[:16],
+                            user_id,
+                            price * quantity,
+                        ],
+                    ).fetchone()[0]
+                    conn.execute(
+                        "INSERT INTO tickets_orderline (order_id, competition_id, quantity,"
+                        " chosen_numbers, answer_id, unit_price, line_total)"
+                        " VALUES (%s, %s, %s, '[]', %s, %s, %s)",
+                        [order_id, comp_id, quantity, answer.pk, price, price * quantity],
+                    )
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO tickets_ticket (competition_id, number, user_id, order_id,"
+                            " status, source, purchased_at) VALUES (%s, %s, %s, %s, 'reserved',"
+                            " 'paid', now())",
+                            [(comp_id, n, user_id, order_id) for n in chosen],
+                        )
+                    conn.execute(
+                        "UPDATE competitions_competition SET tickets_reserved = tickets_reserved"
+                        " + %s, updated_at = now() WHERE id = %s",
+                        [quantity, comp_id],
+                    )
+                with conn.transaction():
+                    conn.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
+                    conn.execute(
+                        "SELECT id FROM competitions_competition WHERE id = %s FOR UPDATE",
+                        [comp_id],
+                    )
+                    n = conn.execute(
+                        "UPDATE tickets_ticket SET status = 'active', purchased_at = now()"
+                        " WHERE order_id = %s AND status = 'reserved'",
+                        [order_id],
+                    ).rowcount
+                    conn.execute(
+                        "UPDATE competitions_competition SET tickets_sold = tickets_sold + %s,"
+                        " tickets_reserved = tickets_reserved - %s, updated_at = now()"
+                        " WHERE id = %s",
+                        [n, n, comp_id],
+                    )
+                    conn.execute(
+                        "UPDATE tickets_order SET status = 'paid', paid_at = now(),"
+                        " updated_at = now() WHERE id = %s AND status = 'pending'",
+                        [order_id],
+                    )
+                yield quantity, started
+
+    return _race(args.buyers, job)
+
+
+def _dsn(db: dict) -> str:
+    return (
+        f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} dbname={db['NAME']}"
+        f" user={db['USER']}" + (f" password={db['PASSWORD']}" if db.get("PASSWORD") else "")
+    )
+
+
+def _check(competition) -> tuple[int, int]:
+    """(oversold, duplicate numbers), measured in SQL."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT GREATEST(COUNT(*) - c.max_tickets, 0) + ABS(COUNT(*) -"
+            " (c.tickets_sold + c.tickets_reserved))"
+            " FROM competitions_competition c JOIN tickets_ticket t ON t.competition_id = c.id"
+            " AND t.status IN ('active','invalid','reserved') WHERE c.id = %s"
+            " GROUP BY c.max_tickets, c.tickets_sold, c.tickets_reserved",
+            [competition.pk],
+        )
+        row = cur.fetchone()
+        oversold = row[0] if row else 0
+        cur.execute(
+            "SELECT COUNT(*) FROM (SELECT number FROM tickets_ticket WHERE competition_id = %s"
+            " AND status IN ('active','invalid','reserved') GROUP BY number"
+            " HAVING COUNT(*) > 1) d",
+            [competition.pk],
+        )
+        duplicates = cur.fetchone()[0]
+    return oversold, duplicates
+
+
+def _report(label, latencies, tickets, errors, wall, checks) -> dict:
+    rate = tickets / wall if wall else 0.0
+    p50 = statistics.median(latencies) * 1000 if latencies else 0.0
+    p99 = _percentile(latencies, 99) * 1000 if latencies else 0.0
+    print(
+        f"{label:<8} purchases={len(latencies):>5} tickets={tickets:>6} wall={wall:6.2f}s "
+        f"tickets/s={rate:8.1f} p50={p50:7.1f}ms p99={p99:7.1f}ms "
+        f"oversold={checks[0]} duplicates={checks[1]} errors={len(errors)}"
+    )
+    for error in errors[:5]:
+        print(f"         error: {error}")
+    return {"rate": rate, "p50": p50, "p99": p99, "checks": checks, "errors": errors}
+
+
+def run(args) -> dict:
+    from django.conf import settings
+
+    print(
+        f"database={settings.DATABASES['default']['NAME']} buyers={args.buyers} "
+        f"purchases/buyer={args.purchases} lucky dips/purchase=1..{args.max_quantity} "
+        f"competition={COMPETITION_TICKETS:,} tickets cpus={os.cpu_count()}"
+    )
+    competition, answer, users = _setup("django", args.buyers)
+    latencies, tickets, errors, wall = _django_path(args, competition, answer, users)
+    django_result = _report("django", latencies, tickets, errors, wall, _check(competition))
+
+    raw_competition, raw_answer, raw_users = _setup("raw", args.buyers)
+    latencies, tickets, errors, wall = _raw_path(args, raw_competition, raw_answer, raw_users)
+    raw_result = _report("raw-sql", latencies, tickets, errors, wall, _check(raw_competition))
+
+    ratio = django_result["rate"] / raw_result["rate"] if raw_result["rate"] else 0.0
+    print(f"ratio    django/raw tickets/s = {ratio:.2f}")
+    ok = all(r["checks"] == (0, 0) and not r["errors"] for r in (django_result, raw_result))
+    print("OK: nothing oversold, no number twice" if ok else "FAILED: see above")
+    return {"ok": ok, "django": django_result, "raw": raw_result, "ratio": ratio}

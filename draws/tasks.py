@@ -1,0 +1,37 @@
+"""Scheduled draws: thin tasks over `draws.services`, safe to run any number of times."""
+
+import logging
+from functools import partial
+
+from celery import shared_task
+from django.db import transaction
+
+from competitions.models import Competition
+
+from .exceptions import AlreadyDrawn, DrawBusy, DrawNotDue
+from .services import draw_due_competition, draws_close_and_find_due
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task
+def run_due_draws() -> list[int]:
+    """Every BEAT_INTERVAL: close what has ended, freeze ledgers, queue one task per due draw."""
+    due = draws_close_and_find_due()
+    for competition_id in due:
+        transaction.on_commit(partial(draw_competition.delay, competition_id))
+    return due
+
+
+@shared_task(bind=True, max_retries=20, default_retry_delay=15, acks_late=True)
+def draw_competition(self, competition_id: int) -> str:
+    """Draw one competition automatically. Drawn already or no longer due counts as done:
+    the service re-checks everything under the competition's lock."""
+    try:
+        draw = draw_due_competition(competition_id=competition_id)
+    except (AlreadyDrawn, DrawNotDue, Competition.DoesNotExist) as skipped:
+        logger.info("Draw of competition %s skipped: %s", competition_id, skipped)
+        return f"skipped: {skipped}"
+    except DrawBusy as busy:
+        raise self.retry(exc=busy) from busy
+    return f"draw {draw.pk}: {draw.status}"

@@ -1,0 +1,296 @@
+"""The customer's own pages: sign up, log in and out, password reset, profile and /account/."""
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from tests.factories import (
+    PASSWORD,
+    TicketFactory,
+    UserFactory,
+    active_competition,
+    correct_answer,
+    wrong_answer,
+)
+from tickets.models import Ticket
+from tickets.services import order_record_paid
+from winners.models import Winner
+
+pytestmark = pytest.mark.django_db
+
+
+def html(response) -> str:
+    return response.content.decode()
+
+
+def signup_data(**overrides) -> dict:
+    return {
+        "first_name": "Sarah",
+        "last_name": "Khan",
+        "email": "Sarah.Khan@Example.com",
+        "date_of_birth": "1990-05-17",
+        "phone": "07700 900123",
+        "password1": "a-long-and-unusual-passphrase",
+        "password2": "a-long-and-unusual-passphrase",
+        **overrides,
+    }
+
+
+class TestSignUp:
+    url = reverse("accounts:signup")
+
+    def test_page_has_every_field_with_a_label(self, client):
+        page = html(client.get(self.url))
+
+        for name, label in [
+            ("first_name", "First name"),
+            ("email", "E-mail address"),
+            ("date_of_birth", "Date of birth"),
+            ("phone", "Mobile number"),
+            ("password1", "Password"),
+            ("marketing_consent", "Send me news"),
+        ]:
+            assert f'for="id_{name}">{label}' in page, name
+        assert 'type="date"' in page
+        assert 'name="marketing_consent"' in page and "checked" not in page
+
+    def test_signing_up_creates_the_account_and_logs_in(self, client):
+        response = client.post(self.url, signup_data(marketing_consent="on"))
+
+        assert response.status_code == 302
+        user = User.objects.get()
+        assert user.email == "sarah.khan@example.com"
+        assert user.phone == "+447700900123"
+        assert user.marketing_consent_at is not None
+        assert client.session["_auth_user_id"] == str(user.pk)
+        assert "Welcome to Fairdraw" in html(client.get(response.url))
+
+    def test_goes_back_to_where_the_customer_was(self, client):
+        response = client.post(self.url, signup_data(next="/competitions/some-prize/"))
+
+        assert response.url == "/competitions/some-prize/"
+
+    def test_never_redirects_off_site(self, client):
+        response = client.post(self.url, signup_data(next="https://evil.example/"))
+
+        assert response.url == reverse("competitions:list")
+
+    def test_under_18_is_refused_on_the_server(self, client):
+        born = timezone.localdate() - timedelta(days=365 * 17)
+
+        response = client.post(self.url, signup_data(date_of_birth=born.isoformat()))
+
+        assert response.status_code == 200
+        assert "You must be 18 or over" in html(response)
+        assert not User.objects.exists()
+        assert "_auth_user_id" not in client.session
+
+    def test_an_e_mail_in_use_in_another_case_is_refused(self, client):
+        UserFactory(email="sarah.khan@example.com")
+
+        response = client.post(self.url, signup_data(email="SARAH.KHAN@EXAMPLE.COM"))
+
+        assert "An account with this e-mail address already exists" in html(response)
+        assert User.objects.count() == 1
+
+    def test_mistakes_are_summarised_and_linked_to_their_fields(self, client):
+        response = client.post(
+            self.url, signup_data(phone="123", password2="something-else", first_name="")
+        )
+
+        page = html(response)
+        assert 'role="alert"' in page
+        assert '<a href="#id_first_name">Enter your first name.</a>' in page
+        assert "Enter a valid phone number" in page
+        assert "The two passwords don’t match." in page
+        assert 'aria-invalid="true"' in page
+        assert not User.objects.exists()
+
+    def test_logged_in_customers_go_to_their_account(self, client):
+        client.force_login(UserFactory())
+
+        assert client.get(self.url).url == reverse("accounts:dashboard")
+
+
+class TestLogIn:
+    url = reverse("accounts:login")
+
+    def test_logs_in_with_any_case_of_the_e_mail(self, client):
+        UserFactory(email="priya@example.com")
+
+        response = client.post(self.url, {"username": "PRIYA@example.com", "password": PASSWORD})
+
+        assert response.status_code == 302
+        assert response.url == reverse("accounts:dashboard")
+
+    def test_wrong_password_gives_a_plain_message(self, client):
+        UserFactory(email="priya@example.com")
+
+        response = client.post(self.url, {"username": "priya@example.com", "password": "nope"})
+
+        assert "don’t match an account" in html(response)
+
+    def test_a_banned_customer_is_told_why_but_only_with_the_right_password(self, client):
+        UserFactory(email="banned@example.com", banned=True)
+
+        right = client.post(self.url, {"username": "banned@example.com", "password": PASSWORD})
+        wrong = client.post(self.url, {"username": "banned@example.com", "password": "guess"})
+
+        assert "This account has been suspended" in html(right)
+        assert "_auth_user_id" not in client.session
+        assert "suspended" not in html(wrong)
+
+    def test_log_out_is_a_post(self, client):
+        client.force_login(UserFactory())
+
+        response = client.post(reverse("accounts:logout"))
+
+        assert response.url == reverse("home")
+        assert "_auth_user_id" not in client.session
+
+    def test_account_pages_send_visitors_to_log_in_and_back(self, client):
+        for name in ("accounts:dashboard", "accounts:profile"):
+            response = client.get(reverse(name))
+            assert response.url == f"{self.url}?next={reverse(name)}"
+
+
+class TestPasswordReset:
+    def test_reset_by_e_mail_end_to_end(self, client):
+        user = UserFactory(email="reset.me@example.com")
+
+        response = client.post(
+            reverse("accounts:password_reset"), {"email": "Reset.Me@example.com"}
+        )
+        assert response.url == reverse("accounts:password_reset_done")
+        assert len(mail.outbox) == 1
+        message = mail.outbox[0]
+        assert message.subject == "Reset your Fairdraw password"
+        link = re.search(r"http://testserver(/account/password-reset/\S+/)", message.body).group(1)
+
+        form_page = client.get(link, follow=True)
+        assert "Choose a new password" in html(form_page)
+        done = client.post(
+            form_page.redirect_chain[-1][0],
+            {"new_password1": "brand-new-passphrase-9", "new_password2": "brand-new-passphrase-9"},
+        )
+        assert done.url == reverse("accounts:password_reset_complete")
+        user.refresh_from_db()
+        assert user.check_password("brand-new-passphrase-9")
+
+    def test_unknown_address_looks_the_same_and_sends_nothing(self, client):
+        response = client.post(reverse("accounts:password_reset"), {"email": "nobody@example.com"})
+
+        assert response.url == reverse("accounts:password_reset_done")
+        assert mail.outbox == []
+
+    def test_a_used_or_forged_link_says_it_has_expired(self, client):
+        response = client.get("/account/password-reset/MQ/set-password/", follow=True)
+
+        assert "This link has expired" in html(response)
+
+
+class TestProfile:
+    url = reverse("accounts:profile")
+
+    def test_edits_name_phone_and_consent_but_not_birth_date(self, client):
+        user = UserFactory(date_of_birth=date(1990, 5, 17))
+        client.force_login(user)
+        page = html(client.get(self.url))
+        assert "17 May 1990" in page
+        assert 'name="date_of_birth"' not in page
+
+        response = client.post(
+            self.url,
+            {
+                "first_name": "Sam",
+                "last_name": "Jones",
+                "phone": "+44 7700 900456",
+                "marketing_consent": "on",
+                "date_of_birth": "2001-01-01",
+            },
+        )
+
+        assert response.url == self.url
+        user.refresh_from_db()
+        assert (user.first_name, user.last_name, user.phone) == ("Sam", "Jones", "+447700900456")
+        assert user.marketing_consent and user.marketing_consent_at
+        assert user.date_of_birth == date(1990, 5, 17)
+
+    def test_bad_phone_is_explained(self, client):
+        client.force_login(UserFactory())
+
+        response = client.post(self.url, {"first_name": "A", "last_name": "B", "phone": "999"})
+
+        assert "Enter a valid phone number" in html(response)
+
+
+class TestDashboard:
+    url = reverse("accounts:dashboard")
+
+    def test_tickets_grouped_by_competition_with_their_status(self, client):
+        user = UserFactory()
+        porsche = active_competition(title="Win a Porsche")
+        tesla = active_competition(title="Win a Tesla")
+        order_record_paid(
+            user=user, competition=porsche, answer=correct_answer(porsche), numbers=[7, 12]
+        )
+        order_record_paid(user=user, competition=tesla, answer=wrong_answer(tesla), numbers=[3])
+        TicketFactory(competition=porsche, user=user, number=40, status=Ticket.Status.REFUNDED)
+        TicketFactory(competition=porsche, number=99)  # someone else's
+        client.force_login(user)
+
+        page = html(client.get(self.url))
+
+        assert "Win a Porsche" in page and "Win a Tesla" in page
+        assert "#7" in page and "#12" in page and "#3" in page
+        assert "#99" not in page
+        assert "wrong answer to the skill question — not entered in the draw" in page
+        assert "Refunded" in page and "#40" in page
+        assert page.count('class="entry"') == 2
+
+    def test_orders_with_reference_status_and_total(self, client):
+        user = UserFactory()
+        competition = active_competition(title="Win a Porsche")
+        order = order_record_paid(
+            user=user, competition=competition, answer=correct_answer(competition), quantity=4
+        )
+        client.force_login(user)
+
+        page = html(client.get(self.url))
+
+        assert order.reference in page
+        assert "Paid" in page
+        assert "£10.00" in page  # 4 × £2.50
+        assert "4 × " in page
+
+    def test_wins_are_listed(self, client):
+        user = UserFactory()
+        competition = active_competition(title="Win a PS5")
+        ticket = TicketFactory(competition=competition, user=user, number=5)
+        Winner.objects.create(
+            competition=competition,
+            prize=competition.prizes.get(),
+            ticket=ticket,
+            user=user,
+            display_name="Sarah K.",
+        )
+        client.force_login(user)
+
+        page = html(client.get(self.url))
+
+        assert "Your wins" in page
+        assert "with ticket <strong>#5</strong>" in page
+        assert "Awaiting verification" in page
+
+    def test_empty_account_invites_to_browse(self, client):
+        client.force_login(UserFactory())
+
+        page = html(client.get(self.url))
+
+        assert "You haven’t entered any competitions yet" in page
+        assert "No orders yet." in page

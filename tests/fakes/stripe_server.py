@@ -1,0 +1,164 @@
+"""A local fake of the few Stripe API endpoints Fairdraw uses, at the HTTP boundary.
+
+Tests point the real `stripe` SDK at it (`STRIPE_API_BASE`), so the SDK builds and sends its
+real form-encoded requests and parses real-shaped JSON; the fake records every request so a
+test can assert what was sent. It listens on 127.0.0.1 only and never reaches the network.
+"""
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+
+def _unflatten(pairs) -> dict:
+    """Stripe's `a[b][0][c]=x` form encoding back into nested dicts and lists."""
+    root: dict = {}
+    for key, value in pairs:
+        parts = key.replace("]", "").split("[")
+        node = root
+        for part, following in itertools.pairwise(parts):
+            child = [] if following.isdigit() else {}
+            if isinstance(node, list):
+                while len(node) <= int(part):
+                    node.append(child)
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, child)
+        leaf = parts[-1]
+        if isinstance(node, list):
+            while len(node) <= int(leaf):
+                node.append(None)
+            node[int(leaf)] = value
+        else:
+            node[leaf] = value
+    return root
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    params: dict
+    headers: dict
+
+
+@dataclass
+class FakeStripe:
+    url: str = ""
+    requests: list[Recorded] = field(default_factory=list)
+    sessions: dict[str, dict] = field(default_factory=dict)
+    refunds: dict[str, dict] = field(default_factory=dict)
+    fail_refunds: bool = False
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _idempotent: dict[str, dict] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def calls(self, method: str, path: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+    def handle(self, method: str, path: str, params: dict, headers: dict) -> tuple[int, dict]:
+        with self._lock:
+            self.requests.append(Recorded(method, path, params, headers))
+            key = headers.get("idempotency-key")
+            if key and (method, path, key) in self._idempotent:
+                return 200, self._idempotent[(method, path, key)]
+            status, body = self._route(method, path, params)
+            if key and status == 200:
+                self._idempotent[(method, path, key)] = body
+            return status, body
+
+    def _route(self, method, path, params):
+        if method == "POST" and path == "/v1/checkout/sessions":
+            session_id = f"cs_test_{next(self._ids):06d}"
+            total = sum(
+                int(item["price_data"]["unit_amount"]) * int(item["quantity"])
+                for item in params.get("line_items", [])
+            )
+            session = {
+                "id": session_id,
+                "object": "checkout.session",
+                "url": f"https://checkout.stripe.test/c/pay/{session_id}",
+                "status": "open",
+                "payment_status": "unpaid",
+                "mode": params.get("mode"),
+                "amount_total": total,
+                "currency": params["line_items"][0]["price_data"]["currency"],
+                "client_reference_id": params.get("client_reference_id"),
+                "metadata": params.get("metadata", {}),
+                "expires_at": int(params.get("expires_at", time.time() + 86400)),
+                "payment_intent": None,
+            }
+            self.sessions[session_id] = session
+            return 200, session
+        if method == "GET" and path.startswith("/v1/checkout/sessions/"):
+            session = self.sessions.get(path.rsplit("/", 1)[-1])
+            return (200, session) if session else _missing("checkout.session")
+        if (
+            method == "POST"
+            and path.startswith("/v1/checkout/sessions/")
+            and path.endswith("/expire")
+        ):
+            session = self.sessions.get(path.split("/")[-2])
+            if not session:
+                return _missing("checkout.session")
+            session["status"] = "expired"
+            return 200, session
+        if method == "POST" and path == "/v1/refunds":
+            if self.fail_refunds:
+                return 402, {"error": {"type": "invalid_request_error", "message": "Declined."}}
+            refund_id = f"re_test_{next(self._ids):06d}"
+            refund = {
+                "id": refund_id,
+                "object": "refund",
+                "amount": int(params["amount"]),
+                "currency": "gbp",
+                "payment_intent": params.get("payment_intent"),
+                "metadata": params.get("metadata", {}),
+                "status": "succeeded",
+            }
+            self.refunds[refund_id] = refund
+            return 200, refund
+        return 404, {"error": {"type": "invalid_request_error", "message": f"No route {path}"}}
+
+
+def _missing(kind):
+    return 404, {"error": {"type": "invalid_request_error", "message": f"No such {kind}"}}
+
+
+def start() -> tuple[FakeStripe, ThreadingHTTPServer]:
+    fake = FakeStripe()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self, method):
+            path, _, query = self.path.partition("?")
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else query
+            params = _unflatten(parse_qsl(body, keep_blank_values=True))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, payload = fake.handle(method, path, params, headers)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Request-Id", f"req_fake_{len(fake.requests)}")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._serve("GET")
+
+        def do_POST(self):
+            self._serve("POST")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return fake, server

@@ -1,0 +1,208 @@
+"""Payment providers behind one small interface (like healthchecks' transports).
+
+`StripeGateway` talks to Stripe Checkout through the official SDK; `DevGateway` (chosen when
+STRIPE_SECRET_KEY is empty) sends the customer to a local test-payment page whose "Pay" button
+signs a `checkout.session.completed` event with the webhook secret and delivers it through the
+same webhook view, so the whole code path runs without Stripe.
+
+Money inside Fairdraw is Decimal pounds; providers get integer pence.
+"""
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import stripe
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from .exceptions import PaymentFailed
+
+PENNY = Decimal("0.01")
+# Stripe refuses a Checkout Session that expires sooner than 30 minutes after creation. Our
+# reservation is shorter; a payment arriving after it lapsed is re-reserved or refunded.
+STRIPE_MIN_SESSION_MINUTES = 31
+
+
+def to_pence(amount: Decimal) -> int:
+    return int((amount.quantize(PENNY, rounding=ROUND_HALF_UP) * 100).to_integral_value())
+
+
+def from_pence(pence) -> Decimal | None:
+    if pence is None:
+        return None
+    return (Decimal(int(pence)) / 100).quantize(PENNY)
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    id: str
+    status: str
+
+
+class PaymentGateway:
+    name = ""
+
+    def create_checkout(self, order, *, success_url: str, cancel_url: str) -> CheckoutSession:
+        raise NotImplementedError
+
+    def expire_checkout(self, session_id: str) -> None:
+        raise NotImplementedError
+
+    def refund(
+        self, *, payment_intent_id: str, amount_pence: int, idempotency_key: str, metadata: dict
+    ) -> RefundResult:
+        raise NotImplementedError
+
+
+def _line_items(order) -> list[dict]:
+    items = []
+    for line in order.lines.select_related("competition"):
+        name = line.competition.title
+        if line.chosen_numbers:
+            name += " – numbers " + ", ".join(str(n) for n in sorted(line.chosen_numbers))
+        items.append(
+            {
+                "price_data": {
+                    "currency": order.currency.lower(),
+                    "unit_amount": to_pence(line.unit_price),
+                    "product_data": {"name": name[:250]},
+                },
+                "quantity": line.quantity,
+            }
+        )
+    return items
+
+
+class StripeGateway(PaymentGateway):
+    name = "stripe"
+
+    def __init__(self, api_key: str, api_base: str = ""):
+        base_addresses = {"api": api_base} if api_base else None
+        self.client = stripe.StripeClient(api_key, base_addresses=base_addresses)
+
+    def create_checkout(self, order, *, success_url: str, cancel_url: str) -> CheckoutSession:
+        expires = max(
+            order.reserved_until or timezone.now(),
+            timezone.now() + timedelta(minutes=STRIPE_MIN_SESSION_MINUTES),
+        )
+        params = {
+            "mode": "payment",
+            "payment_method_types": ["card"],
+            "line_items": _line_items(order),
+            "client_reference_id": order.reference,
+            "customer_email": order.user.email,
+            "metadata": {"order_id": str(order.pk), "order_reference": order.reference},
+            "payment_intent_data": {
+                "metadata": {"order_id": str(order.pk), "order_reference": order.reference}
+            },
+            "expires_at": int(expires.timestamp()),
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        try:
+            session = self.client.v1.checkout.sessions.create(
+                params, options={"idempotency_key": f"fairdraw-checkout-{order.pk}"}
+            )
+        except stripe.StripeError as exc:
+            raise PaymentFailed("We could not start the payment. Please try again.") from exc
+        return CheckoutSession(id=session.id, url=session.url)
+
+    def expire_checkout(self, session_id: str) -> None:
+        try:
+            self.client.v1.checkout.sessions.expire(session_id)
+        except stripe.StripeError as exc:
+            raise PaymentFailed(str(exc)) from exc
+
+    def refund(
+        self, *, payment_intent_id: str, amount_pence: int, idempotency_key: str, metadata: dict
+    ) -> RefundResult:
+        if not payment_intent_id:
+            raise PaymentFailed("The order has no Stripe payment to refund.")
+        try:
+            refund = self.client.v1.refunds.create(
+                {"payment_intent": payment_intent_id, "amount": amount_pence, "metadata": metadata},
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise PaymentFailed(str(exc)) from exc
+        if refund.status in ("failed", "canceled"):
+            raise PaymentFailed(f"Stripe refund {refund.id} {refund.status}.")
+        return RefundResult(id=refund.id, status=refund.status)
+
+
+class DevGateway(PaymentGateway):
+    """The embedded default: no provider, a local page plays Stripe's part."""
+
+    name = "dev"
+
+    def create_checkout(self, order, *, success_url: str, cancel_url: str) -> CheckoutSession:
+        url = reverse("tickets:dev_pay", kwargs={"reference": order.reference})
+        return CheckoutSession(id=f"cs_dev_{order.reference}", url=url)
+
+    def expire_checkout(self, session_id: str) -> None:
+        return None
+
+    def refund(
+        self, *, payment_intent_id: str, amount_pence: int, idempotency_key: str, metadata: dict
+    ) -> RefundResult:
+        return RefundResult(id="re_dev_" + secrets.token_hex(8), status="succeeded")
+
+
+def get_gateway() -> PaymentGateway:
+    if settings.STRIPE_SECRET_KEY:
+        return StripeGateway(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+    return DevGateway()
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def verify_event(payload: bytes, signature_header: str) -> dict:
+    """The event, if the body carries a valid, recent (5 minutes) signature with our secret.
+    Raises stripe.SignatureVerificationError (or ValueError for a body that is not JSON)."""
+    stripe.Webhook.construct_event(payload, signature_header, settings.STRIPE_WEBHOOK_SECRET)
+    return json.loads(payload)
+
+
+def sign(payload: str, *, secret: str | None = None, timestamp: int | None = None) -> str:
+    """A `Stripe-Signature` header for `payload`: `t=<ts>,v1=<HMAC-SHA256(secret, "t.payload")>`."""
+    return stripe.WebhookSignature.generate_signature_header(
+        payload, secret or settings.STRIPE_WEBHOOK_SECRET, timestamp or int(time.time())
+    )
+
+
+def dev_checkout_completed_event(order) -> str:
+    """The JSON body Stripe would send when this order's checkout is paid."""
+    session = {
+        "id": order.stripe_checkout_session_id or f"cs_dev_{order.reference}",
+        "object": "checkout.session",
+        "amount_total": to_pence(order.total),
+        "currency": order.currency.lower(),
+        "client_reference_id": order.reference,
+        "metadata": {"order_id": str(order.pk), "order_reference": order.reference},
+        "mode": "payment",
+        "payment_intent": f"pi_dev_{order.reference}",
+        "payment_status": "paid",
+        "status": "complete",
+    }
+    event = {
+        "id": "evt_dev_" + secrets.token_hex(12),
+        "object": "event",
+        "api_version": "2025-01-27",
+        "created": int(time.time()),
+        "livemode": False,
+        "type": "checkout.session.completed",
+        "data": {"object": session},
+    }
+    return json.dumps(event)

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+app_name = "tickets"
+
+urlpatterns = [
+    path("cart/", views.cart_detail, name="cart"),
+    path("cart/add/<slug:slug>/", views.cart_add, name="cart_add"),
+    path("cart/pick/<slug:slug>/", views.cart_pick, name="pick"),
+    path("cart/update/<int:competition_id>/", views.cart_update, name="cart_update"),
+    path("cart/remove/<int:competition_id>/", views.cart_remove, name="cart_remove"),
+    path("checkout/", views.checkout, name="checkout"),
+    path("checkout/dev-pay/<str:reference>/", views.dev_pay, name="dev_pay"),
+    path("checkout/success/<str:reference>/", views.checkout_success, name="success"),
+    path("checkout/cancel/<str:reference>/", views.checkout_cancel, name="cancel"),
+    path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
+]

@@ -1,0 +1,12 @@
+from django.core.paginator import Paginator
+from django.shortcuts import render
+
+from .selectors import champions
+
+CHAMPIONS_PER_PAGE = 12
+
+
+def champion_list(request):
+    """Every published winner, newest first: the proof that people really win."""
+    page = Paginator(champions(), CHAMPIONS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "winners/champions.html", {"page": page, "winners": page.object_list})
