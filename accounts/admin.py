@@ -1,9 +1,18 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import ngettext
 
-from .models import User
+from .backoffice import confirm_page, is_confirmed
+from .models import AuditEntry, User
+from .services import user_ban, user_unban, user_verify
+
+# Rows of a customer's tickets and orders shown on their page; the rest are a click away.
+RECENT_ROWS = 10
 
 
 class EmailFieldMixin:
@@ -28,11 +37,9 @@ class UserChangeForm(EmailFieldMixin, auth_forms.UserChangeForm):
         model = User
         fields = ("email", "first_name")
 
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("is_banned") and not cleaned.get("banned_at"):
-            self.add_error("banned_at", "Give the date and time of the ban.")
-        return cleaned
+
+# Bans and manual verification go through the account services (audited), via the actions.
+STATUS_BY_ACTION = ("is_verified", "verified_at", "is_banned", "banned_at", "ban_reason")
 
 
 @admin.register(User)
@@ -61,6 +68,7 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
+        ("Tickets and orders", {"fields": ("tickets_summary", "orders_summary")}),
     )
     add_fieldsets = (
         (
@@ -71,7 +79,14 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = (
+        "last_login",
+        "date_joined",
+        *STATUS_BY_ACTION,
+        "tickets_summary",
+        "orders_summary",
+    )
+    actions = ("ban", "unban", "verify")
     list_display = ("email", "name", "is_verified", "is_banned", "is_staff", "date_joined")
     list_filter = (
         "is_verified",
@@ -89,3 +104,136 @@ class UserAdmin(DjangoUserAdmin):
     @admin.display(description="name", ordering="last_name")
     def name(self, obj):
         return obj.get_full_name()
+
+    @admin.display(description="tickets")
+    def tickets_summary(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        from tickets.models import Ticket
+
+        tickets = Ticket.objects.filter(user=obj).issued()
+        recent = list(
+            tickets.select_related("competition").order_by("-purchased_at", "-id")[:RECENT_ROWS]
+        )
+        url = reverse("admin:tickets_ticket_changelist") + f"?user__id__exact={obj.pk}"
+        rows = format_html_join(
+            "",
+            "<li>#{} in {} — {} ({})</li>",
+            (
+                (t.number, t.competition.title, t.get_status_display(), t.get_source_display())
+                for t in recent
+            ),
+        )
+        return format_html('<a href="{}">All {} tickets</a><ul>{}</ul>', url, tickets.count(), rows)
+
+    @admin.display(description="orders")
+    def orders_summary(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        from tickets.models import Order
+
+        orders = Order.objects.filter(user=obj)
+        recent = list(orders.order_by("-created_at", "-id")[:RECENT_ROWS])
+        url = reverse("admin:tickets_order_changelist") + f"?user__id__exact={obj.pk}"
+        rows = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> — {} £{}</li>',
+            (
+                (
+                    reverse("admin:tickets_order_change", args=[o.pk]),
+                    o.reference,
+                    o.get_status_display(),
+                    o.total,
+                )
+                for o in recent
+            ),
+        )
+        return format_html('<a href="{}">All {} orders</a><ul>{}</ul>', url, orders.count(), rows)
+
+    @admin.action(description="Ban selected users", permissions=["change"])
+    def ban(self, request, queryset):
+        if not is_confirmed(request):
+            return confirm_page(
+                self,
+                request,
+                queryset,
+                action="ban",
+                title="Ban these accounts?",
+                items=[f"{u.email} ({u.get_full_name()})" for u in queryset],
+                summary="A banned customer can neither log in nor buy tickets.",
+                reason_label="Reason (kept on the account and in the audit log)",
+                button="Ban",
+            )
+        reason = request.POST.get("reason", "")
+        banned = 0
+        for user in queryset:
+            if user == request.user:
+                self.message_user(request, "You cannot ban yourself.", messages.ERROR)
+                continue
+            try:
+                user_ban(user=user, by=request.user, reason=reason)
+            except ValidationError as refusal:
+                self.message_user(request, f"{user}: {refusal.messages[0]}", messages.ERROR)
+                return None
+            banned += 1
+        if banned:
+            self.message_user(
+                request,
+                ngettext("Banned %d user.", "Banned %d users.", banned) % banned,
+                messages.SUCCESS,
+            )
+        return None
+
+    @admin.action(description="Unban selected users", permissions=["change"])
+    def unban(self, request, queryset):
+        count = 0
+        for user in queryset.filter(is_banned=True):
+            user_unban(user=user, by=request.user)
+            count += 1
+        self.message_user(
+            request, ngettext("Unbanned %d user.", "Unbanned %d users.", count) % count
+        )
+
+    @admin.action(description="Mark selected users as verified", permissions=["change"])
+    def verify(self, request, queryset):
+        count = 0
+        for user in queryset.filter(is_verified=False):
+            user_verify(user=user, by=request.user)
+            count += 1
+        self.message_user(
+            request, ngettext("Verified %d user.", "Verified %d users.", count) % count
+        )
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log: read-only, written only by the services."""
+
+    list_display = ("at", "actor", "action", "content_type", "object_repr", "note")
+    list_filter = ("action", "content_type", ("at", admin.DateFieldListFilter))
+    list_select_related = ("actor", "content_type")
+    search_fields = ("object_repr", "object_id", "actor__email", "note", "action")
+    date_hierarchy = "at"
+    ordering = ("-at", "-id")
+    fields = (
+        "at",
+        "actor",
+        "action",
+        "content_type",
+        "object_id",
+        "object_repr",
+        "before",
+        "after",
+        "note",
+    )
+    readonly_fields = fields
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -116,3 +116,39 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def can_purchase(self) -> bool:
         return self.is_active and not self.is_banned and self.is_of_age()
+
+
+class AuditEntry(models.Model):
+    """Who changed what in the back-office, when, and the values before and after.
+
+    Written by the service that makes the change, inside its transaction (`audit_record`), so
+    an entry exists exactly when the change does. Values are JSON snapshots with secrets masked.
+    The object is named by content type + id + text rather than a generic foreign key, so an
+    entry survives its object and never joins to it."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=50, db_index=True)
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.PROTECT, null=True, blank=True
+    )
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+        indexes = [models.Index(fields=["content_type", "object_id"], name="audit_object_idx")]
+
+    def __str__(self):
+        return f"{self.action} {self.object_repr}"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["checkout", "draw"]
+BENCHMARKS = ["checkout", "draw", "export"]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fairdraw_bench"
 
 

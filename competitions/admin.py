@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from draws.admin import CompetitionDrawAdminMixin
 from tickets.models import Ticket
 
+from .admin_backoffice import CompetitionBackofficeAdminMixin
 from .exceptions import ActivationRefused
 from .lifecycle import Status
 from .models import AnswerChoice, Competition, CompetitionImage, Prize
@@ -142,7 +143,9 @@ class CompetitionAdminForm(forms.ModelForm):
 
 
 @admin.register(Competition)
-class CompetitionAdmin(CompetitionDrawAdminMixin, admin.ModelAdmin):
+class CompetitionAdmin(
+    CompetitionBackofficeAdminMixin, CompetitionDrawAdminMixin, admin.ModelAdmin
+):
     form = CompetitionAdminForm
     inlines = (CompetitionImageInline, AnswerChoiceInline, PrizeInline)
     fieldsets = (
@@ -197,7 +200,11 @@ class CompetitionAdmin(CompetitionDrawAdminMixin, admin.ModelAdmin):
     search_fields = ("title", "slug")
     ordering = ("-ends_at", "-id")
     date_hierarchy = "ends_at"
-    actions = ("activate", *CompetitionDrawAdminMixin.draw_actions)
+    actions = (
+        "activate",
+        *CompetitionBackofficeAdminMixin.backoffice_actions,
+        *CompetitionDrawAdminMixin.draw_actions,
+    )
     save_on_top = True
 
     def get_readonly_fields(self, request, obj=None):

@@ -348,6 +348,33 @@ def winner_announced(winner) -> None:
     )
 
 
+def winner_announcement(winner) -> None:
+    """Send the staff-written announcement (winner.announcement) to the winner by e-mail and
+    SMS. Each announcement (told apart by winner.announced_at) is its own message, so staff
+    may correct the text and send again."""
+    user = winner.user
+    stamp = int((winner.announced_at or timezone.now()).timestamp() * 1000)
+    key = f"winner-{winner.pk}-announcement-{stamp}"
+    notification_enqueue(
+        kind=Kind.WINNER_ANNOUNCED,
+        channel=Channel.EMAIL,
+        recipient=user.email,
+        user=user,
+        payload=_email_payload(
+            f"Your win: {winner.prize.title}",
+            "winner_announcement",
+            {**_winner_context(winner), "announcement": winner.announcement},
+        ),
+        idempotency_key=f"{key}-email",
+    )
+    _sms(
+        kind=Kind.WINNER_ANNOUNCED,
+        user=user,
+        body=f"Fairdraw: {winner.announcement.strip()[:300]}",
+        key=f"{key}-sms",
+    )
+
+
 def prize_delivered(winner) -> None:
     """The prize reached its winner: e-mail (always), Klaviyo "Prize Delivered" (consent)."""
     user = winner.user

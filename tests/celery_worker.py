@@ -47,10 +47,13 @@ class CeleryWorker:
             pytest.skip("needs PostgreSQL: the worker process must see the test database")
         self.broker_url = _redis_broker_url()
         # An eager .delay() earlier in the run opened the app's connection and producer pools
-        # on the default broker, and they would keep sending there: drop them (what Celery does
-        # after a fork), so the next send connects to the broker the test switches to.
+        # on the default broker (and an earlier worker test closed its own): drop them all, as
+        # Celery does after a fork, so the next send connects to the broker the test switches to.
+        from kombu import pools
+
         from config import celery_app
 
+        pools.reset()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
         self.beat = beat

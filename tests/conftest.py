@@ -24,7 +24,10 @@ def _running_worker(*, beat: bool):
     finally:
         worker.stop()
         celery_app.conf.update(saved)
+        # Close this test's broker connections and forget the pools, so the next test
+        # builds fresh ones for its own broker instead of acquiring from a closed pool.
         celery_app.pool.force_close_all()
+        celery_app._after_fork()
 
 
 @pytest.fixture

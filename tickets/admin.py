@@ -6,11 +6,31 @@ a row here would bypass all of that, so staff can look but not touch; refunds an
 entries are service calls.
 """
 
-from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html
+from collections import defaultdict
+from decimal import Decimal
 
-from .models import Order, OrderLine, Ticket
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import ngettext
+
+from accounts.backoffice import confirm_page, is_confirmed
+from accounts.models import User
+from accounts.services import audit_record
+from competitions.lifecycle import Status
+from competitions.models import Competition
+
+from .exceptions import TicketError
+from .export import tickets_csv
+from .models import Order, OrderLine, PaymentEvent, Refund, Ticket
+from .services import order_refund, postal_entry_add, refund_retry
 
 # Ticket numbers are PositiveIntegerField: a longer run of digits cannot be one.
 MAX_TICKET_NUMBER = 2**31 - 1
@@ -118,6 +138,163 @@ class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_help_text = "A ticket number, or the customer's e-mail or name, or an order reference."
     ordering = ("-purchased_at", "-id")
     show_full_result_count = False
+    actions = ("refund",)
+    change_list_template = "admin/tickets/ticket/change_list.html"
+
+    def has_refund_permission(self, request):
+        return request.user.has_perm("tickets.refund_ticket")
+
+    def has_postal_permission(self, request):
+        return request.user.has_perm("tickets.add_ticket")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("export.csv", view(self.export_csv), name="tickets_ticket_export"),
+            path("postal/", view(self.add_postal_entries), name="tickets_ticket_postal"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_add_postal": self.has_postal_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def export_csv(self, request):
+        """The tickets the changelist shows (its filters and search), streamed as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        queryset = self.get_changelist_instance(request).get_queryset(request)
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response = StreamingHttpResponse(tickets_csv(queryset), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="tickets-{stamp}.csv"'
+        return response
+
+    @admin.action(description="Refund selected tickets", permissions=["refund"])
+    def refund(self, request, queryset):
+        tickets = list(
+            queryset.select_related("competition", "order", "user").order_by("order_id", "number")
+        )
+        refundable, refused = [], []
+        for ticket in tickets:
+            if ticket.order_id is None:
+                refused.append(f"#{ticket.number} in {ticket.competition}: a free postal entry.")
+            elif ticket.status not in Ticket.SOLD_STATUSES:
+                refused.append(f"#{ticket.number} in {ticket.competition}: {ticket.status}.")
+            elif ticket.competition.status == Status.DRAWN:
+                refused.append(f"#{ticket.number} in {ticket.competition}: drawn, no more refunds.")
+            else:
+                refundable.append(ticket)
+        if not is_confirmed(request):
+            prices = {
+                (line.order_id, line.competition_id): line.unit_price
+                for line in OrderLine.objects.filter(order_id__in={t.order_id for t in refundable})
+            }
+            amount = sum(
+                (prices.get((t.order_id, t.competition_id), 0) for t in refundable), Decimal(0)
+            )
+            return confirm_page(
+                self,
+                request,
+                queryset,
+                action="refund",
+                title="Refund these tickets?",
+                items=[
+                    f"#{t.number} in {t.competition} — {t.user.email}, order {t.order}"
+                    for t in refundable
+                ],
+                summary=f"{len(refundable)} tickets, £{amount} back to the customers' cards."
+                if refundable
+                else "Nothing here can be refunded.",
+                warnings=[f"Not refundable: {why}" for why in refused],
+                reason_label="Note for the refund (shown in the audit log)",
+                button="Refund",
+            )
+        for why in refused:
+            self.message_user(request, f"Not refunded: {why}", messages.ERROR)
+        by_order = defaultdict(list)
+        for ticket in refundable:
+            by_order[ticket.order].append(ticket)
+        note = request.POST.get("reason", "")
+        done = 0
+        for order, chosen in by_order.items():
+            try:
+                with transaction.atomic():
+                    before = {"status": order.status, "amount_refunded": order.amount_refunded}
+                    refund = order_refund(order=order, tickets=chosen, by=request.user, note=note)
+                    refund.order.refresh_from_db()
+                    audit_record(
+                        actor=request.user,
+                        action="order.refund",
+                        obj=order,
+                        before=before,
+                        after={
+                            "status": refund.order.status,
+                            "amount_refunded": refund.order.amount_refunded,
+                            "refund_id": refund.pk,
+                            "amount": refund.amount,
+                            "tickets": sorted(t.number for t in chosen),
+                        },
+                        note=note,
+                    )
+            except TicketError as refusal:
+                self.message_user(request, f"{order}: {refusal}", messages.ERROR)
+            else:
+                done += len(chosen)
+        if done:
+            self.message_user(
+                request,
+                ngettext("Refunded %d ticket.", "Refunded %d tickets.", done) % done,
+                messages.SUCCESS,
+            )
+        return None
+
+    def add_postal_entries(self, request):
+        """Free postal entries: staff type in who and how many; the sale rules still apply."""
+        if not self.has_postal_permission(request):
+            raise PermissionDenied
+        form = PostalEntryForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            user, competition = form.cleaned_data["user"], form.cleaned_data["competition"]
+            quantity = form.cleaned_data["quantity"]
+            try:
+                with transaction.atomic():
+                    tickets = postal_entry_add(
+                        user=user, competition=competition, quantity=quantity
+                    )
+                    audit_record(
+                        actor=request.user,
+                        action="ticket.postal_entry",
+                        obj=competition,
+                        after={
+                            "user": user.email,
+                            "numbers": sorted(t.number for t in tickets),
+                        },
+                        note=form.cleaned_data["note"],
+                    )
+            except TicketError as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                numbers = ", ".join(f"#{t.number}" for t in tickets)
+                self.message_user(
+                    request,
+                    f"Added {len(tickets)} free postal entries for {user.email} in "
+                    f"“{competition}”: {numbers}.",
+                    messages.SUCCESS,
+                )
+                return redirect(
+                    reverse("admin:tickets_ticket_changelist")
+                    + f"?competition__id__exact={competition.pk}&q={user.email}"
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Add free postal entries",
+            "opts": self.model._meta,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/tickets/ticket/postal.html", context)
 
     def get_search_results(self, request, queryset, search_term):
         """Digits also find the ticket with exactly that number (within the current filters)."""
@@ -127,3 +304,89 @@ class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if term.isdigit() and 1 <= int(term) <= MAX_TICKET_NUMBER:
             queryset |= unsearched.filter(number=int(term))
         return queryset, may_have_duplicates
+
+
+class PostalEntryForm(forms.Form):
+    email = forms.EmailField(label="Customer e-mail")
+    competition = forms.ModelChoiceField(
+        queryset=Competition.objects.exclude(
+            status__in=(Status.DRAFT, Status.DRAWN, Status.CANCELLED)
+        ).order_by("ends_at")
+    )
+    quantity = forms.IntegerField(min_value=1, max_value=1000, initial=1)
+    note = forms.CharField(
+        required=False, max_length=255, help_text="e.g. the date the postcard arrived."
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        email = cleaned.get("email")
+        if email:
+            try:
+                cleaned["user"] = User.objects.get(email__iexact=email.strip())
+            except User.DoesNotExist:
+                self.add_error("email", "No customer has that e-mail address.")
+        return cleaned
+
+
+@admin.register(PaymentEvent)
+class PaymentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("stripe_event_id", "type", "order", "received_at", "processed_at", "outcome")
+    list_filter = ("type", ("processed_at", admin.EmptyFieldListFilter))
+    list_select_related = ("order",)
+    search_fields = ("stripe_event_id", "order__reference", "outcome")
+    fields = (
+        "stripe_event_id",
+        "type",
+        "order",
+        "payload",
+        "received_at",
+        "processed_at",
+        "outcome",
+    )
+    readonly_fields = fields
+    ordering = ("-received_at", "-id")
+    show_full_result_count = False
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("order", "amount", "currency", "reason", "status", "created_by", "created_at")
+    list_filter = ("status", "reason")
+    list_select_related = ("order", "created_by")
+    search_fields = ("order__reference", "provider_refund_id", "order__user__email")
+    fields = (
+        "order",
+        "amount",
+        "currency",
+        "reason",
+        "note",
+        "status",
+        "provider_refund_id",
+        "failure_message",
+        "created_by",
+        "created_at",
+        "completed_at",
+    )
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    actions = ("retry",)
+
+    def has_refund_permission(self, request):
+        return request.user.has_perm("tickets.refund_ticket")
+
+    @admin.action(description="Retry failed refunds", permissions=["refund"])
+    def retry(self, request, queryset):
+        retried = 0
+        for refund in queryset.filter(status=Refund.Status.FAILED):
+            # The gateway call runs outside any transaction; the audit entry records its result.
+            result = refund_retry(refund=refund)
+            audit_record(
+                actor=request.user,
+                action="refund.retry",
+                obj=result,
+                before={"status": Refund.Status.FAILED},
+                after={"status": result.status, "failure_message": result.failure_message},
+            )
+            retried += 1
+        self.message_user(request, f"Retried {retried} failed refund(s).")

@@ -1,19 +1,43 @@
-"""The moments customers hear about (one call site each), for the notifications app.
+"""The moments customers and operators hear about from selling, one call site each.
 
-Each function is called inside the transaction that makes the change, so a notification outbox
-row written here commits or rolls back with it. They do nothing yet: the notifications app
-will route them through `notifications.services.notify(...)`.
-"""
+Each function is called inside the transaction that makes the change, so the outbox rows
+`notifications.events` writes commit or roll back with it."""
+
+from django.db.models import F
+
+from competitions.models import Competition
+from notifications import events as notify
+
+
+def order_reserved(order) -> None:
+    """Numbers are held and the customer is on their way to pay."""
+    notify.checkout_started(order)
 
 
 def order_paid(order) -> None:
-    """Payment confirmed and tickets issued: "Your tickets" with the numbers."""
+    """Payment confirmed and tickets issued: "Your tickets" with the numbers; operators hear
+    about any competition this sale sold out."""
+    notify.order_placed(order)
+    competition_ids = order.lines.values_list("competition_id", flat=True)
+    for competition in Competition.objects.filter(
+        pk__in=competition_ids, tickets_sold__gte=F("max_tickets")
+    ):
+        notify.sold_out(competition)
 
 
 def late_payment_refunded(order, refund, reason: str) -> None:
     """Paid after the reservation lapsed and the numbers could not be held again: the payment
     is being refunded automatically. `reason` is written for the customer."""
+    notify.order_refunded(
+        order,
+        amount=refund.amount,
+        reason=f"Your payment arrived after your reservation ended and the tickets could not be issued: {reason}",
+        refund=refund,
+    )
 
 
 def refund_created(refund) -> None:
     """Staff (or the provider's dashboard) refunded tickets: which ones and how much."""
+    notify.order_refunded(
+        refund.order, amount=refund.amount, reason=refund.get_reason_display(), refund=refund
+    )

@@ -175,6 +175,8 @@ class Ticket(models.Model):
             models.Index(fields=["competition", "status", "number"], name="ticket_ledger_idx"),
             models.Index(fields=["user", "competition"], name="ticket_user_comp_idx"),
         ]
+        # Support staff may refund without being able to change anything else.
+        permissions = [("refund_ticket", "Can refund tickets")]
 
     def __str__(self):
         return f"#{self.number} in {self.competition}"

@@ -285,6 +285,7 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
                 now=now,
             )
             _count(competition.pk, reserved=len(numbers), now=now)
+        events.order_reserved(order)
     return order
 
 

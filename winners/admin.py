@@ -5,11 +5,23 @@ and the approver are recorded the same way wherever they happen.
 """
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.translation import ngettext
+
+from accounts.backoffice import confirm_page, is_confirmed
+from accounts.services import audit_record, audit_snapshot
 
 from .exceptions import WinnerError
 from .models import Winner
-from .services import winner_approve, winner_publish
+from .services import (
+    AUDITED,
+    winner_announce,
+    winner_approve,
+    winner_hide,
+    winner_mark_delivered,
+    winner_publish,
+    winner_reject,
+)
 
 
 @admin.register(Winner)
@@ -53,6 +65,8 @@ class WinnerAdmin(admin.ModelAdmin):
         "verified_by",
         "is_published",
         "published_at",
+        "announced_at",
+        "prize_delivered_at",
         "created_at",
     )
     raw_id_fields = ("user", "ticket", "verified_by")
@@ -73,7 +87,7 @@ class WinnerAdmin(admin.ModelAdmin):
     list_select_related = ("competition", "prize", "ticket")
     search_fields = ("display_name", "user__email", "competition__title")
     ordering = ("-created_at", "-id")
-    actions = ("approve", "publish")
+    actions = ("approve", "reject", "publish", "hide", "announce", "mark_delivered")
 
     def has_add_permission(self, request):
         return False  # winners come from draws
@@ -85,11 +99,50 @@ class WinnerAdmin(admin.ModelAdmin):
     def ticket_number(self, obj):
         return f"#{obj.ticket.number}"
 
+    def save_model(self, request, obj, form, change):
+        """Edits of the write-up (name, town, text, photo, video) are audited too; the admin
+        runs this inside the change's transaction."""
+        before = {}
+        if change and form.changed_data:
+            old = Winner.objects.get(pk=obj.pk)
+            before = {name: str(getattr(old, name)) for name in form.changed_data}
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            audit_record(
+                actor=request.user,
+                action="winner.edit",
+                obj=obj,
+                before=before,
+                after={name: str(getattr(obj, name)) for name in form.changed_data},
+            )
+
+    def _each(self, request, queryset, service, done_message: str, **kwargs) -> int:
+        """Call `service` per winner, reporting refusals by name; returns how many succeeded."""
+        done = 0
+        for winner in queryset.select_related("prize"):
+            try:
+                service(winner=winner, by=request.user, **kwargs)
+            except WinnerError as refusal:
+                self.message_user(request, f"{winner.display_name}: {refusal}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, done_message % done, messages.SUCCESS)
+        return done
+
     @admin.action(description="Approve selected winners", permissions=["change"])
     def approve(self, request, queryset):
         for winner in queryset:
-            winner_approve(winner=winner, by=request.user)
-            self.log_change(request, winner, "Approved.")
+            with transaction.atomic():
+                before = audit_snapshot(winner, AUDITED)
+                winner = winner_approve(winner=winner, by=request.user)
+                audit_record(
+                    actor=request.user,
+                    action="winner.approve",
+                    obj=winner,
+                    before=before,
+                    after=audit_snapshot(winner, AUDITED),
+                )
         count = len(queryset)
         self.message_user(
             request,
@@ -97,20 +150,93 @@ class WinnerAdmin(admin.ModelAdmin):
             level=messages.SUCCESS,
         )
 
+    @admin.action(
+        description="Reject selected winners (failed verification)", permissions=["change"]
+    )
+    def reject(self, request, queryset):
+        if not is_confirmed(request):
+            return confirm_page(
+                self,
+                request,
+                queryset,
+                action="reject",
+                title="Reject these winners?",
+                items=[f"{w.display_name}: {w.prize.title} ({w.competition})" for w in queryset],
+                summary="A rejected winner is not published, and is taken off Champions.",
+                reason_label="Why (kept in the audit log)",
+                button="Reject",
+            )
+        self._each(
+            request,
+            queryset,
+            winner_reject,
+            "Rejected %d winner(s).",
+            reason=request.POST.get("reason", ""),
+        )
+        return None
+
     @admin.action(description="Publish selected winners to Champions", permissions=["change"])
     def publish(self, request, queryset):
         published = 0
         for winner in queryset:
             try:
-                winner_publish(winner=winner)
+                with transaction.atomic():
+                    before = audit_snapshot(winner, AUDITED)
+                    winner = winner_publish(winner=winner)
+                    audit_record(
+                        actor=request.user,
+                        action="winner.publish",
+                        obj=winner,
+                        before=before,
+                        after=audit_snapshot(winner, AUDITED),
+                    )
             except WinnerError as refusal:
                 self.message_user(request, f"{winner.display_name}: {refusal}", messages.ERROR)
             else:
                 published += 1
-                self.log_change(request, winner, "Published to Champions.")
         if published:
             self.message_user(
                 request,
                 ngettext("Published %d winner.", "Published %d winners.", published) % published,
                 level=messages.SUCCESS,
             )
+
+    @admin.action(description="Hide selected winners from Champions", permissions=["change"])
+    def hide(self, request, queryset):
+        self._each(request, queryset.filter(is_published=True), winner_hide, "Hid %d winner(s).")
+
+    @admin.action(description="Send the announcement (e-mail + SMS)", permissions=["change"])
+    def announce(self, request, queryset):
+        if not is_confirmed(request):
+            return confirm_page(
+                self,
+                request,
+                queryset,
+                action="announce",
+                title="Send these announcements?",
+                items=[
+                    f"To {w.user.email}{' and ' + w.user.phone if w.user.phone else ''}: "
+                    f"“{w.announcement or '(no text yet)'}”"
+                    for w in queryset.select_related("user")
+                ],
+                summary="Each is sent again if it was sent before.",
+                button="Send",
+            )
+        self._each(request, queryset, winner_announce, "Queued %d announcement(s).")
+        return None
+
+    @admin.action(description="Mark prize delivered (tells the winner)", permissions=["change"])
+    def mark_delivered(self, request, queryset):
+        if not is_confirmed(request):
+            return confirm_page(
+                self,
+                request,
+                queryset,
+                action="mark_delivered",
+                title="Mark these prizes delivered?",
+                items=[f"{w.prize.title} to {w.display_name}" for w in queryset],
+                summary="Each winner gets a “Prize Delivered” message.",
+                button="Mark delivered",
+            )
+        self._each(request, queryset, winner_mark_delivered, "Marked %d prize(s) delivered.")
+        return None

@@ -201,3 +201,22 @@ def test_draw_failed_alerts_once_per_error():
     events.draw_failed(comp, error="lock timeout")
     events.draw_failed(comp, error="ledger mismatch")
     assert Notification.objects.filter(kind=Kind.ADMIN_ALERT).count() == 2
+
+
+def test_winner_announcement_sends_the_staff_text_each_time():
+    from datetime import timedelta
+
+    won = winner(customer())
+    won.announcement = "Sarah from Leeds wins the Tesla!"
+    events.winner_announcement(won)
+    events.winner_announcement(won)
+    won.announced_at += timedelta(minutes=5)
+    events.winner_announcement(won)
+    emails = outbox(channel=Channel.EMAIL)
+    assert len(emails) == 2
+    assert emails[0].payload["template"] == "winner_announcement"
+    assert emails[0].payload["context"]["announcement"] == "Sarah from Leeds wins the Tesla!"
+    assert (
+        outbox(channel=Channel.SMS)[0].payload["body"]
+        == "Fairdraw: Sarah from Leeds wins the Tesla!"
+    )
