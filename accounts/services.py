@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from notifications import events as notify
+
 from .models import User, age_on
 
 # E.164: "+", a country code that does not start with 0, at most 15 digits in all.
@@ -130,6 +132,8 @@ def user_register(
         # A savepoint, so losing a race for the same e-mail leaves the outer transaction usable.
         with transaction.atomic():
             user.save()
+            if user.marketing_consent:
+                notify.profile_updated(user)
     except IntegrityError:
         raise ValidationError({"email": ValidationError(EMAIL_TAKEN, code="email_taken")}) from None
     return user
@@ -166,6 +170,8 @@ def user_update_profile(
         user.marketing_consent_at = now if marketing_consent else None
         fields += ["marketing_consent", "marketing_consent_at"]
     user.save(update_fields=fields)
+    if "marketing_consent" in fields:
+        notify.profile_updated(user)
     return user
 
 

@@ -203,6 +203,8 @@ def competition_cancel(*, competition: Competition, by, reason: str, now=None) -
     """Cancel a competition before its draw and refund every paid ticket in it; checkouts in
     progress give their numbers back. One transaction: all refunded and cancelled, or nothing.
     The refunds go to the payment provider after commit (tickets.services.order_refund)."""
+    from django.db.models import F
+
     from tickets.models import Order, Refund, Ticket
     from tickets.services import order_refund, order_release
 
@@ -235,8 +237,16 @@ def competition_cancel(*, competition: Competition, by, reason: str, now=None) -
             now=now,
         )
         refunds += 1
+    # Free postal entries have no money to return; they are voided the same way.
+    voided = Ticket.objects.filter(
+        competition=competition, status__in=Ticket.SOLD_STATUSES, order__isnull=True
+    ).update(status=Ticket.Status.REFUNDED, refunded_at=now)
     Competition.objects.filter(pk=competition.pk).update(
-        status=Status.CANCELLED, cancelled_at=now, is_featured=False, updated_at=now
+        status=Status.CANCELLED,
+        cancelled_at=now,
+        is_featured=False,
+        tickets_sold=F("tickets_sold") - voided,
+        updated_at=now,
     )
     competition.refresh_from_db()
     _audit(

@@ -29,7 +29,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from competitions.lifecycle import LIVE, Status
-from competitions.models import Competition, Prize, ordinal
+from competitions.models import Competition, Prize
 from competitions.services import competition_sync_statuses
 from notifications import events
 from tickets.models import Ticket
@@ -296,25 +296,7 @@ def _perform_in_transaction(
 
     for winner in winners:
         events.winner_announced(winner)
-    if winners:
-        lines = [
-            f"{ordinal(w.prize.position)} prize, {w.prize.title}: ticket #{w.ticket.number} "
-            f"({w.display_name}, ledger index {w.ledger_index})"
-            for w in winners
-        ]
-        events.admin_alert(
-            subject=f"Draw completed: {competition.title}",
-            message=f"{draw.get_mode_display()} draw by {by or 'the scheduler'} of "
-            f"{draw.entry_count} entries.\n" + "\n".join(lines),
-            key=f"draw-completed-{draw.pk}",
-        )
-    else:
-        events.admin_alert(
-            subject=f"Closed without a winner: {competition.title}",
-            message="The competition closed with no valid entries, so nobody won. "
-            "It is marked drawn with no winner.",
-            key=f"draw-no-entries-{draw.pk}",
-        )
+    events.draw_completed(draw)
     return draw
 
 
@@ -348,12 +330,7 @@ def _record_failure(competition, *, mode, by, now, error) -> None:
     try:
         with transaction.atomic():
             _log(competition, "draw_failed", message, by=by, mode=mode, error=type(error).__name__)
-            events.admin_alert(
-                subject=f"Draw failed: {competition.title}",
-                message=f"The {mode} draw failed and nothing was drawn: {message}",
-                # One alert per competition and kind of failure an hour, however often retried.
-                key=f"draw-failed-{competition.pk}-{type(error).__name__}-{now:%Y%m%d%H}",
-            )
+            events.draw_failed(competition, error=f"The {mode} draw failed: {message}")
     except Exception:
         logger.exception("Could not record the failed draw of competition %s", competition.pk)
 

@@ -463,9 +463,13 @@ def draw_completed(draw) -> None:
     lines = [
         f"- {w.prize.title}: ticket #{w.ticket.number} ({w.user.get_full_name()}, {w.user.email})"
         for w in winners
-    ] or [f"No winner: {draw.get_status_display()}."]
+    ] or ["No valid entries, so nobody won. The competition is marked drawn with no winner."]
     admin_alert(
-        subject=f"Draw completed: {competition.title}",
+        subject=(
+            f"Draw completed: {competition.title}"
+            if winners
+            else f"Closed without a winner: {competition.title}"
+        ),
         message=(
             f"The draw for \u201c{competition.title}\u201d is done "
             f"({draw.get_mode_display() or 'draw'}, {draw.entry_count} entries).\n"

@@ -41,21 +41,27 @@ def _database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def reset_broker_pools() -> None:
+    """Close and forget every broker connection and producer pool of the app and of kombu.
+
+    Even an eager `.delay()` takes a producer from a pool keyed by the broker URL, and kombu
+    caches those pools globally: without this, sends after a broker switch go to the old
+    broker, and sends after a worker test acquire from its closed pool. Celery does the same
+    after a fork."""
+    from kombu import pools
+
+    from config import celery_app
+
+    pools.reset()
+    celery_app._after_fork()
+
+
 class CeleryWorker:
     def __init__(self, *, beat: bool, beat_interval: int):
         if connection.vendor != "postgresql":
             pytest.skip("needs PostgreSQL: the worker process must see the test database")
         self.broker_url = _redis_broker_url()
-        # An eager .delay() earlier in the run opened the app's connection and producer pools
-        # on the default broker (and an earlier worker test closed its own): drop them all, as
-        # Celery does after a fork, so the next send connects to the broker the test switches to.
-        from kombu import pools
-
-        from config import celery_app
-
-        pools.reset()
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
+        reset_broker_pools()
         self.beat = beat
         self._dir = tempfile.TemporaryDirectory(prefix="fairdraw-worker-")
         self.log_path = Path(self._dir.name) / "worker.log"

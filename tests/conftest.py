@@ -14,7 +14,7 @@ def on_postgres():
 @contextmanager
 def _running_worker(*, beat: bool):
     from config import celery_app
-    from tests.celery_worker import CeleryWorker
+    from tests.celery_worker import CeleryWorker, reset_broker_pools
 
     worker = CeleryWorker(beat=beat, beat_interval=1)
     saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
@@ -24,10 +24,7 @@ def _running_worker(*, beat: bool):
     finally:
         worker.stop()
         celery_app.conf.update(saved)
-        # Close this test's broker connections and forget the pools, so the next test
-        # builds fresh ones for its own broker instead of acquiring from a closed pool.
-        celery_app.pool.force_close_all()
-        celery_app._after_fork()
+        reset_broker_pools()
 
 
 @pytest.fixture

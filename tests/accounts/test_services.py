@@ -129,3 +129,31 @@ def test_a_missing_birth_date_can_be_given_once_and_must_be_18_plus():
 
     user = user_update_profile(**kwargs, marketing_consent=False, date_of_birth=date(1999, 1, 1))
     assert user.date_of_birth == date(1999, 1, 1)
+
+
+def test_consent_at_sign_up_subscribes_the_klaviyo_profile():
+    from notifications.models import Notification
+
+    user = register(marketing_consent=True)
+    update = Notification.objects.get(user=user, kind=Notification.Kind.PROFILE_UPDATED)
+    assert update.channel == "klaviyo"
+    assert update.payload["subscribed"] is True
+
+
+def test_no_consent_at_sign_up_tells_klaviyo_nothing():
+    from notifications.models import Notification
+
+    user = register(marketing_consent=False)
+    assert not Notification.objects.filter(user=user).exists()
+
+
+def test_withdrawing_consent_unsubscribes_and_a_plain_edit_does_not_resend():
+    from notifications.models import Notification
+
+    user = register(marketing_consent=True)
+    fields = {"first_name": "Ann", "last_name": "Lee", "phone": "07700 900123"}
+    user_update_profile(user=user, marketing_consent=False, **fields)
+    user_update_profile(user=user, marketing_consent=False, **{**fields, "first_name": "Anne"})
+
+    updates = Notification.objects.filter(user=user, kind=Notification.Kind.PROFILE_UPDATED)
+    assert [u.payload["subscribed"] for u in updates.order_by("id")] == [True, False]

@@ -96,10 +96,13 @@ def test_delete_refused_once_tickets_exist(operations, sale):
 
 
 def test_cancel_and_refund_all(operations, operations_user, sale):
+    from tickets.services import postal_entry_add
+
+    [postal] = postal_entry_add(user=sale.customer, competition=sale.competition)
     first, done = confirm_action(
         operations, LABEL, "cancel_and_refund", [sale.competition], reason="Prize unavailable"
     )
-    assert "3 tickets sold" in first.content.decode()
+    assert "4 tickets sold" in first.content.decode()
     assert done.status_code == 302
     sale.competition.refresh_from_db()
     assert sale.competition.status == "cancelled" and sale.competition.cancelled_at
@@ -108,6 +111,8 @@ def test_cancel_and_refund_all(operations, operations_user, sale):
         "refunded"
     }
     assert Order.objects.get(pk=sale.order.pk).status == "refunded"
+    postal.refresh_from_db()
+    assert postal.status == "refunded"
     refund = Refund.objects.get(order=sale.order)
     assert refund.reason == "competition_cancelled" and refund.created_by == operations_user
     [entry] = audit_entries("competition.cancel", sale.competition)

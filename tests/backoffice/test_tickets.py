@@ -175,3 +175,13 @@ def test_payment_events_and_refunds_are_view_only(operations, sale):
     assert operations.get(change).status_code == 200
     assert operations.post(change, {}).status_code == 403
     assert operations.get(reverse("admin:tickets_refund_add")).status_code == 403
+
+
+def test_non_staff_cannot_refund_or_export(customer_client, sale):
+    response = post_action(
+        customer_client, "tickets.ticket", "refund", sale.tickets, confirmed="yes"
+    )
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert not Ticket.objects.filter(status="refunded").exists()
+    export = customer_client.get(reverse("admin:tickets_ticket_export"))
+    assert export.status_code == 302 and not getattr(export, "streaming", False)

@@ -4,14 +4,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0002_reservations_payments_refunds'),
+        ("tickets", "0002_reservations_payments_refunds"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='ticket',
-            options={'ordering': ['competition', 'number'], 'permissions': [('refund_ticket', 'Can refund tickets')]},
+            name="ticket",
+            options={
+                "ordering": ["competition", "number"],
+                "permissions": [("refund_ticket", "Can refund tickets")],
+            },
         ),
     ]
