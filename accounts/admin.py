@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
 from .backoffice import confirm_page, is_confirmed
-from .models import AuditEntry, User
+from .models import AuditEntry, SpendLimit, User
 from .services import user_ban, user_unban, user_verify
 
 # Rows of a customer's tickets and orders shown on their page; the rest are a click away.
@@ -61,6 +61,10 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
         (
+            "Responsible play",
+            {"fields": (("exclusion_kind", "excluded_at", "excluded_until"),)},
+        ),
+        (
             "Permissions",
             {
                 "classes": ("collapse",),
@@ -83,6 +87,10 @@ class UserAdmin(DjangoUserAdmin):
         "last_login",
         "date_joined",
         *STATUS_BY_ACTION,
+        # Set only by the customer's own choice (accounts.services), never lifted early here.
+        "exclusion_kind",
+        "excluded_at",
+        "excluded_until",
         "tickets_summary",
         "orders_summary",
     )
@@ -228,6 +236,28 @@ class AuditEntryAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SpendLimit)
+class SpendLimitAdmin(admin.ModelAdmin):
+    """The record of every limit a customer asked for. Read-only: limits change through
+    "My limits" (accounts.limits), so the cooling-off can't be skipped from here."""
+
+    list_display = ("user", "monthly_limit", "requested_at", "effective_at", "cancelled_at")
+    list_filter = (("cancelled_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("user",)
+    search_fields = ("user__email",)
+    raw_id_fields = ("user", "created_by")
+    date_hierarchy = "requested_at"
 
     def has_add_permission(self, request):
         return False

@@ -11,6 +11,8 @@ app_name = "accounts"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("profile/", views.profile, name="profile"),
+    path("limits/", views.spend_limits, name="limits"),
+    path("exclusion/", views.exclusion, name="exclusion"),
     path("signup/", views.signup, name="signup"),
     path(
         "login/",

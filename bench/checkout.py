@@ -55,7 +55,7 @@ def _setup(label: str, buyers: int):
     answer = AnswerChoice.objects.create(competition=competition, text="4", is_correct=True)
     AnswerChoice.objects.create(competition=competition, text="5")
     Prize.objects.create(competition=competition, position=1, title="Prize", value=Decimal("1"))
-    competition_activate(competition=competition, now=now)
+    competition_activate(competition=competition, now=now, min_clear_days=0)  # bench data
     users = User.objects.bulk_create(
         User(email=f"{stamp}-{i}@bench.example", first_name="Bench", date_of_birth=date(1990, 1, 1))
         for i in range(buyers)

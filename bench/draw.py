@@ -79,7 +79,7 @@ def _competition(size: int):
         Prize.objects.create(
             competition=competition, position=position, title=f"Prize {position}", value=1
         )
-    competition_activate(competition=competition, now=now)
+    competition_activate(competition=competition, now=now, min_clear_days=0)  # bench data
     user = User.objects.create(
         email=f"bench-draw-{stamp}@bench.example",
         first_name="Bench",

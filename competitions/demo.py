@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
@@ -325,9 +326,12 @@ def _sell(
         room = competition.max_tickets_per_user - held[user]
         quantity = min(rng.choice([1, 3, 5, 10, 10, 25, 50]), room, target - sold)
         answer = wrong if rng.random() < 0.03 else correct
-        order_record_paid(
-            user=user, competition=competition, answer=answer, quantity=quantity, now=at
-        )
+        # A dozen demo customers fill whole competitions, far beyond what the operator's
+        # monthly cap lets one real customer spend; the cap is lifted for demo data only.
+        with override_settings(FAIRDRAW_OPERATOR_MONTHLY_CAP=""):
+            order_record_paid(
+                user=user, competition=competition, answer=answer, quantity=quantity, now=at
+            )
         held[user] += quantity
         sold += quantity
     postal_entrant = min(customers, key=held.__getitem__)
@@ -393,7 +397,9 @@ def _create(demo: DemoCompetition, customers: list[User], now, rng: random.Rando
     if not demo.activate:
         return competition
     opened = min(now, starts_at)
-    competition_activate(competition=competition, now=opened)
+    # Demo competitions are backdated and some close within the hour, so the operator's
+    # minimum open time (FAIRDRAW_MIN_OPEN_CLEAR_DAYS) is waived for them.
+    competition_activate(competition=competition, now=opened, min_clear_days=0)
     if demo.sell:
         selling_at = max(opened, starts_at) + timedelta(minutes=1)
         _sell(competition, customers, demo.sell, rng, selling_at)

@@ -1,5 +1,8 @@
 """Every state change of a competition, one transaction each."""
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,11 +13,33 @@ from .exceptions import ActivationRefused
 from .lifecycle import LIVE, Status, derive_status, status_q
 from .models import Competition, Prize
 
+SUNDAY = 6  # date.weekday()
+
+
+def clear_days_between(opens: datetime, closes: datetime) -> int:
+    """Whole UK calendar days strictly between the opening day and the closing day, Sundays
+    not counted (the code of practice's "clear days")."""
+    first = timezone.localdate(opens) + timedelta(days=1)
+    last = timezone.localdate(closes) - timedelta(days=1)
+    days = 0
+    while first <= last:
+        days += first.weekday() != SUNDAY
+        first += timedelta(days=1)
+    return days
+
 
 @transaction.atomic
-def competition_activate(*, competition: Competition, by=None, now=None) -> Competition:
-    """Put a draft on sale (or on the upcoming list) and commit to its secret draw seed."""
+def competition_activate(
+    *, competition: Competition, by=None, now=None, min_clear_days: int | None = None
+) -> Competition:
+    """Put a draft on sale (or on the upcoming list) and commit to its secret draw seed.
+
+    A competition must stay open for at least `min_clear_days` clear days
+    (FAIRDRAW_MIN_OPEN_CLEAR_DAYS by default), counted from when sales really open: its start,
+    or now if that has passed."""
     now = now or timezone.now()
+    if min_clear_days is None:
+        min_clear_days = settings.FAIRDRAW_MIN_OPEN_CLEAR_DAYS
     competition = Competition.objects.select_for_update().get(pk=competition.pk)
     if competition.status != Status.DRAFT:
         raise ActivationRefused(f"Only a draft can be activated; this one is {competition.status}.")
@@ -28,6 +53,13 @@ def competition_activate(*, competition: Competition, by=None, now=None) -> Comp
         problems.append("add at least one draw prize")
     if competition.ends_at <= now:
         problems.append("the end time has already passed")
+    elif min_clear_days:
+        clear = clear_days_between(max(competition.starts_at, now), competition.ends_at)
+        if clear < min_clear_days:
+            problems.append(
+                f"it must stay open for at least {min_clear_days} clear days between the "
+                f"opening and closing days (Sundays not counted); it has {clear}"
+            )
     if problems:
         raise ActivationRefused("Cannot activate: " + "; ".join(problems) + ".")
 

@@ -127,6 +127,8 @@ def _refuse_without_consent(notification: Notification) -> str:
         return ""
     if not user.marketing_consent:
         return "Not sent: the customer has withdrawn marketing consent."
+    if user.is_excluded():
+        return "Not sent: the customer is on a break or self-excluded."
     return ""
 
 

@@ -4,6 +4,13 @@ import pytest
 from django.db import connection
 
 
+@pytest.fixture(autouse=True)
+def _no_minimum_open_time(settings):
+    """Most tests open competitions for minutes or days; the operator's minimum open time has
+    its own tests (tests/competitions/test_min_open_time.py), which set it back."""
+    settings.FAIRDRAW_MIN_OPEN_CLEAR_DAYS = 0
+
+
 @pytest.fixture
 def on_postgres():
     """Skip (saying why) unless the tests run on PostgreSQL."""

@@ -3,6 +3,7 @@ the services, and the secret draw seed never reaches a staff member's screen."""
 
 import io
 from datetime import timedelta
+from decimal import Decimal
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from accounts.limits import spend_limit_set
 from accounts.models import User
 from accounts.services import audit_record
 from competitions.lifecycle import Status
@@ -170,6 +172,7 @@ def world(admin_user):
         note="sarah.khan asked",
     )
     audit_record(actor=admin_user, action="user.verify", obj=customer, note="sarah.khan checked")
+    spend_limit_set(user=customer, monthly_limit=Decimal("50"))
     return SimpleNamespace(
         customer=customer,
         competition=competition,
@@ -187,6 +190,7 @@ def world(admin_user):
 def test_every_model_of_ours_is_in_the_admin_or_inline():
     assert OUR_MODELS == [
         "accounts.auditentry",
+        "accounts.spendlimit",
         "accounts.user",
         "competitions.competition",
         "draws.draw",
@@ -215,6 +219,7 @@ def test_changelist_renders_with_rows(admin_client, world, label):
 
 SEARCH_AND_FILTER = {
     "accounts.auditentry": ("sarah.khan", "action=user.verify"),
+    "accounts.spendlimit": ("sarah.khan", "cancelled_at__isempty=1"),
     "tickets.paymentevent": ("evt_sarah", "type=checkout.session.completed"),
     "tickets.refund": ("sarah.khan", "status__exact=failed"),
     "accounts.user": ("khan", "is_verified__exact=1"),

@@ -21,6 +21,11 @@ class LimitReached(TicketError):
     pass
 
 
+class SpendLimitReached(TicketError):
+    """The order would take the customer over their monthly spending limit or the operator's
+    cap (accounts.limits)."""
+
+
 class AnswerRequired(TicketError):
     pass
 

@@ -29,6 +29,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts import limits
+from accounts.models import ExclusionKind, User
 from competitions.lifecycle import Status
 from competitions.models import AnswerChoice, Competition
 
@@ -83,14 +85,26 @@ class _Line:
 # ---------------------------------------------------------------- checks
 
 
-def _check_eligible(user) -> None:
-    if not user.can_purchase:
+def _check_eligible(user, now=None) -> None:
+    if user.is_excluded(now):
+        raise NotEligible(_exclusion_message(user))
+    # can_purchase without its exclusion test, which reads the wall clock rather than `now`.
+    if not (user.is_active and not user.is_banned and user.is_of_age()):
         raise NotEligible(
             "Only adults (18+) with an account in good standing can enter. "
             "Please add your date of birth to your account."
             if user.is_active and not user.is_banned and user.date_of_birth is None
             else "Only adults (18+) with an account in good standing can enter."
         )
+
+
+def _exclusion_message(user) -> str:
+    if user.exclusion_kind == ExclusionKind.CLOSED:
+        return "Your account is closed, so you can’t enter competitions."
+    until = timezone.localtime(user.excluded_until).strftime("%-d %B %Y at %H:%M")
+    if user.exclusion_kind == ExclusionKind.SELF_EXCLUSION:
+        return f"You have self-excluded, so you can’t enter competitions until {until}."
+    return f"You are taking a break, so you can’t enter competitions until {until}."
 
 
 def _prepare(lines: Sequence[LineRequest]) -> list[_Line]:
@@ -245,17 +259,24 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
     per-customer limit across all orders, chosen numbers free), picks lucky-dip numbers and
     writes the order, its lines and its reserved tickets. All or nothing."""
     now = now or timezone.now()
-    _check_eligible(user)
+    _check_eligible(user, now)
     prepared = _prepare(lines)
     ids = [line.competition.pk for line in prepared]
+    total = sum((x.competition.ticket_price * x.count for x in prepared), Decimal("0"))
     reservations_release_expired(competition_ids=ids, now=now)
     with transaction.atomic():
+        # The customer's row before any competition's (always in that order): two checkouts
+        # of one customer queue here, so they cannot both fit under the spend limit. A price
+        # change seen under the competition lock below refuses the order, so `total` holds.
+        user = User.objects.select_for_update().get(pk=user.pk)
+        _check_eligible(user, now)
+        limits.spend_check(user=user, amount=total, now=now)
         # The order row first: nobody else can see or wait for it, so it need not be locked.
         order = Order.objects.create(
             user=user,
             status=Order.Status.PENDING,
             currency=settings.FAIRDRAW_CURRENCY,
-            total=sum((x.competition.ticket_price * x.count for x in prepared), Decimal("0")),
+            total=total,
             reserved_until=now + timedelta(minutes=settings.FAIRDRAW_RESERVATION_MINUTES),
         )
         locked = lock_competitions(ids)

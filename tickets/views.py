@@ -222,6 +222,9 @@ def checkout(request):
             "ticket_count": sum(x.count for x in lines),
             "can_purchase": request.user.can_purchase,
             "missing_birth_date": request.user.date_of_birth is None,
+            # Responsible play: before a first purchase, offer to set a monthly limit.
+            "suggest_limit": not request.user.spend_limits.exists()
+            and not request.user.orders.exists(),
             "reservation_minutes": settings.FAIRDRAW_RESERVATION_MINUTES,
         },
     )

@@ -1,5 +1,6 @@
 """Staff groups: "Operations" may do everything in Fairdraw's apps; "Support" may look at
-everything, search, and refund tickets. Re-running is harmless (get_or_create, set)."""
+everything, search, and refund tickets. Re-running is harmless (get_or_create, set).
+accounts.groups keeps them in step after every later migrate (models added since)."""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
@@ -12,9 +13,10 @@ def create_groups(apps, schema_editor):
     # Permissions are normally created after the whole migrate run (post_migrate); make sure
     # they exist now, so the groups are complete on a fresh database.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        saved = getattr(app_config, "models_module", None)  # None on migration stubs
+        app_config.models_module = saved or True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = saved
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

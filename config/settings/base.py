@@ -215,6 +215,14 @@ FAIRDRAW_RESERVATION_MINUTES = env.int("FAIRDRAW_RESERVATION_MINUTES", default=1
 FAIRDRAW_LOCK_TIMEOUT_SECONDS = env.float("FAIRDRAW_LOCK_TIMEOUT_SECONDS", default=3.0)
 FAIRDRAW_CLOSING_SOON_HOURS = env.int("FAIRDRAW_CLOSING_SOON_HOURS", default=24)
 FAIRDRAW_MINIMUM_AGE = 18
+# Responsible play (accounts.limits): what any one customer may spend in a calendar month
+# (UK time) whatever their own limit says (blank: no operator cap), and how long a customer
+# waits before raising or removing their own limit takes effect (lowering is immediate).
+FAIRDRAW_OPERATOR_MONTHLY_CAP = env.str("FAIRDRAW_OPERATOR_MONTHLY_CAP", default="1000.00")
+FAIRDRAW_LIMIT_COOLING_OFF_HOURS = env.int("FAIRDRAW_LIMIT_COOLING_OFF_HOURS", default=24)
+# Whole UK calendar days, Sundays not counted, a competition must stay open between its
+# opening day and its closing day; checked when it is activated.
+FAIRDRAW_MIN_OPEN_CLEAR_DAYS = env.int("FAIRDRAW_MIN_OPEN_CLEAR_DAYS", default=3)
 FAIRDRAW_POSTAL_ENTRY_ADDRESS = env.str(
     "FAIRDRAW_POSTAL_ENTRY_ADDRESS",
     default="Fairdraw Free Entry, PO Box 1234, Leeds LS1 1AA",

@@ -73,12 +73,16 @@ class TestSignUp:
     def test_goes_back_to_where_the_customer_was(self, client):
         response = client.post(self.url, signup_data(next="/competitions/some-prize/"))
 
-        assert response.url == "/competitions/some-prize/"
+        # Via the monthly-limit prompt, which links on to where they were going.
+        assert response.url == (
+            reverse("accounts:limits") + "?welcome=1&next=%2Fcompetitions%2Fsome-prize%2F"
+        )
+        assert 'href="/competitions/some-prize/"' in html(client.get(response.url))
 
     def test_never_redirects_off_site(self, client):
         response = client.post(self.url, signup_data(next="https://evil.example/"))
 
-        assert response.url == reverse("competitions:list")
+        assert response.url == reverse("accounts:limits") + "?welcome=1"
 
     def test_under_18_is_refused_on_the_server(self, client):
         born = timezone.localdate() - timedelta(days=365 * 17)

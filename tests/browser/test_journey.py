@@ -155,7 +155,15 @@ def test_customer_journey(browser_page, live_server):
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_text("Welcome to Fairdraw, Jordan!")).to_be_visible()
 
-    # 3. Browse the live competitions and open one.
+    # 3. Asked to set a monthly spending limit before playing: £20, in force at once.
+    expect(page.get_by_role("heading", name="Set a monthly limit before you play")).to_be_visible()
+    page.get_by_label("Monthly spending limit (£)").fill("20")
+    journey.shot("limit")
+    page.get_by_role("button", name="Save limit").click()
+    expect(page.get_by_text("Your new limit is in force now.")).to_be_visible()
+
+    # 4. Browse the live competitions and open one.
+    journey.go("/competitions/")
     expect(page.get_by_role("heading", name="Competitions", level=1)).to_be_visible()
     journey.shot("browse")
     page.get_by_role("link", name=competition.title, exact=True).first.click()
@@ -165,7 +173,7 @@ def test_customer_journey(browser_page, live_server):
     if _missing("tickets:cart") or _missing("tickets:pick", competition.slug):
         pytest.skip("waiting for the basket and checkout: tickets.urls is not mounted yet")
 
-    # 4. Answer the skill question and pick numbers.
+    # 5. Answer the skill question and pick numbers.
     page.get_by_label(answer.text, exact=True).check()
     journey.shot("answer")
     page.get_by_role("link", name="Pick your own numbers").click()
@@ -181,7 +189,7 @@ def test_customer_journey(browser_page, live_server):
         box.check()
     journey.shot("pick-numbers")
 
-    # 5. Basket, checkout and the test payment page.
+    # 6. Basket, checkout and the test payment page.
     page.get_by_role("button", name="Save and go to basket").click()
     expect(page.get_by_role("heading", name="Your basket")).to_be_visible()
     journey.shot("basket")
@@ -202,7 +210,24 @@ def test_customer_journey(browser_page, live_server):
     )
     assert mine == set(chosen)
 
-    # 6. The tickets are in the account.
+    # 7. Five more tickets (£24.95) would pass the £20 limit: refused, nothing reserved.
+    journey.go(competition.get_absolute_url())
+    page.get_by_label(answer.text, exact=True).check()
+    page.get_by_label("Or type a number").fill("5")
+    page.get_by_role("button", name="Add to basket").click()
+    expect(page.get_by_role("heading", name="Your basket")).to_be_visible()
+    page.get_by_role("link", name="Checkout").click()
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    expect(page.get_by_text(re.compile("over your monthly limit of £20.00"))).to_be_visible()
+    journey.shot("over-limit")
+    assert (
+        Ticket.objects.filter(
+            competition=competition, user__email="jordan.reyes@example.com"
+        ).count()
+        == 2
+    )
+
+    # 8. The tickets are in the account.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
     expect(page.get_by_role("heading", name="Hello, Jordan")).to_be_visible()
     numbers = page.get_by_role("list", name=f"In the draw: ticket numbers for {competition.title}")
@@ -213,7 +238,7 @@ def test_customer_journey(browser_page, live_server):
     if "draw" not in get_commands():
         pytest.skip("waiting for the draw: `manage.py draw` does not exist yet")
 
-    # 7. The competition closes and is drawn with the command; the operator approves and
+    # 9. The competition closes and is drawn with the command; the operator approves and
     #    publishes the winner, as they would in the admin.
     past = timezone.now() - timedelta(seconds=1)
     Competition.objects.filter(pk=competition.pk).update(ends_at=past, draw_at=past)
@@ -229,14 +254,14 @@ def test_customer_journey(browser_page, live_server):
     expect(card).to_contain_text(f"#{winner.ticket.number}")
     journey.shot("winner")
 
-    # 8. "Watch the draw" replays it and lands on the winning number, said in words too.
+    # 10. "Watch the draw" replays it and lands on the winning number, said in words too.
     page.get_by_role("button", name="Watch the draw").click()
     expect(page.get_by_role("status").filter(has_text="Winning ticket")).to_contain_text(
         f"#{winner.ticket.number}", timeout=TIMEOUT_MS
     )
     journey.shot("watch-the-draw")
 
-    # 9. The public verification page.
+    # 11. The public verification page.
     if _missing("draws:detail", competition.slug):
         pytest.skip("waiting for the verification page: draws.urls is not mounted yet")
     page.get_by_role("link", name="Verify this draw").first.click()

@@ -1,0 +1,191 @@
+"""Spend limits: what a customer may spend on tickets in a calendar month (UK time).
+
+Two limits apply together, and the lower wins:
+- the operator's cap for every customer (`FAIRDRAW_OPERATOR_MONTHLY_CAP`, blank for none);
+- the customer's own limit from "My limits" (none, any amount, or £0).
+Lowering one's own limit takes effect at once; raising or removing it only after the cooling-off
+period (`FAIRDRAW_LIMIT_COOLING_OFF_HOURS`), so a limit is never lifted in the heat of a moment.
+Every request is kept as a SpendLimit row: that is the record of changes.
+
+`spend_check` is called by tickets.services.order_reserve inside its transaction, after it has
+locked the customer's row, so two checkouts at once cannot both squeeze under the limit.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import DecimalField, F, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .models import SpendLimit, User
+
+ZERO = Decimal("0.00")
+MAX_LIMIT = Decimal("99999999.99")
+
+
+def money(amount: Decimal) -> str:
+    return f"£{amount:,.2f}"
+
+
+def operator_cap() -> Decimal | None:
+    raw = str(settings.FAIRDRAW_OPERATOR_MONTHLY_CAP or "").strip()
+    if not raw:
+        return None
+    try:
+        return Decimal(raw).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise ValueError(f"FAIRDRAW_OPERATOR_MONTHLY_CAP is not an amount: {raw!r}") from None
+
+
+def cooling_off() -> timedelta:
+    return timedelta(hours=settings.FAIRDRAW_LIMIT_COOLING_OFF_HOURS)
+
+
+def month_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """The UK calendar month containing `now`, as aware datetimes [start, end)."""
+    local = timezone.localtime(now)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (start + timedelta(days=32)).replace(day=1)
+    # Re-localise: the month may start in GMT and end in BST (or the reverse).
+    tz = timezone.get_current_timezone()
+    return (
+        timezone.make_aware(start.replace(tzinfo=None), tz),
+        timezone.make_aware(following.replace(tzinfo=None), tz),
+    )
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _live_requests(user: User):
+    return SpendLimit.objects.filter(user=user, cancelled_at__isnull=True)
+
+
+def monthly_limit_for(user: User, now: datetime | None = None) -> Decimal | None:
+    """The customer's own limit in force at `now` (None: they have set none)."""
+    now = now or timezone.now()
+    current = (
+        _live_requests(user)
+        .filter(effective_at__lte=now)
+        .order_by("-requested_at", "-id")
+        .values_list("monthly_limit", flat=True)
+        .first()
+    )
+    return current
+
+
+def pending_limit_for(user: User, now: datetime | None = None) -> SpendLimit | None:
+    """A raise (or removal) waiting for its cooling-off to end, if any."""
+    now = now or timezone.now()
+    return _live_requests(user).filter(effective_at__gt=now).order_by("-requested_at").first()
+
+
+def monthly_spend(user: User, now: datetime | None = None) -> Decimal:
+    """What the customer has spent this UK month: paid orders (less refunds) paid this month,
+    plus checkouts still holding tickets (they become spend when paid)."""
+    from tickets.models import Order
+
+    now = now or timezone.now()
+    start, end = month_bounds(now)
+    paid_states = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
+    zero = Value(ZERO, output_field=DecimalField(max_digits=10, decimal_places=2))
+    paid = Order.objects.filter(
+        user=user, status__in=paid_states, paid_at__gte=start, paid_at__lt=end
+    ).aggregate(
+        total=Coalesce(Sum(F("total") - F("amount_refunded"), output_field=DecimalField()), zero)
+    )["total"]
+    held = Order.objects.filter(
+        user=user, status=Order.Status.PENDING, reserved_until__gt=now
+    ).aggregate(total=Coalesce(Sum("total"), zero))["total"]
+    return Decimal(paid) + Decimal(held)
+
+
+@dataclass(frozen=True)
+class SpendPosition:
+    personal: Decimal | None
+    cap: Decimal | None
+    spent: Decimal
+
+    @property
+    def limit(self) -> Decimal | None:
+        """The lower of the two limits (None: neither applies)."""
+        limits = [x for x in (self.personal, self.cap) if x is not None]
+        return min(limits) if limits else None
+
+    @property
+    def limited_by_cap(self) -> bool:
+        return self.cap is not None and (self.personal is None or self.cap < self.personal)
+
+    @property
+    def left(self) -> Decimal | None:
+        return None if self.limit is None else max(self.limit - self.spent, ZERO)
+
+
+def spend_position(user: User, now: datetime | None = None) -> SpendPosition:
+    now = now or timezone.now()
+    return SpendPosition(
+        personal=monthly_limit_for(user, now), cap=operator_cap(), spent=monthly_spend(user, now)
+    )
+
+
+def spend_check(*, user: User, amount: Decimal, now: datetime | None = None) -> None:
+    """Refuse an order of `amount` that would take the customer over a monthly limit. Call it
+    with the customer's row locked (see the module docstring)."""
+    from tickets.exceptions import SpendLimitReached
+
+    if amount <= 0:
+        return
+    position = spend_position(user, now)
+    limit = position.limit
+    if limit is None or position.spent + amount <= limit:
+        return
+    whose = (
+        f"the monthly limit of {money(limit)} we set for every customer"
+        if position.limited_by_cap
+        else f"your monthly limit of {money(limit)}"
+    )
+    if limit == 0:
+        raise SpendLimitReached(
+            "Your monthly spending limit is £0.00, so you can’t buy tickets. "
+            "You can change it in My limits."
+        )
+    raise SpendLimitReached(
+        f"This order ({money(amount)}) would take you over {whose}: "
+        f"you can spend {money(position.left)} more this month."
+    )
+
+
+# ---------------------------------------------------------------- changing
+
+
+@transaction.atomic
+def spend_limit_set(
+    *, user: User, monthly_limit: Decimal | None, by: User | None = None, now=None
+) -> SpendLimit:
+    """Ask for a new monthly limit (None: no personal limit). Lower or equal: in force now.
+    Higher, or removing it: in force after the cooling-off. A request still waiting is
+    superseded by this one either way."""
+    now = now or timezone.now()
+    if monthly_limit is not None:
+        if monthly_limit < 0:
+            raise ValidationError({"monthly_limit": "A limit can’t be negative."})
+        if monthly_limit > MAX_LIMIT:
+            raise ValidationError({"monthly_limit": "That limit is too large."})
+        monthly_limit = monthly_limit.quantize(Decimal("0.01"))
+    # Serialise one customer's changes, so two requests cannot both read the old limit.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    current = monthly_limit_for(user, now)
+    lowering = monthly_limit is not None and (current is None or monthly_limit <= current)
+    _live_requests(user).filter(effective_at__gt=now).update(cancelled_at=now)
+    return SpendLimit.objects.create(
+        user=user,
+        monthly_limit=monthly_limit,
+        requested_at=now,
+        effective_at=now if lowering else now + cooling_off(),
+        created_by=by if by is not None else user,
+    )
