@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.services import audit_record
 from draws import fairness
 from draws.models import DrawLogEntry
 
@@ -77,6 +78,14 @@ def competition_activate(
     competition.save(
         update_fields=["draw_seed", "seed_commitment", "activated_at", "status", "updated_at"]
     )
+    if by is not None:
+        audit_record(
+            actor=by,
+            action="competition.activate",
+            obj=competition,
+            before={"status": Status.DRAFT},
+            after={"status": competition.status, "seed_commitment": competition.seed_commitment},
+        )
     DrawLogEntry.objects.create(
         competition=competition,
         actor=by,

@@ -28,6 +28,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from accounts.services import audit_record
 from competitions.lifecycle import LIVE, Status
 from competitions.models import Competition, Prize
 from competitions.services import competition_sync_statuses
@@ -56,6 +57,10 @@ ENTROPY_MAX_LENGTH = 200
 
 
 def _log(competition, action: str, message: str, *, by=None, draw=None, **data) -> DrawLogEntry:
+    """Append to the competition's public draw log; a step a member of staff took is also
+    written to the back-office audit log."""
+    if by is not None:
+        audit_record(actor=by, action=f"draw.{action}", obj=competition, after=data, note=message)
     return DrawLogEntry.objects.create(
         competition=competition, draw=draw, actor=by, action=action, message=message, data=data
     )

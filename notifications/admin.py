@@ -9,6 +9,8 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.text import Truncator
 
+from accounts.services import audit_record
+
 from .models import Notification
 from .services import notification_retry
 
@@ -78,6 +80,13 @@ class NotificationAdmin(admin.ModelAdmin):
         with transaction.atomic():
             for notification in queryset:
                 if notification_retry(notification=notification):
+                    audit_record(
+                        actor=request.user,
+                        action="notification.retry",
+                        obj=notification,
+                        before={"status": notification.status, "attempts": notification.attempts},
+                        after={"status": Notification.Status.PENDING},
+                    )
                     queued += 1
                 else:
                     skipped += 1

@@ -135,3 +135,14 @@ def test_support_cannot_cancel_deactivate_or_duplicate(support, sale):
     assert sale.competition.status == "active"
     assert Competition.objects.count() == 1
     assert audit_entries("competition.cancel") == []
+
+
+def test_activation_from_the_admin_is_audited(operations, operations_user):
+    draft = draft_ready_to_activate(title="Win a Rolex", slug="win-a-rolex")
+    post_action(operations, LABEL, "activate", [draft])
+    [entry] = audit_entries("competition.activate", draft)
+    draft.refresh_from_db()
+    assert entry.actor == operations_user
+    assert entry.before == {"status": "draft"}
+    assert entry.after["seed_commitment"] == draft.seed_commitment
+    assert draft.draw_seed not in str(entry.after)

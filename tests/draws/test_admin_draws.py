@@ -161,3 +161,16 @@ def test_draw_later_after_end_still_uses_the_service(admin_client, closed_compet
         url("competitions_competition_change", closed_competition.pk)
     ).content.decode()
     assert url("competitions_competition_draw", closed_competition.pk) not in html
+
+
+def test_staff_draw_steps_are_in_the_audit_log(admin_client, admin_user, ended):
+    from accounts.models import AuditEntry
+
+    admin_client.post(url("competitions_competition_draw_automatic", ended.pk))
+    admin_client.post(url("competitions_competition_draw", ended.pk), {"entropy": ""})
+
+    entries = AuditEntry.objects.filter(object_id=str(ended.pk), actor=admin_user)
+    actions = set(entries.values_list("action", flat=True))
+    assert {"draw.auto_draw_disabled", "draw.drawn"} <= actions
+    drawn = entries.get(action="draw.drawn")
+    assert drawn.after["winning_numbers"][0] == Draw.objects.get().winning_ticket.number
