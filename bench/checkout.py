@@ -12,8 +12,7 @@ import random
 import statistics
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, date, datetime
 
 COMPETITION_TICKETS = 1_000_000
 
@@ -31,31 +30,11 @@ def _percentile(values, p) -> float:
 
 
 def _setup(label: str, buyers: int):
-    from django.utils import timezone
-
     from accounts.models import User
-    from competitions.models import AnswerChoice, Competition, Prize
-    from competitions.services import competition_activate
+    from bench.common import bench_competition
 
-    now = timezone.now()
-    stamp = f"{label}-{int(time.time() * 1000)}"
-    competition = Competition.objects.create(
-        title=f"Bench {stamp}",
-        slug=f"bench-{stamp}",
-        prize_description="Benchmark",
-        prize_value=Decimal("1000"),
-        ticket_price=Decimal("0.99"),
-        max_tickets=COMPETITION_TICKETS,
-        max_tickets_per_user=COMPETITION_TICKETS,
-        starts_at=now - timedelta(days=1),
-        ends_at=now + timedelta(days=7),
-        draw_at=now + timedelta(days=7),
-        question="2 + 2?",
-    )
-    answer = AnswerChoice.objects.create(competition=competition, text="4", is_correct=True)
-    AnswerChoice.objects.create(competition=competition, text="5")
-    Prize.objects.create(competition=competition, position=1, title="Prize", value=Decimal("1"))
-    competition_activate(competition=competition, now=now, min_clear_days=0)  # bench data
+    competition, answer = bench_competition(label=label, max_tickets=COMPETITION_TICKETS)
+    stamp = competition.slug
     users = User.objects.bulk_create(
         User(email=f"{stamp}-{i}@bench.example", first_name="Bench", date_of_birth=date(1990, 1, 1))
         for i in range(buyers)

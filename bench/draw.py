@@ -20,7 +20,6 @@ import sys
 import time
 import tracemalloc
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 DEFAULT_SIZES = "10000,100000,1000000"
@@ -52,34 +51,13 @@ def _measure(func):
 
 def _competition(size: int):
     from django.db import connection
-    from django.utils import timezone
 
     from accounts.models import User
-    from competitions.models import AnswerChoice, Competition, Prize
-    from competitions.services import competition_activate
+    from bench.common import bench_competition
+    from competitions.models import Competition
 
-    now = timezone.now()
-    stamp = f"{size}-{int(time.time() * 1000)}"
-    competition = Competition.objects.create(
-        title=f"Bench draw {stamp}",
-        slug=f"bench-draw-{stamp}",
-        prize_description="Benchmark",
-        prize_value=Decimal("1000"),
-        ticket_price=Decimal("0.99"),
-        max_tickets=size,
-        max_tickets_per_user=size,
-        starts_at=now - timedelta(days=1),
-        ends_at=now + timedelta(days=7),
-        draw_at=now + timedelta(days=7),
-        question="2 + 2?",
-    )
-    AnswerChoice.objects.create(competition=competition, text="4", is_correct=True)
-    AnswerChoice.objects.create(competition=competition, text="5")
-    for position in range(1, PRIZES + 1):
-        Prize.objects.create(
-            competition=competition, position=position, title=f"Prize {position}", value=1
-        )
-    competition_activate(competition=competition, now=now, min_clear_days=0)  # bench data
+    competition, _ = bench_competition(label=f"draw-{size}", max_tickets=size, prizes=PRIZES)
+    stamp = competition.slug
     user = User.objects.create(
         email=f"bench-draw-{stamp}@bench.example",
         first_name="Bench",
