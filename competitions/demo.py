@@ -75,6 +75,7 @@ class DemoCompetition:
     featured: bool = False
     activate: bool = True
     draw: bool = False
+    auto_draw: bool = True  # off: stays "ended" until staff press "Perform draw now"
     extra_prizes: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -183,6 +184,7 @@ DEMOS = [
         starts=-timedelta(days=10),
         ends=-timedelta(hours=2),
         sell=2380,
+        auto_draw=False,
     ),
     DemoCompetition(
         slug="tesla-model-3-long-range",
@@ -356,6 +358,7 @@ def _create(demo: DemoCompetition, customers: list[User], now, rng: random.Rando
         ends_at=ends_at,
         draw_at=ends_at + timedelta(minutes=5),
         is_featured=demo.featured,
+        auto_draw_enabled=demo.auto_draw,
         question=demo.question,
     )
     for position, text in enumerate(demo.answers):
