@@ -135,9 +135,19 @@ class User(AbstractBaseUser, PermissionsMixin):
             return True
         return self.excluded_until is not None and (now or timezone.now()) < self.excluded_until
 
+    def may_purchase(self, now=None) -> bool:
+        """Active, not banned, 18+ and not excluded at `now` (default: the clock)."""
+        on = timezone.localdate(now) if now else None
+        return (
+            self.is_active
+            and not self.is_banned
+            and self.is_of_age(on)
+            and not self.is_excluded(now)
+        )
+
     @property
     def can_purchase(self) -> bool:
-        return self.is_active and not self.is_banned and self.is_of_age() and not self.is_excluded()
+        return self.may_purchase()
 
 
 class AuditEntry(models.Model):

@@ -88,8 +88,7 @@ class _Line:
 def _check_eligible(user, now=None) -> None:
     if user.is_excluded(now):
         raise NotEligible(_exclusion_message(user))
-    # can_purchase without its exclusion test, which reads the wall clock rather than `now`.
-    if not (user.is_active and not user.is_banned and user.is_of_age()):
+    if not user.may_purchase(now):
         raise NotEligible(
             "Only adults (18+) with an account in good standing can enter. "
             "Please add your date of birth to your account."
