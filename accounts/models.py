@@ -1,4 +1,5 @@
 from datetime import date
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -42,6 +43,13 @@ class UserManager(BaseUserManager):
         return self.get(email__iexact=email)
 
 
+class VerificationMethod(models.TextChoices):
+    DOCUMENT = "document", "Photo ID checked (passport or driving licence)"
+    ELECTRONIC = "electronic", "Electronic check (credit reference agency)"
+    OPEN_BANKING = "open_banking", "Open banking"
+    OTHER = "other", "Other (say how in the note)"
+
+
 class ExclusionKind(models.TextChoices):
     BREAK = "break", "Taking a break"
     SELF_EXCLUSION = "self_exclusion", "Self-excluded"
@@ -64,6 +72,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         "verified", default=False, help_text="Identity and age checked by the operator."
     )
     verified_at = models.DateTimeField(null=True, blank=True)
+    verification_method = models.CharField(
+        max_length=20, choices=VerificationMethod.choices, blank=True, default=""
+    )
+    verification_note = models.CharField(max_length=255, blank=True)
+    verified_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     is_banned = models.BooleanField(
         "banned", default=False, help_text="A banned customer can neither log in nor buy."
     )
@@ -231,3 +246,343 @@ class SpendLimit(models.Model):
     def __str__(self):
         shown = "no limit" if self.monthly_limit is None else f"£{self.monthly_limit}"
         return f"{self.user} {shown} from {self.effective_at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------- operator settings
+
+
+def _env_decimal(name: str, default: str) -> Decimal | None:
+    raw = str(getattr(settings, name, default) or "").strip()
+    return Decimal(raw).quantize(Decimal("0.01")) if raw else None
+
+
+class OperatorSettings(models.Model):
+    """The operator's responsible-play settings, edited in admin: one row (pk 1).
+
+    The environment variables of the same names only give the first values, when the row is
+    created; from then on admin is where they change, and every change is audited. Read them
+    with `OperatorSettings.current()`."""
+
+    monthly_spend_cap = models.DecimalField(
+        "monthly spend cap per customer",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The most any customer may spend in a calendar month, whatever their own "
+        "limit. Blank: no operator cap.",
+    )
+    limit_cooling_off_hours = models.PositiveIntegerField(
+        "cooling-off for raising a limit (hours)",
+        default=24,
+        help_text="How long a customer waits before raising or removing their own limit takes "
+        "effect. Lowering is immediate.",
+    )
+    credit_card_monthly_cap = models.DecimalField(
+        "credit-card spend cap per customer per month",
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("250.00"),
+        help_text="The most a customer may pay by credit card in a calendar month. Credit "
+        "cards are never accepted for instant-win competitions.",
+    )
+    require_age_verification = models.BooleanField(
+        "require age verification before the first purchase",
+        default=False,
+        help_text="When on, a customer cannot buy until staff have verified their age.",
+    )
+    min_open_clear_days = models.PositiveIntegerField(
+        "minimum open time (clear days, Sundays excluded)",
+        default=3,
+        help_text="Checked when a competition is activated.",
+    )
+    harm_entries_per_day = models.PositiveIntegerField(
+        "flag: entries in one day",
+        default=100,
+        help_text="Flag a customer who buys this many tickets or more in one UK day.",
+    )
+    harm_spend_share_percent = models.PositiveIntegerField(
+        "flag: share of monthly limit spent (%)",
+        default=90,
+        help_text="Flag a customer who has spent this share of their monthly limit.",
+    )
+    harm_limit_raises = models.PositiveIntegerField(
+        "flag: limit raised (times in 90 days)",
+        default=3,
+        help_text="Flag a customer who asks to raise or remove their limit this often.",
+    )
+    harm_declined_payments = models.PositiveIntegerField(
+        "flag: declined payments (in 7 days)",
+        default=3,
+        help_text="Flag a customer with this many declined card payments in a week.",
+    )
+    complaint_response_days = models.PositiveIntegerField(
+        "complaints: first response within (days)", default=5
+    )
+    complaint_resolution_days = models.PositiveIntegerField(
+        "complaints: resolve within (days)", default=28
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "operator settings"
+        verbose_name_plural = "operator settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="operatorsettings_single_row"),
+            models.CheckConstraint(
+                condition=models.Q(monthly_spend_cap__isnull=True)
+                | models.Q(monthly_spend_cap__gte=0),
+                name="operatorsettings_cap_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(credit_card_monthly_cap__gte=0),
+                name="operatorsettings_card_cap_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(harm_spend_share_percent__gte=1)
+                & models.Q(harm_spend_share_percent__lte=100),
+                name="operatorsettings_spend_share_percent",
+            ),
+        ]
+
+    def __str__(self):
+        return "Operator settings"
+
+    @classmethod
+    def defaults(cls) -> dict:
+        """First values, from the environment (config/settings/base.py)."""
+        return {
+            "monthly_spend_cap": _env_decimal("FAIRDRAW_OPERATOR_MONTHLY_CAP", ""),
+            "limit_cooling_off_hours": settings.FAIRDRAW_LIMIT_COOLING_OFF_HOURS,
+            "min_open_clear_days": settings.FAIRDRAW_MIN_OPEN_CLEAR_DAYS,
+            "credit_card_monthly_cap": _env_decimal("FAIRDRAW_CREDIT_CARD_MONTHLY_CAP", "250.00"),
+        }
+
+    @classmethod
+    def current(cls) -> "OperatorSettings":
+        settings_row, _ = cls.objects.get_or_create(pk=1, defaults=cls.defaults())
+        return settings_row
+
+
+# ---------------------------------------------------------------- complaints
+
+COMPLAINT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_complaint_reference() -> str:
+    import secrets
+
+    return "C-" + "".join(secrets.choice(COMPLAINT_ALPHABET) for _ in range(8))
+
+
+class Complaint(models.Model):
+    """A customer's complaint: logged with a reference, answered and resolved by staff, with
+    the times that show whether it was handled within the operator's targets."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESPONDED = "responded", "Responded"
+        RESOLVED = "resolved", "Resolved"
+        ESCALATED = "escalated", "Escalated"
+
+    class Category(models.TextChoices):
+        PURCHASE = "purchase", "Buying tickets or payment"
+        REFUND = "refund", "A refund"
+        DRAW = "draw", "A draw or its result"
+        PRIZE = "prize", "A prize or its delivery"
+        ACCOUNT = "account", "My account"
+        SAFER_PLAY = "safer_play", "Limits, breaks or self-exclusion"
+        MARKETING = "marketing", "E-mails or texts from us"
+        OTHER = "other", "Something else"
+
+    reference = models.CharField(
+        max_length=12, unique=True, default=new_complaint_reference, editable=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="complaints",
+    )
+    name = models.CharField(max_length=150)
+    email = models.EmailField("e-mail address")
+    category = models.CharField(max_length=20, choices=Category.choices)
+    competition = models.ForeignKey(
+        "competitions.Competition",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="complaints",
+    )
+    order_reference = models.CharField(max_length=16, blank=True)
+    message = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"is_staff": True},
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    response_due_at = models.DateTimeField()
+    resolution_due_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="open") | models.Q(first_response_at__isnull=False),
+                name="complaint_answered_has_response_time",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="resolved") | models.Q(resolved_at__isnull=False),
+                name="complaint_resolved_has_timestamp",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="escalated") | models.Q(escalated_at__isnull=False),
+                name="complaint_escalated_has_timestamp",
+            ),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+
+class ComplaintEvent(models.Model):
+    """The history of a complaint: its creation, every reply, note and change of status."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Complaint received"
+        RESPONSE = "response", "Reply to the customer"
+        NOTE = "note", "Internal note"
+        STATUS = "status", "Status changed"
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status_from = models.CharField(max_length=10, choices=Complaint.Status.choices, blank=True)
+    status_to = models.CharField(max_length=10, choices=Complaint.Status.choices, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.complaint} {self.get_kind_display()}"
+
+
+# ---------------------------------------------------------------- harm signals
+
+
+class HarmFlag(models.Model):
+    """A customer flagged by one of the harm-signal rules, for staff to review.
+
+    At most one open flag per customer and rule: a rule that fires again updates the open flag
+    (`last_seen_at`, `detail`) rather than adding another. Staff close it with an outcome."""
+
+    class Rule(models.TextChoices):
+        ENTRIES_PER_DAY = "entries_per_day", "Many entries in one day"
+        SPEND_VS_LIMIT = "spend_vs_limit", "Spend close to the monthly limit"
+        LIMIT_RAISED = "limit_raised", "Limit raised repeatedly"
+        DECLINED_PAYMENTS = "declined_payments", "Many declined payments"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACTIONED = "actioned", "Actioned"
+        DISMISSED = "dismissed", "Dismissed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="harm_flags"
+    )
+    rule = models.CharField(max_length=20, choices=Rule.choices)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    detail = models.CharField(max_length=255)
+    value = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    threshold = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "rule"],
+                condition=models.Q(status="open"),
+                name="harmflag_one_open_per_rule",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="open") | models.Q(closed_at__isnull=False),
+                name="harmflag_closed_has_timestamp",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user}: {self.get_rule_display()}"
+
+
+class HarmAction(models.Model):
+    """A note or action by staff about a flagged customer: the action history."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        CONTACTED = "contacted", "Contacted the customer"
+        LIMIT_SET = "limit_set", "Spend limit set"
+        BREAK = "break", "Break or exclusion applied"
+        ACTIONED = "actioned", "Flag closed: actioned"
+        DISMISSED = "dismissed", "Flag closed: no action needed"
+        REOPENED = "reopened", "Flag reopened"
+
+    flag = models.ForeignKey(
+        HarmFlag, on_delete=models.CASCADE, null=True, blank=True, related_name="actions"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="harm_actions"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.NOTE)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.user}: {self.get_kind_display()}"

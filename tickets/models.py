@@ -13,6 +13,13 @@ def new_order_reference() -> str:
     return "FD-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
 
 
+class CardFunding(models.TextChoices):
+    CREDIT = "credit", "Credit card"
+    DEBIT = "debit", "Debit card"
+    PREPAID = "prepaid", "Prepaid card"
+    UNKNOWN = "unknown", "Unknown"
+
+
 class Order(models.Model):
     """A customer's purchase: one line per competition, paid once, holding numbers while pending."""
 
@@ -41,6 +48,13 @@ class Order(models.Model):
         max_length=255, null=True, blank=True, unique=True
     )
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    card_funding = models.CharField(
+        max_length=10,
+        choices=CardFunding.choices,
+        blank=True,
+        default="",
+        help_text="The paying card's funding type as the payment provider reported it.",
+    )
     paid_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -217,6 +231,7 @@ class Refund(models.Model):
         PAYMENT_MISMATCH = "payment_mismatch", "Payment did not match the order"
         COMPETITION_CANCELLED = "competition_cancelled", "Competition cancelled"
         PROVIDER = "provider", "Refunded at the payment provider"
+        CREDIT_CARD = "credit_card", "Credit card not accepted for this payment"
         OTHER = "other", "Other"
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")

@@ -220,6 +220,8 @@ FAIRDRAW_MINIMUM_AGE = 18
 # waits before raising or removing their own limit takes effect (lowering is immediate).
 FAIRDRAW_OPERATOR_MONTHLY_CAP = env.str("FAIRDRAW_OPERATOR_MONTHLY_CAP", default="1000.00")
 FAIRDRAW_LIMIT_COOLING_OFF_HOURS = env.int("FAIRDRAW_LIMIT_COOLING_OFF_HOURS", default=24)
+# The most a customer may pay by credit card in a calendar month (the code of practice: £250).
+FAIRDRAW_CREDIT_CARD_MONTHLY_CAP = env.str("FAIRDRAW_CREDIT_CARD_MONTHLY_CAP", default="250.00")
 # Whole UK calendar days, Sundays not counted, a competition must stay open between its
 # opening day and its closing day; checked when it is activated.
 FAIRDRAW_MIN_OPEN_CLEAR_DAYS = env.int("FAIRDRAW_MIN_OPEN_CLEAR_DAYS", default=3)
