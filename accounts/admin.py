@@ -73,6 +73,7 @@ class UserAdmin(DjangoUserAdmin):
         ),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
         ("Tickets and orders", {"fields": ("tickets_summary", "orders_summary")}),
+        ("Spend limits and harm signals", {"fields": ("limits_summary", "harm_summary")}),
     )
     add_fieldsets = (
         (
@@ -93,6 +94,8 @@ class UserAdmin(DjangoUserAdmin):
         "excluded_until",
         "tickets_summary",
         "orders_summary",
+        "limits_summary",
+        "harm_summary",
     )
     actions = ("ban", "unban", "verify")
     list_display = ("email", "name", "is_verified", "is_banned", "is_staff", "date_joined")
@@ -157,6 +160,18 @@ class UserAdmin(DjangoUserAdmin):
             ),
         )
         return format_html('<a href="{}">All {} orders</a><ul>{}</ul>', url, orders.count(), rows)
+
+    @admin.display(description="spend limits")
+    def limits_summary(self, obj):
+        from .admin_harm import spend_limits_panel
+
+        return spend_limits_panel(obj) if obj is not None and obj.pk else "—"
+
+    @admin.display(description="harm flags")
+    def harm_summary(self, obj):
+        from .admin_harm import harm_panel
+
+        return harm_panel(obj) if obj is not None and obj.pk else "—"
 
     @admin.action(description="Ban selected users", permissions=["change"])
     def ban(self, request, queryset):
@@ -267,3 +282,6 @@ class SpendLimitAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from . import admin_harm  # noqa: E402, F401  (harm signals; registers HarmFlagAdmin)

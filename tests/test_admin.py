@@ -17,7 +17,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.limits import spend_limit_set
-from accounts.models import User
+from accounts.models import HarmFlag, User
 from accounts.services import audit_record
 from competitions.lifecycle import Status
 from competitions.models import Competition, CompetitionImage
@@ -173,6 +173,9 @@ def world(admin_user):
     )
     audit_record(actor=admin_user, action="user.verify", obj=customer, note="sarah.khan checked")
     spend_limit_set(user=customer, monthly_limit=Decimal("50"))
+    HarmFlag.objects.create(
+        user=customer, rule=HarmFlag.Rule.DECLINED_PAYMENTS, detail="3 declined card payments"
+    )
     return SimpleNamespace(
         customer=customer,
         competition=competition,
@@ -190,6 +193,7 @@ def world(admin_user):
 def test_every_model_of_ours_is_in_the_admin_or_inline():
     assert OUR_MODELS == [
         "accounts.auditentry",
+        "accounts.harmflag",
         "accounts.spendlimit",
         "accounts.user",
         "competitions.competition",
@@ -220,6 +224,7 @@ def test_changelist_renders_with_rows(admin_client, world, label):
 SEARCH_AND_FILTER = {
     "accounts.auditentry": ("sarah.khan", "action=user.verify"),
     "accounts.spendlimit": ("sarah.khan", "cancelled_at__isempty=1"),
+    "accounts.harmflag": ("sarah.khan", "rule__exact=declined_payments"),
     "tickets.paymentevent": ("evt_sarah", "type=checkout.session.completed"),
     "tickets.refund": ("sarah.khan", "status__exact=failed"),
     "accounts.user": ("khan", "is_verified__exact=1"),

@@ -162,6 +162,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # How often the "every minute" jobs run; integration tests shorten it.
 BEAT_INTERVAL = timedelta(seconds=env.int("FAIRDRAW_BEAT_INTERVAL_SECONDS", default=60))
+# The harm-signal scan (accounts.harm) reads every customer's recent activity: hourly.
+HARM_SCAN_INTERVAL = timedelta(seconds=env.int("FAIRDRAW_HARM_SCAN_INTERVAL_SECONDS", default=3600))
 CELERY_BEAT_SCHEDULE = {
     "competitions-sync-statuses": {
         "task": "competitions.tasks.sync_competition_statuses",
@@ -179,6 +181,10 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-sweep-outbox": {
         "task": "notifications.tasks.sweep_outbox",
         "schedule": BEAT_INTERVAL,
+    },
+    "accounts-scan-harm-signals": {
+        "task": "accounts.tasks.scan_harm_signals",
+        "schedule": HARM_SCAN_INTERVAL,
     },
 }
 
