@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Value
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -44,6 +45,10 @@ from .services import BREAK_DAYS, SELF_EXCLUSION_MAX_MONTHS, SELF_EXCLUSION_MIN_
 PANEL_ROWS = 10
 
 # ---------------------------------------------------------------- panels (also on UserAdmin)
+
+
+def _when(moment) -> str:
+    return f"{timezone.localtime(moment):%-d %b %Y %H:%M}"
 
 
 def _limit_text(amount) -> str:
@@ -313,11 +318,11 @@ class HarmFlagAdmin(admin.ModelAdmin):
     list_display = (
         "customer",
         "rule",
-        "detail",
         "status",
-        "first_seen_at",
-        "last_seen_at",
+        "detail",
         "spend_this_month",
+        "first_seen",
+        "last_seen",
     )
     list_filter = ("status", "rule")
     list_select_related = ("user",)
@@ -356,6 +361,9 @@ class HarmFlagAdmin(admin.ModelAdmin):
     )
     inlines = (HarmActionInline,)
     change_form_template = "admin/accounts/harmflag/change_form.html"
+
+    class Media:
+        css = {"all": ("css/admin-harm.css",)}
 
     # Flags change only through the scan and the services behind the forms on the page.
     def has_add_permission(self, request):
@@ -400,6 +408,7 @@ class HarmFlagAdmin(admin.ModelAdmin):
                 if shown(flag):
                     forms_shown.append(
                         {
+                            "what": what,
                             "form": form_class(prefix=what),
                             "heading": heading,
                             "button": button,
@@ -413,7 +422,7 @@ class HarmFlagAdmin(admin.ModelAdmin):
         """One staff action on a flag: its form on its own page (when the form on the flag's
         page came back with errors, or for a direct link); on success, back to the flag."""
         if what not in ACTIONS:
-            raise PermissionDenied
+            raise Http404
         if not self.has_act_permission(request):
             raise PermissionDenied
         flag = get_object_or_404(HarmFlag.objects.select_related("user"), pk=pk)
@@ -449,7 +458,17 @@ class HarmFlagAdmin(admin.ModelAdmin):
     @admin.display(description="customer", ordering="user__email")
     def customer(self, obj):
         name = obj.user.get_full_name()
-        return f"{name} <{obj.user.email}>" if name else obj.user.email
+        if not name:
+            return obj.user.email
+        return format_html("{}<br>{}", name, obj.user.email)
+
+    @admin.display(description="first seen", ordering="first_seen_at")
+    def first_seen(self, obj):
+        return _when(obj.first_seen_at)
+
+    @admin.display(description="last seen", ordering="last_seen_at")
+    def last_seen(self, obj):
+        return _when(obj.last_seen_at)
 
     @admin.display(description="spent this month / limit")
     def spend_this_month(self, obj):
@@ -460,10 +479,11 @@ class HarmFlagAdmin(admin.ModelAdmin):
 
     @admin.display(description="customer")
     def customer_link(self, obj):
+        name = obj.user.get_full_name()
         return format_html(
             '<a href="{}">{}</a>',
             reverse("admin:accounts_user_change", args=[obj.user_id]),
-            self.customer(obj),
+            f"{name} <{obj.user.email}>" if name else obj.user.email,
         )
 
     @admin.display(description="value")
@@ -474,6 +494,6 @@ class HarmFlagAdmin(admin.ModelAdmin):
     def threshold_shown(self, obj):
         return format_value(obj.rule, obj.threshold)
 
-    @admin.display(description="customer")
+    @admin.display(description="where they stand")
     def customer_context(self, obj):
         return customer_panel(obj)

@@ -83,6 +83,10 @@ class Hit:
     detail: str
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def format_value(rule: str, value: Decimal) -> str:
     """A flag's value as staff read it: money for the spend rule, a count for the others."""
     return money(value) if rule == Rule.SPEND_VS_LIMIT else f"{value:,.0f}"
@@ -167,7 +171,8 @@ def rule_entries_per_day(*, now: datetime, threshold: int) -> dict[int, Hit]:
         row["user_id"]: Hit(
             value=Decimal(row["entries"]),
             threshold=Decimal(threshold),
-            detail=f"Bought {row['entries']} paid entries on {day} (UK day); flags at {threshold}.",
+            detail=f"Bought {_count(row['entries'], 'paid entry', 'paid entries')} on {day} "
+            f"(UK day); flags at {threshold}.",
         )
         for row in rows
     }
@@ -235,7 +240,8 @@ def rule_limit_raised(*, now: datetime, threshold: int) -> dict[int, Hit]:
         row["user_id"]: Hit(
             value=Decimal(row["raises"]),
             threshold=Decimal(threshold),
-            detail=f"Asked to raise or remove their spending limit {row['raises']} times in "
+            detail="Asked to raise or remove their spending limit "
+            f"{_count(row['raises'], 'time', 'times')} in "
             f"the last 90 days; flags at {threshold}.",
         )
         for row in rows
@@ -261,7 +267,8 @@ def rule_declined_payments(*, now: datetime, threshold: int) -> dict[int, Hit]:
         row["order__user_id"]: Hit(
             value=Decimal(row["declined"]),
             threshold=Decimal(threshold),
-            detail=f"{row['declined']} declined card payments in the last 7 days; flags at "
+            detail=f"{_count(row['declined'], 'declined card payment', 'declined card payments')} "
+            "in the last 7 days; flags at "
             f"{threshold}.",
         )
         for row in rows
@@ -290,7 +297,8 @@ class ScanSummary:
 
     def __str__(self):
         return (
-            f"Harm signals: {self.opened} new flags, {self.refreshed} open flags refreshed, "
+            f"Harm signals: {_count(self.opened, 'new flag', 'new flags')}, "
+            f"{_count(self.refreshed, 'open flag', 'open flags')} refreshed, "
             f"{self.held_back} held back (closed by staff in the last {QUIET_PERIOD.days} days)."
         )
 
