@@ -193,7 +193,7 @@ def rule_spend_vs_limit(*, now: datetime, threshold: int) -> dict[int, Hit]:
     share = Decimal(threshold)
     hits = {}
     # The comparison is done in Python, in exact decimals: SQLite sums money as floats.
-    for row in rows.only("pk"):
+    for row in rows.only("pk").order_by():
         position = position_of(row, cap)
         limit, spent = position.limit, position.spent
         if limit is None or spent <= 0 or spent * 100 < limit * share:

@@ -210,6 +210,26 @@ def test_spend_is_net_of_refunds_plus_holds_and_this_month_only():
     assert flags(customer)[0].value == Decimal("90.00")
 
 
+def test_the_set_based_spend_agrees_with_the_purchase_check():
+    from accounts.limits import spend_position
+    from accounts.models import User
+
+    customers = [UserFactory() for _ in range(3)]
+    spend_limit_set(user=customers[0], monthly_limit=Decimal("40"), now=NOW - timedelta(days=2))
+    order(customers[0], total="12.50", refunded="2.50", status=Order.Status.PARTIALLY_REFUNDED)
+    order(customers[0], total="7.50", status=Order.Status.PENDING, reserved_until=NOW)
+    order(
+        customers[1], total="5.00", status=Order.Status.PENDING, reserved_until=NOW + timedelta(1)
+    )
+    order(customers[1], total="9.99", at=NOW - timedelta(days=30))  # last month
+
+    rows = User.objects.filter(pk__in=[c.pk for c in customers]).annotate(
+        **harm.spend_annotations("pk", NOW)
+    )
+    for row in rows:
+        assert harm.position_of(row, Decimal("1000.00")) == spend_position(row, NOW)
+
+
 def test_the_operator_cap_is_the_limit_when_it_is_lower(settings, operator):
     settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = "50.00"
     operator.monthly_spend_cap = Decimal("50.00")
