@@ -267,3 +267,6 @@ class SpendLimitAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from . import admin_complaints  # noqa: E402, F401  (complaints: list, history, workflow)

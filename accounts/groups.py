@@ -1,5 +1,6 @@
 """Staff groups: "Operations" may do everything in Fairdraw's apps; "Support" may look at
-everything, search, and refund tickets.
+everything, search, refund tickets and handle complaints (reply, note, resolve, escalate,
+reopen, assign: accounts.admin_complaints checks "change complaint").
 
 Kept in step after every `migrate` (post_migrate), so a model added later is covered too."""
 
@@ -7,7 +8,7 @@ from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
 
 FAIRDRAW_APPS = ("accounts", "competitions", "tickets", "draws", "winners", "notifications")
-SUPPORT_EXTRA = (("tickets", "refund_ticket"),)
+SUPPORT_EXTRA = (("tickets", "refund_ticket"), ("accounts", "change_complaint"))
 
 
 def sync_staff_groups(apps) -> None:

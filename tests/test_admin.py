@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from accounts.complaints import complaint_submit
 from accounts.limits import spend_limit_set
 from accounts.models import User
 from accounts.services import audit_record
@@ -173,6 +174,13 @@ def world(admin_user):
     )
     audit_record(actor=admin_user, action="user.verify", obj=customer, note="sarah.khan checked")
     spend_limit_set(user=customer, monthly_limit=Decimal("50"))
+    complaint_submit(
+        name="Sarah Khan",
+        email=customer.email,
+        category="purchase",
+        message="Charged twice for the same tickets.",
+        user=customer,
+    )
     return SimpleNamespace(
         customer=customer,
         competition=competition,
@@ -190,6 +198,7 @@ def world(admin_user):
 def test_every_model_of_ours_is_in_the_admin_or_inline():
     assert OUR_MODELS == [
         "accounts.auditentry",
+        "accounts.complaint",
         "accounts.spendlimit",
         "accounts.user",
         "competitions.competition",
@@ -220,6 +229,7 @@ def test_changelist_renders_with_rows(admin_client, world, label):
 SEARCH_AND_FILTER = {
     "accounts.auditentry": ("sarah.khan", "action=user.verify"),
     "accounts.spendlimit": ("sarah.khan", "cancelled_at__isempty=1"),
+    "accounts.complaint": ("sarah.khan", "status__exact=open"),
     "tickets.paymentevent": ("evt_sarah", "type=checkout.session.completed"),
     "tickets.refund": ("sarah.khan", "status__exact=failed"),
     "accounts.user": ("khan", "is_verified__exact=1"),
