@@ -284,4 +284,5 @@ class SpendLimitAdmin(admin.ModelAdmin):
         return False
 
 
-from . import admin_harm  # noqa: E402, F401  (harm signals; registers HarmFlagAdmin)
+# Registered by import: complaints (list, history, workflow) and harm signals.
+from . import admin_complaints, admin_harm  # noqa: E402, F401

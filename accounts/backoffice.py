@@ -77,6 +77,8 @@ def dashboard_figures(now=None) -> dict:
         .select_related("competition", "prize", "ticket")
         .order_by("created_at", "id")[:50]
     )
+    from .complaints import overdue_complaint_count
+
     failed = Notification.objects.aggregate(
         failed=Count("id", filter=Q(status=Notification.Status.FAILED))
     )["failed"]
@@ -88,4 +90,5 @@ def dashboard_figures(now=None) -> dict:
         "draws_due": due,
         "winners_awaiting": awaiting,
         "failed_notifications": failed,
+        "overdue_complaints": overdue_complaint_count(now),
     }

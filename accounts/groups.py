@@ -1,6 +1,7 @@
 """Staff groups: "Operations" may do everything in Fairdraw's apps; "Support" may look at
-everything, search, refund tickets, and work on harm flags (notes, close/reopen, and from a
-flag set the customer's spend limit or impose a break).
+everything, search, refund tickets, work on harm flags (notes, close/reopen, and from a flag
+set the customer's spend limit or impose a break) and handle complaints (reply, note, resolve,
+escalate, reopen, assign: accounts.admin_complaints checks "change complaint").
 
 Kept in step after every `migrate` (post_migrate), so a model added later is covered too."""
 
@@ -8,7 +9,11 @@ from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
 
 FAIRDRAW_APPS = ("accounts", "competitions", "tickets", "draws", "winners", "notifications")
-SUPPORT_EXTRA = (("tickets", "refund_ticket"), ("accounts", "change_harmflag"))
+SUPPORT_EXTRA = (
+    ("tickets", "refund_ticket"),
+    ("accounts", "change_harmflag"),
+    ("accounts", "change_complaint"),
+)
 
 
 def sync_staff_groups(apps) -> None:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("", include("tickets.urls")),
     path("admin/", admin.site.urls),
+    path("", include("accounts.complaint_urls")),
 ]
 
 if settings.DEBUG:

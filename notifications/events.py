@@ -422,6 +422,73 @@ def profile_updated(user) -> None:
     )
 
 
+# --- complaints -----------------------------------------------------------------------------
+
+# Not yet one of Notification.Kind's choices: adding it there needs a migration (no change to
+# the table), left for a release that has one. The outbox stores and sends it all the same.
+COMPLAINT_KIND = "complaint"
+
+
+def _complaint_context(complaint) -> dict:
+    return {
+        "name": complaint.name,
+        "reference": complaint.reference,
+        "category": complaint.get_category_display(),
+        "complaint_url": _url(f"/account/complaints/{complaint.reference}/")
+        if complaint.user_id
+        else "",
+    }
+
+
+def complaint_received(complaint) -> None:
+    """Acknowledge a complaint at once, with its reference and the target dates (e-mail,
+    always: it is a service message). The customer's own text is not echoed back, so the
+    public form can't be used to send someone else a message in our name."""
+    notification_enqueue(
+        kind=COMPLAINT_KIND,
+        channel=Channel.EMAIL,
+        recipient=complaint.email,
+        user=complaint.user,
+        payload=_email_payload(
+            f"We’ve received your complaint ({complaint.reference})",
+            "complaint_received",
+            {
+                **_complaint_context(complaint),
+                "response_due": _when(complaint.response_due_at),
+                "resolution_due": _when(complaint.resolution_due_at),
+            },
+        ),
+        idempotency_key=f"complaint-{complaint.pk}-received",
+    )
+
+
+def complaint_message(complaint, event) -> None:
+    """E-mail the customer a message staff sent on their complaint (`event`, a reply): a plain
+    reply, our final response when it resolves the complaint, or news of its escalation."""
+    # status_to is set only when this message moved the complaint on.
+    subject = {
+        "resolved": f"Our final response to your complaint ({complaint.reference})",
+        "escalated": f"Your complaint has been escalated ({complaint.reference})",
+    }.get(event.status_to, f"Reply to your complaint ({complaint.reference})")
+    notification_enqueue(
+        kind=COMPLAINT_KIND,
+        channel=Channel.EMAIL,
+        recipient=complaint.email,
+        user=complaint.user,
+        payload=_email_payload(
+            subject,
+            "complaint_message",
+            {
+                **_complaint_context(complaint),
+                "message": event.message,
+                "resolved": event.status_to == "resolved",
+                "escalated": event.status_to == "escalated",
+            },
+        ),
+        idempotency_key=f"complaint-{complaint.pk}-event-{event.pk}",
+    )
+
+
 # --- operators ------------------------------------------------------------------------------
 
 

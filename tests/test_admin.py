@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from accounts.complaints import complaint_submit
 from accounts.limits import spend_limit_set
 from accounts.models import HarmFlag, User
 from accounts.services import audit_record
@@ -176,6 +177,13 @@ def world(admin_user):
     HarmFlag.objects.create(
         user=customer, rule=HarmFlag.Rule.DECLINED_PAYMENTS, detail="3 declined card payments"
     )
+    complaint_submit(
+        name="Sarah Khan",
+        email=customer.email,
+        category="purchase",
+        message="Charged twice for the same tickets.",
+        user=customer,
+    )
     return SimpleNamespace(
         customer=customer,
         competition=competition,
@@ -193,6 +201,7 @@ def world(admin_user):
 def test_every_model_of_ours_is_in_the_admin_or_inline():
     assert OUR_MODELS == [
         "accounts.auditentry",
+        "accounts.complaint",
         "accounts.harmflag",
         "accounts.spendlimit",
         "accounts.user",
@@ -225,6 +234,7 @@ SEARCH_AND_FILTER = {
     "accounts.auditentry": ("sarah.khan", "action=user.verify"),
     "accounts.spendlimit": ("sarah.khan", "cancelled_at__isempty=1"),
     "accounts.harmflag": ("sarah.khan", "rule__exact=declined_payments"),
+    "accounts.complaint": ("sarah.khan", "status__exact=open"),
     "tickets.paymentevent": ("evt_sarah", "type=checkout.session.completed"),
     "tickets.refund": ("sarah.khan", "status__exact=failed"),
     "accounts.user": ("khan", "is_verified__exact=1"),

@@ -22,5 +22,6 @@ def staff_dashboard(context):
             + "?verification_status__exact=pending",
             "notifications": reverse("admin:notifications_notification_changelist")
             + "?status__exact=failed",
+            "complaints": reverse("admin:accounts_complaint_changelist") + "?overdue=any",
         },
     }

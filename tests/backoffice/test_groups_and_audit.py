@@ -31,12 +31,13 @@ def test_operations_has_every_permission_of_our_apps_and_nothing_else():
     assert "accounts.change_user" in ours and "tickets.refund_ticket" in ours
 
 
-def test_support_may_view_everything_refund_and_work_harm_flags_but_change_nothing_else():
+def test_support_may_view_everything_refund_work_harm_flags_and_complaints_only():
     support = codes("Support")
     assert "tickets.refund_ticket" in support
     assert {c for c in support if not c.split(".")[1].startswith("view_")} == {
         "tickets.refund_ticket",
         "accounts.change_harmflag",
+        "accounts.change_complaint",
     }
     for label in ("accounts.view_user", "tickets.view_order", "winners.view_winner"):
         assert label in support
