@@ -424,10 +424,6 @@ def profile_updated(user) -> None:
 
 # --- complaints -----------------------------------------------------------------------------
 
-# Not yet one of Notification.Kind's choices: adding it there needs a migration (no change to
-# the table), left for a release that has one. The outbox stores and sends it all the same.
-COMPLAINT_KIND = "complaint"
-
 
 def _complaint_context(complaint) -> dict:
     return {
@@ -445,7 +441,7 @@ def complaint_received(complaint) -> None:
     always: it is a service message). The customer's own text is not echoed back, so the
     public form can't be used to send someone else a message in our name."""
     notification_enqueue(
-        kind=COMPLAINT_KIND,
+        kind=Kind.COMPLAINT,
         channel=Channel.EMAIL,
         recipient=complaint.email,
         user=complaint.user,
@@ -471,7 +467,7 @@ def complaint_message(complaint, event) -> None:
         "escalated": f"Your complaint has been escalated ({complaint.reference})",
     }.get(event.status_to, f"Reply to your complaint ({complaint.reference})")
     notification_enqueue(
-        kind=COMPLAINT_KIND,
+        kind=Kind.COMPLAINT,
         channel=Channel.EMAIL,
         recipient=complaint.email,
         user=complaint.user,

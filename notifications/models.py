@@ -15,6 +15,7 @@ class Notification(models.Model):
         PRIZE_DELIVERED = "prize_delivered", "Prize Delivered"
         ORDER_REFUNDED = "order_refunded", "Order Refunded"
         PROFILE_UPDATED = "profile_updated", "Marketing profile updated"
+        COMPLAINT = "complaint", "Complaint"
         ADMIN_ALERT = "admin_alert", "Admin alert"
 
     class Channel(models.TextChoices):
