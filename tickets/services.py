@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts import limits
 from accounts.models import ExclusionKind, User
+from accounts.services import age_verification_needed_message
 from competitions.lifecycle import Status
 from competitions.models import AnswerChoice, Competition
 
@@ -88,6 +89,8 @@ class _Line:
 def _check_eligible(user, now=None) -> None:
     if user.is_excluded(now):
         raise NotEligible(_exclusion_message(user))
+    if user.awaits_age_verification(now):
+        raise NotEligible(age_verification_needed_message())
     if not user.may_purchase(now):
         raise NotEligible(
             "Only adults (18+) with an account in good standing can enter. "
