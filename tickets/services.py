@@ -89,9 +89,9 @@ class _Line:
 def _check_eligible(user, now=None) -> None:
     if user.is_excluded(now):
         raise NotEligible(_exclusion_message(user))
-    if user.awaits_age_verification(now):
-        raise NotEligible(age_verification_needed_message())
     if not user.may_purchase(now):
+        if user.awaits_age_verification(now):
+            raise NotEligible(age_verification_needed_message())
         raise NotEligible(
             "Only adults (18+) with an account in good standing can enter. "
             "Please add your date of birth to your account."
