@@ -76,12 +76,17 @@ def test_operations_change_a_setting_and_it_is_audited(operations, operations_us
 
 def test_a_bad_value_is_shown_beside_its_field_and_nothing_is_saved(operations):
     response = operations.post(
-        CHANGE, form_values(limit_cooling_off_hours="2", complaint_resolution_days="3")
+        CHANGE,
+        form_values(
+            limit_cooling_off_hours="2", complaint_resolution_days="3", harm_spend_share_percent="0"
+        ),
     )
     assert response.status_code == 200
-    errors = response.context["adminform"].form.errors
-    assert "must never take effect at once" in errors["limit_cooling_off_hours"][0]
-    assert "at least 5 days" in errors["complaint_resolution_days"][0]
+    form = response.context["adminform"].form
+    assert "must never take effect at once" in form.errors["limit_cooling_off_hours"][0]
+    assert "at least 5 days" in form.errors["complaint_resolution_days"][0]
+    assert form.errors["harm_spend_share_percent"] == ["Enter a share from 1% to 100%."]
+    assert not form.non_field_errors()  # no bare database-constraint message besides
     assert OperatorSettings.current().limit_cooling_off_hours == 24
     assert audit_entries("operator_settings.update") == []
 
