@@ -333,7 +333,9 @@ def _operator_rules_lifted():
     try:
         yield
     finally:
-        rules.update(**saved)
+        # After a database error the whole seeding transaction rolls back, lift and all.
+        if not transaction.get_connection().needs_rollback:
+            rules.update(**saved)
 
 
 def _sell(
