@@ -7,9 +7,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
+from .admin_verification import unverify_age, verify_age
 from .backoffice import confirm_page, is_confirmed
 from .models import AuditEntry, SpendLimit, User
-from .services import user_ban, user_unban, user_verify
+from .services import user_ban, user_unban
 
 # Rows of a customer's tickets and orders shown on their page; the rest are a click away.
 RECENT_ROWS = 10
@@ -38,8 +39,17 @@ class UserChangeForm(EmailFieldMixin, auth_forms.UserChangeForm):
         fields = ("email", "first_name")
 
 
-# Bans and manual verification go through the account services (audited), via the actions.
-STATUS_BY_ACTION = ("is_verified", "verified_at", "is_banned", "banned_at", "ban_reason")
+# Bans and age verification go through the account services (audited), via the actions.
+STATUS_BY_ACTION = (
+    "is_verified",
+    "verified_at",
+    "verification_method",
+    "verified_by",
+    "verification_note",
+    "is_banned",
+    "banned_at",
+    "ban_reason",
+)
 
 
 @admin.register(User)
@@ -54,6 +64,8 @@ class UserAdmin(DjangoUserAdmin):
             {
                 "fields": (
                     ("is_verified", "verified_at"),
+                    ("verification_method", "verified_by"),
+                    "verification_note",
                     ("is_banned", "banned_at"),
                     "ban_reason",
                     ("marketing_consent", "marketing_consent_at"),
@@ -97,7 +109,7 @@ class UserAdmin(DjangoUserAdmin):
         "limits_summary",
         "harm_summary",
     )
-    actions = ("ban", "unban", "verify")
+    actions = ("ban", "unban", verify_age, unverify_age)
     list_display = ("email", "name", "is_verified", "is_banned", "is_staff", "date_joined")
     list_filter = (
         "is_verified",
@@ -217,16 +229,6 @@ class UserAdmin(DjangoUserAdmin):
             request, ngettext("Unbanned %d user.", "Unbanned %d users.", count) % count
         )
 
-    @admin.action(description="Mark selected users as verified", permissions=["change"])
-    def verify(self, request, queryset):
-        count = 0
-        for user in queryset.filter(is_verified=False):
-            user_verify(user=user, by=request.user)
-            count += 1
-        self.message_user(
-            request, ngettext("Verified %d user.", "Verified %d users.", count) % count
-        )
-
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
@@ -284,5 +286,5 @@ class SpendLimitAdmin(admin.ModelAdmin):
         return False
 
 
-# Registered by import: complaints (list, history, workflow) and harm signals.
-from . import admin_complaints, admin_harm  # noqa: E402, F401
+# Registered by import: complaints (list, history, workflow), harm signals, operator settings.
+from . import admin_complaints, admin_harm, admin_settings  # noqa: E402, F401

@@ -1,10 +1,10 @@
 """Spend limits: what a customer may spend on tickets in a calendar month (UK time).
 
 Two limits apply together, and the lower wins:
-- the operator's cap for every customer (`FAIRDRAW_OPERATOR_MONTHLY_CAP`, blank for none);
+- the operator's cap for every customer (OperatorSettings.monthly_spend_cap, blank for none);
 - the customer's own limit from "My limits" (none, any amount, or £0).
 Lowering one's own limit takes effect at once; raising or removing it only after the cooling-off
-period (`FAIRDRAW_LIMIT_COOLING_OFF_HOURS`), so a limit is never lifted in the heat of a moment.
+period (OperatorSettings.limit_cooling_off_hours), so a limit is never lifted in the heat of a moment.
 Every request is kept as a SpendLimit row: that is the record of changes.
 
 `spend_check` is called by tickets.services.order_reserve inside its transaction, after it has
@@ -13,16 +13,15 @@ locked the customer's row, so two checkouts at once cannot both squeeze under th
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import SpendLimit, User
+from .models import OperatorSettings, SpendLimit, User
 
 ZERO = Decimal("0.00")
 MAX_LIMIT = Decimal("99999999.99")
@@ -33,17 +32,13 @@ def money(amount: Decimal) -> str:
 
 
 def operator_cap() -> Decimal | None:
-    raw = str(settings.FAIRDRAW_OPERATOR_MONTHLY_CAP or "").strip()
-    if not raw:
-        return None
-    try:
-        return Decimal(raw).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        raise ValueError(f"FAIRDRAW_OPERATOR_MONTHLY_CAP is not an amount: {raw!r}") from None
+    """The operator's monthly cap for every customer, as set in admin (None: no cap). Read
+    afresh each time, so a purchase sees the value in force inside its own transaction."""
+    return OperatorSettings.current().monthly_spend_cap
 
 
 def cooling_off() -> timedelta:
-    return timedelta(hours=settings.FAIRDRAW_LIMIT_COOLING_OFF_HOURS)
+    return timedelta(hours=OperatorSettings.current().limit_cooling_off_hours)
 
 
 def month_bounds(now: datetime) -> tuple[datetime, datetime]:

@@ -238,7 +238,13 @@ def audit_record(*, actor, action: str, obj, before=None, after=None, note: str 
 
 
 BAN_FIELDS = ("is_banned", "banned_at", "ban_reason")
-VERIFY_FIELDS = ("is_verified", "verified_at")
+VERIFY_FIELDS = (
+    "is_verified",
+    "verified_at",
+    "verification_method",
+    "verification_note",
+    "verified_by",
+)
 
 
 @transaction.atomic
@@ -279,12 +285,44 @@ def user_unban(*, user: User, by, note: str = "") -> User:
 
 
 @transaction.atomic
-def user_verify(*, user: User, by, now=None) -> User:
-    """Record that staff checked the customer's identity and age by hand."""
+def user_verify(*, user: User, by, method: str, note: str = "", now=None) -> User:
+    """Record that staff checked the customer's age (and identity), and how.
+
+    The method is required, and a note saying what was checked when the method is "other".
+    A customer already verified is refused: revoke first to record a different check."""
+    from .models import VerificationMethod
+
+    note = (note or "").strip()
+    if method not in VerificationMethod.values:
+        raise ValidationError({"verification_method": "Choose how the age was checked."})
+    if method == VerificationMethod.OTHER and not note:
+        raise ValidationError({"verification_note": "Say how the age was checked."})
+    if len(note) > 255:
+        raise ValidationError({"verification_note": "Keep the note to 255 characters."})
     user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_verified:
+        raise ValidationError(
+            "This customer is already verified; revoke the verification first to record a "
+            "different check.",
+            code="already_verified",
+        )
+    if user.date_of_birth is None:
+        raise ValidationError(
+            "There is no date of birth on this account: add the one you checked first.",
+            code="no_birth_date",
+        )
+    if not user.is_of_age(timezone.localdate(now)):
+        raise ValidationError(
+            f"By the date of birth on the account this customer is under "
+            f"{settings.FAIRDRAW_MINIMUM_AGE}, so their age can’t be verified.",
+            code="underage",
+        )
     before = audit_snapshot(user, VERIFY_FIELDS)
     user.is_verified = True
     user.verified_at = now or timezone.now()
+    user.verification_method = method
+    user.verification_note = note
+    user.verified_by = by if getattr(by, "pk", None) else None
     user.save(update_fields=list(VERIFY_FIELDS))
     audit_record(
         actor=by,
@@ -292,8 +330,54 @@ def user_verify(*, user: User, by, now=None) -> User:
         obj=user,
         before=before,
         after=audit_snapshot(user, VERIFY_FIELDS),
+        note=note,
     )
     return user
+
+
+@transaction.atomic
+def user_unverify(*, user: User, by, reason: str) -> User:
+    """Withdraw an age verification (made in error, or the document turned out to be wrong).
+    If the operator requires verification, the customer cannot buy again until re-verified."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the verification is withdrawn."})
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user.is_verified:
+        raise ValidationError("This customer is not verified.", code="not_verified")
+    before = audit_snapshot(user, VERIFY_FIELDS)
+    user.is_verified = False
+    user.verified_at = None
+    user.verification_method = ""
+    user.verification_note = ""
+    user.verified_by = None
+    user.save(update_fields=list(VERIFY_FIELDS))
+    audit_record(
+        actor=by,
+        action="user.unverify",
+        obj=user,
+        before=before,
+        after=audit_snapshot(user, VERIFY_FIELDS),
+        note=reason,
+    )
+    return user
+
+
+def support_email() -> str:
+    """Where customers write to us: the address our own e-mails come from."""
+    from email.utils import parseaddr
+
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+
+
+def age_verification_needed_message() -> str:
+    """What an unverified customer is told when the operator requires an age check first."""
+    return (
+        "We need to verify your age before your first purchase. E-mail us at "
+        f"{support_email()} from the address on your account and we’ll tell you how to prove "
+        "your age (usually a passport or driving licence). Once we’ve checked it, you can buy "
+        "tickets straight away."
+    )
 
 
 # ---------------------------------------------------------------- responsible play: exclusion

@@ -8,6 +8,7 @@ within the hour, one nearly sold out, upcoming, ended and drawn ones with publis
 import io
 import math
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -15,11 +16,10 @@ from decimal import Decimal
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.test.utils import override_settings
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
-from accounts.models import User
+from accounts.models import OperatorSettings, User, VerificationMethod
 from draws.models import Draw, DrawLogEntry
 from draws.services import draw_perform
 from tickets.models import Order, OrderLine, Ticket
@@ -302,6 +302,8 @@ def demo_customers() -> list[User]:
                 date_of_birth=date(1962 + i, 1 + i % 12, 1 + i % 28),
                 marketing_consent=i % 3 != 0,
                 is_verified=i % 2 == 0,
+                verified_at=timezone.now() if i % 2 == 0 else None,
+                verification_method=VerificationMethod.ELECTRONIC if i % 2 == 0 else "",
             )
         customers.append(user)
     return customers
@@ -316,6 +318,26 @@ def _town_of(user: User) -> str:
     return towns.get(user.email, "")
 
 
+@contextmanager
+def _operator_rules_lifted():
+    """Lift the operator's monthly cap and age-verification requirement while demo sales are
+    recorded, and put them back. A dozen demo customers fill whole competitions, far beyond
+    what the cap lets one real customer spend. Must run inside the seeding transaction: the
+    lifted values are never committed, so no real purchase can ever see them."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Demo sales must be recorded inside a transaction.")
+    OperatorSettings.current()
+    rules = OperatorSettings.objects.select_for_update().filter(pk=1)
+    saved = rules.values("monthly_spend_cap", "require_age_verification").get()
+    rules.update(monthly_spend_cap=None, require_age_verification=False)
+    try:
+        yield
+    finally:
+        # After a database error the whole seeding transaction rolls back, lift and all.
+        if not transaction.get_connection().needs_rollback:
+            rules.update(**saved)
+
+
 def _sell(
     competition: Competition, customers: list[User], target: int, rng: random.Random, at
 ) -> None:
@@ -323,22 +345,20 @@ def _sell(
     wrong = competition.answers.filter(is_correct=False).first()
     held = dict.fromkeys(customers, 0)
     sold = 0
-    while sold < target:
-        user = rng.choice([c for c in customers if held[c] < competition.max_tickets_per_user])
-        room = competition.max_tickets_per_user - held[user]
-        quantity = min(rng.choice([1, 3, 5, 10, 10, 25, 50]), room, target - sold)
-        answer = wrong if rng.random() < 0.03 else correct
-        # A dozen demo customers fill whole competitions, far beyond what the operator's
-        # monthly cap lets one real customer spend; the cap is lifted for demo data only.
-        with override_settings(FAIRDRAW_OPERATOR_MONTHLY_CAP=""):
+    with _operator_rules_lifted():
+        while sold < target:
+            user = rng.choice([c for c in customers if held[c] < competition.max_tickets_per_user])
+            room = competition.max_tickets_per_user - held[user]
+            quantity = min(rng.choice([1, 3, 5, 10, 10, 25, 50]), room, target - sold)
+            answer = wrong if rng.random() < 0.03 else correct
             order_record_paid(
                 user=user, competition=competition, answer=answer, quantity=quantity, now=at
             )
-        held[user] += quantity
-        sold += quantity
-    postal_entrant = min(customers, key=held.__getitem__)
-    if sold < competition.max_tickets:
-        postal_entry_add(user=postal_entrant, competition=competition, quantity=1, now=at)
+            held[user] += quantity
+            sold += quantity
+        postal_entrant = min(customers, key=held.__getitem__)
+        if sold < competition.max_tickets:
+            postal_entry_add(user=postal_entrant, competition=competition, quantity=1, now=at)
 
 
 def _create(demo: DemoCompetition, customers: list[User], now, rng: random.Random) -> Competition:

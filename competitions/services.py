@@ -2,10 +2,10 @@
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import OperatorSettings
 from accounts.services import audit_record
 from draws import fairness
 from draws.models import DrawLogEntry
@@ -35,12 +35,12 @@ def competition_activate(
 ) -> Competition:
     """Put a draft on sale (or on the upcoming list) and commit to its secret draw seed.
 
-    A competition must stay open for at least `min_clear_days` clear days
-    (FAIRDRAW_MIN_OPEN_CLEAR_DAYS by default), counted from when sales really open: its start,
-    or now if that has passed."""
+    A competition must stay open for at least `min_clear_days` clear days (by default the
+    operator's setting, OperatorSettings.min_open_clear_days), counted from when sales really
+    open: its start, or now if that has passed."""
     now = now or timezone.now()
     if min_clear_days is None:
-        min_clear_days = settings.FAIRDRAW_MIN_OPEN_CLEAR_DAYS
+        min_clear_days = OperatorSettings.current().min_open_clear_days
     competition = Competition.objects.select_for_update().get(pk=competition.pk)
     if competition.status != Status.DRAFT:
         raise ActivationRefused(f"Only a draft can be activated; this one is {competition.status}.")

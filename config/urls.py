@@ -3,6 +3,7 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import compliance
 from competitions import views as competition_views
 
 admin.site.site_header = "Fairdraw back-office"
@@ -18,6 +19,7 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("", include("tickets.urls")),
     path("admin/", admin.site.urls),
+    path("how-we-comply/", compliance.how_we_comply, name="how_we_comply"),
     path("", include("accounts.complaint_urls")),
 ]
 

@@ -25,7 +25,7 @@ back; the failure itself is then logged and the operators alerted in a transacti
 import logging
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from accounts.services import audit_record
@@ -92,6 +92,17 @@ def _check_drawable(competition: Competition, *, mode: str, now) -> None:
                 f"“{competition.title}” is drawn automatically at "
                 f"{timezone.localtime(competition.draw_at):%Y-%m-%d %H:%M}."
             )
+        if _below_minimum(competition):
+            # The competition page promises an extension or a refund instead: staff decide.
+            raise DrawNotDue(
+                f"“{competition.title}” has {competition.tickets_sold} of the "
+                f"{competition.min_tickets} entries it needs: extend it or cancel it (or draw "
+                "it by hand)."
+            )
+
+
+def _below_minimum(competition: Competition) -> bool:
+    return bool(competition.min_tickets) and competition.tickets_sold < competition.min_tickets
 
 
 def _clean_entropy(entropy: str) -> str:
@@ -465,7 +476,11 @@ def draws_close_and_find_due(*, now=None) -> list[int]:
             pass  # drawn or re-opened meanwhile
         except Exception:
             logger.exception("Freezing the ledger of competition %s failed", competition.pk)
-    due = ended.filter(auto_draw_enabled=True, draw_at__lte=now).order_by("draw_at", "id")
+    due = (
+        ended.filter(auto_draw_enabled=True, draw_at__lte=now)
+        .exclude(min_tickets__gt=F("tickets_sold"))  # below its minimum: staff extend or cancel
+        .order_by("draw_at", "id")
+    )
     return [pk for pk in due.values_list("pk", flat=True) if not _paused_by_failure(pk)]
 
 

@@ -7,7 +7,10 @@ from django.db import connection
 @pytest.fixture(autouse=True)
 def _no_minimum_open_time(settings):
     """Most tests open competitions for minutes or days; the operator's minimum open time has
-    its own tests (tests/competitions/test_min_open_time.py), which set it back."""
+    its own tests (tests/competitions/test_min_open_time.py), which set it back.
+
+    The setting's home is the OperatorSettings row, created from these settings on first use;
+    each test starts without the row (rolled back or flushed), so it is created with 0."""
     settings.FAIRDRAW_MIN_OPEN_CLEAR_DAYS = 0
 
 

@@ -121,6 +121,17 @@ def wrong_answer(competition: Competition) -> AnswerChoice:
 # A stored status other than draft needs a published commitment (database constraint).
 FAKE_COMMITMENT = "ab" * 32
 
+
+def operator_settings(**changes):
+    """Set some of the operator's settings as a test's starting point (not audited: the
+    admin's audited path is accounts.operator.operator_settings_update)."""
+    from accounts.models import OperatorSettings
+
+    OperatorSettings.current()
+    OperatorSettings.objects.filter(pk=1).update(**changes)
+    return OperatorSettings.current()
+
+
 __all__ = [
     "FAKE_COMMITMENT",
     "PASSWORD",
@@ -132,5 +143,6 @@ __all__ = [
     "active_competition",
     "correct_answer",
     "draft_ready_to_activate",
+    "operator_settings",
     "wrong_answer",
 ]

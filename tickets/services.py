@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts import limits
 from accounts.models import ExclusionKind, User
+from accounts.services import age_verification_needed_message
 from competitions.lifecycle import Status
 from competitions.models import AnswerChoice, Competition
 
@@ -89,6 +90,8 @@ def _check_eligible(user, now=None) -> None:
     if user.is_excluded(now):
         raise NotEligible(_exclusion_message(user))
     if not user.may_purchase(now):
+        if user.awaits_age_verification(now):
+            raise NotEligible(age_verification_needed_message())
         raise NotEligible(
             "Only adults (18+) with an account in good standing can enter. "
             "Please add your date of birth to your account."

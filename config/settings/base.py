@@ -221,7 +221,10 @@ FAIRDRAW_RESERVATION_MINUTES = env.int("FAIRDRAW_RESERVATION_MINUTES", default=1
 FAIRDRAW_LOCK_TIMEOUT_SECONDS = env.float("FAIRDRAW_LOCK_TIMEOUT_SECONDS", default=3.0)
 FAIRDRAW_CLOSING_SOON_HOURS = env.int("FAIRDRAW_CLOSING_SOON_HOURS", default=24)
 FAIRDRAW_MINIMUM_AGE = 18
-# Responsible play (accounts.limits): what any one customer may spend in a calendar month
+# Responsible play. The next four are only the first values of the operator settings
+# (accounts.models.OperatorSettings), taken when that row is created; from then on they are
+# changed in admin ("Operator settings"), audited, and these variables are no longer read.
+# Accounts.limits: what any one customer may spend in a calendar month
 # (UK time) whatever their own limit says (blank: no operator cap), and how long a customer
 # waits before raising or removing their own limit takes effect (lowering is immediate).
 FAIRDRAW_OPERATOR_MONTHLY_CAP = env.str("FAIRDRAW_OPERATOR_MONTHLY_CAP", default="1000.00")

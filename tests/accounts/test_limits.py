@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts import limits
 from accounts.models import SpendLimit
-from tests.factories import PASSWORD, UserFactory, active_competition
+from tests.factories import PASSWORD, UserFactory, active_competition, operator_settings
 from tests.tickets.helpers import reserve
 from tickets.exceptions import SpendLimitReached
 from tickets.models import Order, Ticket
@@ -60,8 +60,8 @@ def test_zero_limit_refuses_any_purchase(competition):
     assert not Order.objects.filter(user=user).exists()
 
 
-def test_lowering_is_immediate_raising_waits_for_the_cooling_off(settings):
-    settings.FAIRDRAW_LIMIT_COOLING_OFF_HOURS = 24
+def test_lowering_is_immediate_raising_waits_for_the_cooling_off():
+    operator_settings(limit_cooling_off_hours=24)
     user = UserFactory()
     t0 = timezone.now()
     limits.spend_limit_set(user=user, monthly_limit=Decimal("50"), now=t0)
@@ -109,8 +109,8 @@ def test_negative_limit_refused():
         limits.spend_limit_set(user=UserFactory(), monthly_limit=Decimal("-1"))
 
 
-def test_operator_cap_applies_without_a_personal_limit(settings, competition):
-    settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = "5.00"
+def test_operator_cap_applies_without_a_personal_limit(competition):
+    operator_settings(monthly_spend_cap=Decimal("5.00"))
     user = UserFactory()
     reserve(user, competition, quantity=2)  # £5.00: exactly the cap
 
@@ -119,14 +119,14 @@ def test_operator_cap_applies_without_a_personal_limit(settings, competition):
     assert "£5.00 we set for every customer" in str(refused.value)
 
 
-def test_lower_of_cap_and_personal_limit_wins(settings, competition):
-    settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = "100.00"
+def test_lower_of_cap_and_personal_limit_wins(competition):
+    operator_settings(monthly_spend_cap=Decimal("100.00"))
     user = UserFactory()
     limits.spend_limit_set(
         user=user, monthly_limit=Decimal("200"), now=timezone.now() - timedelta(days=2)
     )
     assert limits.spend_position(user).limit == Decimal("100.00")
-    settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = ""
+    operator_settings(monthly_spend_cap=None)
     assert limits.spend_position(user).limit == Decimal("200")
 
 

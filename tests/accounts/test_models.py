@@ -44,6 +44,7 @@ def test_unknown_date_of_birth_is_not_of_age():
     assert not user.can_purchase
 
 
+@pytest.mark.django_db  # reads whether the operator requires age verification first
 def test_adult_in_good_standing_can_purchase():
     assert UserFactory.build().can_purchase
 

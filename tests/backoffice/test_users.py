@@ -43,15 +43,13 @@ def test_ban_without_a_reason_is_refused(operations, sale):
     assert audit_entries("user.ban") == []
 
 
-def test_unban_and_verify(operations):
+def test_unban(operations):
+    # Verifying a customer's age has its own tests (test_age_verification.py).
     customer = UserFactory(banned=True)
     post_action(operations, "accounts.user", "unban", [customer])
-    post_action(operations, "accounts.user", "verify", [customer])
     customer.refresh_from_db()
     assert not customer.is_banned and customer.banned_at is None and customer.ban_reason == ""
-    assert customer.is_verified and customer.verified_at
     assert len(audit_entries("user.unban", customer)) == 1
-    assert len(audit_entries("user.verify", customer)) == 1
     assert Client().login(email=customer.email, password=PASSWORD)
 
 

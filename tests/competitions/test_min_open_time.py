@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from competitions.exceptions import ActivationRefused
 from competitions.services import clear_days_between, competition_activate
-from tests.factories import draft_ready_to_activate
+from tests.factories import draft_ready_to_activate, operator_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +17,8 @@ def uk(*args) -> datetime:
 
 
 @pytest.fixture(autouse=True)
-def three_clear_days(settings):
-    settings.FAIRDRAW_MIN_OPEN_CLEAR_DAYS = 3
+def three_clear_days(db):
+    operator_settings(min_open_clear_days=3)
 
 
 BEFORE = uk(2026, 11, 20, 9, 0)
@@ -65,9 +65,28 @@ def test_counted_from_now_when_the_start_has_passed():
         competition_activate(competition=competition, now=uk(2026, 12, 1, 9))
 
 
-def test_operator_can_set_the_minimum(settings):
-    settings.FAIRDRAW_MIN_OPEN_CLEAR_DAYS = 0
+def test_operator_can_set_the_minimum():
+    operator_settings(min_open_clear_days=0)
     competition_activate(competition=draft(uk(2026, 12, 1, 9), uk(2026, 12, 1, 10)), now=BEFORE)
     competition = draft(uk(2026, 12, 1, 9), uk(2026, 12, 1, 10))
     with pytest.raises(ActivationRefused):
         competition_activate(competition=competition, now=BEFORE, min_clear_days=1)
+
+
+def test_the_minimum_comes_from_the_operator_settings_row():
+    """Changed in admin, in force at the next activation; the environment only gave the
+    first value."""
+    operator_settings(min_open_clear_days=5)
+    competition = draft(uk(2026, 11, 30, 23, 0), uk(2026, 12, 4, 0, 30))  # 3 clear days
+    with pytest.raises(ActivationRefused, match=r"at least 5 clear days.*it has 3"):
+        competition_activate(competition=competition, now=BEFORE)
+    operator_settings(min_open_clear_days=3)
+    competition_activate(competition=competition, now=BEFORE)
+
+
+def test_a_new_row_takes_its_first_value_from_the_environment(settings):
+    from accounts.models import OperatorSettings
+
+    OperatorSettings.objects.all().delete()
+    settings.FAIRDRAW_MIN_OPEN_CLEAR_DAYS = 4
+    assert OperatorSettings.current().min_open_clear_days == 4

@@ -59,3 +59,26 @@ def test_seed_demo_covers_every_state_and_is_idempotent(settings, tmp_path):
     counts = (Competition.objects.count(), Ticket.objects.count(), Winner.objects.count())
     call_command("seed_demo", verbosity=0)
     assert (Competition.objects.count(), Ticket.objects.count(), Winner.objects.count()) == counts
+
+
+@pytest.mark.django_db
+def test_demo_sales_lift_the_operator_rules_only_while_they_are_recorded():
+    """Demo customers fill whole competitions, beyond any real customer's cap and without an
+    age check; the operator's settings are exactly as they were afterwards."""
+    import random
+    from decimal import Decimal
+
+    from accounts.models import OperatorSettings
+    from competitions import demo
+    from tests.factories import UserFactory, active_competition, operator_settings
+
+    operator_settings(monthly_spend_cap=Decimal("1.00"), require_age_verification=True)
+    competition = active_competition(max_tickets=60, max_tickets_per_user=30)
+    customers = [UserFactory(), UserFactory()]
+
+    demo._sell(competition, customers, 40, random.Random(1), timezone.now())
+
+    competition.refresh_from_db()
+    assert competition.tickets_sold == 41  # 40 paid and one free postal entry
+    row = OperatorSettings.current()
+    assert row.monthly_spend_cap == Decimal("1.00") and row.require_age_verification

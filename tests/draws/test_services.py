@@ -108,6 +108,23 @@ def test_automatic_draw_refused_when_disabled_but_staff_may_draw(sold_competitio
     assert draw(sold_competition, mode=Draw.Mode.ADMIN).status == Draw.Status.COMPLETED
 
 
+def test_below_its_minimum_it_waits_for_staff_to_extend_or_cancel(sold_competition):
+    """The competition page promises an extension or a refund, never a draw among too few."""
+    from draws.services import draws_close_and_find_due
+
+    Competition.objects.filter(pk=sold_competition.pk).update(min_tickets=16)  # 15 sold
+    sold_competition.refresh_from_db()
+    assert draws_close_and_find_due(now=after_end(sold_competition)) == []
+    with pytest.raises(DrawNotDue, match="has 15 of the 16 entries it needs"):
+        draw(sold_competition)
+    assert not Draw.objects.filter(status=Draw.Status.COMPLETED).exists()
+    # Staff may still decide to draw it; at the minimum the automatic draw goes ahead.
+    Competition.objects.filter(pk=sold_competition.pk).update(min_tickets=15)
+    sold_competition.refresh_from_db()
+    assert draws_close_and_find_due(now=after_end(sold_competition)) == [sold_competition.pk]
+    assert draw(sold_competition).status == Draw.Status.COMPLETED
+
+
 @pytest.mark.parametrize("stored", [Status.DRAFT, Status.CANCELLED])
 def test_draft_or_cancelled_competition_is_not_drawn(stored):
     competition = draft_ready_to_activate()
