@@ -69,6 +69,10 @@ class CreditCardPosition:
         return max(self.cap - self.used, ZERO)
 
     @property
+    def instant_win_ids(self) -> frozenset[int]:
+        return frozenset(c.pk for c in self.instant_wins)
+
+    @property
     def instant_win_titles(self) -> str:
         return ", ".join(f"“{c.title}”" for c in self.instant_wins)
 

@@ -58,8 +58,9 @@ def test_checkout_says_how_much_of_the_credit_card_limit_is_used(client, fake_st
     text = page(client.get("/checkout/"))
 
     assert "Credit cards: up to £250.00 a month" in text
-    assert "You have paid £100.00 by credit card this month, so £150.00 is left." in text
-    assert "Credit cards are not accepted for instant-win competitions" in text
+    assert "You have used £100.00 this month (£150.00 left)." in text
+    assert "Instant win · no credit cards" not in text
+    assert "No credit cards for instant-win competitions" in text
     assert "notice-warning card-rules" not in text
 
 
@@ -72,8 +73,9 @@ def test_checkout_warns_prominently_when_the_basket_has_an_instant_win(client):
     assert "notice-warning card-rules" in text
     assert "Pay by debit card: no credit cards for instant wins" in text
     assert "(“Instant £500 Cash”)" in text
-    # Said before the Pay button, where it is read before paying.
+    # Said before the Pay button, where it is read before paying, and on the line itself.
     assert text.index("no credit cards for instant wins") < text.index("Pay £2.50")
+    assert text.count("Instant win · no credit cards") == 1
 
 
 def test_the_basket_says_it_too(client):
@@ -87,7 +89,7 @@ def test_the_basket_of_a_visitor_gives_the_limit_without_their_spend(client):
     add(client, active_competition())
     text = page(client.get("/cart/"))
     assert "Credit cards: up to £250.00 a month" in text
-    assert "You have paid" not in text
+    assert "You have used" not in text
 
 
 def test_the_operators_cap_is_the_one_shown(client):
