@@ -56,6 +56,10 @@ def instant_win_competitions(competition_ids) -> list[Competition]:
     return list(Competition.objects.filter(pk__in=ids).order_by("pk"))
 
 
+def _titles(competitions) -> str:
+    return ", ".join(f"“{c.title}”" for c in competitions)
+
+
 @dataclass(frozen=True)
 class CreditCardPosition:
     """Where a customer stands with credit cards for a basket or an order."""
@@ -74,7 +78,7 @@ class CreditCardPosition:
 
     @property
     def instant_win_titles(self) -> str:
-        return ", ".join(f"“{c.title}”" for c in self.instant_wins)
+        return _titles(self.instant_wins)
 
 
 def credit_card_position(*, user, competition_ids, now=None) -> CreditCardPosition:
@@ -93,9 +97,8 @@ def credit_card_refusal(*, user, order: Order, funding: str, now) -> str | None:
     competition_ids = order.lines.values_list("competition_id", flat=True)
     instant = instant_win_competitions(competition_ids)
     if instant:
-        titles = ", ".join(f"“{c.title}”" for c in instant)
         return (
-            f"Credit cards can’t be used for instant-win competitions ({titles}). "
+            f"Credit cards can’t be used for instant-win competitions ({_titles(instant)}). "
             "Please pay by debit card."
         )
     cap = credit_card_cap()
