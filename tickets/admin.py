@@ -79,7 +79,14 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Money", {"fields": ("currency", "total", "amount_refunded")}),
         (
             "Payment",
-            {"fields": ("stripe_checkout_session_id", "stripe_payment_intent_id", "paid_at")},
+            {
+                "fields": (
+                    "stripe_checkout_session_id",
+                    "stripe_payment_intent_id",
+                    "card_funding",
+                    "paid_at",
+                )
+            },
         ),
         ("Dates", {"fields": ("reserved_until", "created_at", "updated_at")}),
     )
@@ -93,6 +100,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "amount_refunded",
         "stripe_checkout_session_id",
         "stripe_payment_intent_id",
+        "card_funding",
         "paid_at",
         "reserved_until",
         "created_at",
@@ -100,7 +108,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     raw_id_fields = ("user",)
     list_display = ("reference", "user", "status", "total", "created_at", "paid_at")
-    list_filter = ("status", "currency")
+    list_filter = ("status", "card_funding", "currency")
     list_select_related = ("user",)
     search_fields = (
         "reference",

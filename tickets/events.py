@@ -41,3 +41,16 @@ def refund_created(refund) -> None:
     notify.order_refunded(
         refund.order, amount=refund.amount, reason=refund.get_reason_display(), refund=refund
     )
+
+
+def credit_card_refunded(order, refund, reason: str) -> None:
+    """Paid by a credit card the code of practice does not allow for this order (instant-win
+    competition, or over the monthly credit-card cap): refunded automatically, no tickets.
+    `reason` is written for the customer."""
+    notify.order_refunded(
+        order,
+        amount=refund.amount,
+        reason=f"We can’t accept this payment by credit card, so no tickets were issued and "
+        f"your payment is being refunded in full. {reason}",
+        refund=refund,
+    )

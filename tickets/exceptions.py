@@ -51,3 +51,8 @@ class RefundRefused(TicketError):
 
 class PaymentFailed(TicketError):
     """The payment provider could not start or finish a payment."""
+
+
+class ProviderUnavailable(PaymentFailed):
+    """The payment provider could not be asked (network, outage, rate limit): the same request
+    may well work later, so a webhook answers non-2xx and the provider delivers it again."""

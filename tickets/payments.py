@@ -3,7 +3,9 @@
 `StripeGateway` talks to Stripe Checkout through the official SDK; `DevGateway` (chosen when
 STRIPE_SECRET_KEY is empty) sends the customer to a local test-payment page whose "Pay" button
 signs a `checkout.session.completed` event with the webhook secret and delivers it through the
-same webhook view, so the whole code path runs without Stripe.
+same webhook view, so the whole code path runs without Stripe. The tester picks the card type
+there (it travels in the dev payment-intent id, which is all `DevGateway.card_funding` reads),
+and "Decline payment" delivers a signed `payment_intent.payment_failed` event the same way.
 
 Money inside Fairdraw is Decimal pounds; providers get integer pence.
 """
@@ -20,7 +22,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from .exceptions import PaymentFailed
+from .exceptions import PaymentFailed, ProviderUnavailable
+from .models import CardFunding
 
 PENNY = Decimal("0.01")
 # Stripe refuses a Checkout Session that expires sooner than 30 minutes after creation. Our
@@ -53,7 +56,15 @@ class RefundResult:
 class PaymentGateway:
     name = ""
 
-    def create_checkout(self, order, *, success_url: str, cancel_url: str) -> CheckoutSession:
+    def create_checkout(
+        self, order, *, success_url: str, cancel_url: str, submit_message: str = ""
+    ) -> CheckoutSession:
+        """`submit_message` is shown by the Pay button (e.g. which cards are accepted)."""
+        raise NotImplementedError
+
+    def card_funding(self, payment_intent_id: str) -> str:
+        """The paying card's funding type (a CardFunding value). Raises ProviderUnavailable if
+        the provider cannot be asked right now."""
         raise NotImplementedError
 
     def expire_checkout(self, session_id: str) -> None:
@@ -91,7 +102,9 @@ class StripeGateway(PaymentGateway):
         base_addresses = {"api": api_base} if api_base else None
         self.client = stripe.StripeClient(api_key, base_addresses=base_addresses)
 
-    def create_checkout(self, order, *, success_url: str, cancel_url: str) -> CheckoutSession:
+    def create_checkout(
+        self, order, *, success_url: str, cancel_url: str, submit_message: str = ""
+    ) -> CheckoutSession:
         expires = max(
             order.reserved_until or timezone.now(),
             timezone.now() + timedelta(minutes=STRIPE_MIN_SESSION_MINUTES),
@@ -110,6 +123,8 @@ class StripeGateway(PaymentGateway):
             "success_url": success_url,
             "cancel_url": cancel_url,
         }
+        if submit_message:
+            params["custom_text"] = {"submit": {"message": submit_message[:1200]}}
         try:
             session = self.client.v1.checkout.sessions.create(
                 params, options={"idempotency_key": f"fairdraw-checkout-{order.pk}"}
@@ -117,6 +132,21 @@ class StripeGateway(PaymentGateway):
         except stripe.StripeError as exc:
             raise PaymentFailed("We could not start the payment. Please try again.") from exc
         return CheckoutSession(id=session.id, url=session.url)
+
+    def card_funding(self, payment_intent_id: str) -> str:
+        """Read from the payment's charge: `latest_charge.payment_method_details.card.funding`."""
+        try:
+            intent = self.client.v1.payment_intents.retrieve(
+                payment_intent_id, {"expand": ["latest_charge"]}
+            )
+        except stripe.StripeError as exc:
+            # Whatever went wrong (network, outage, a key without access), we must not decide
+            # without the card type: the webhook fails and Stripe delivers it again.
+            raise ProviderUnavailable(f"Could not read the card type from Stripe: {exc}") from exc
+        charge = intent.to_dict().get("latest_charge")
+        details = charge.get("payment_method_details") if isinstance(charge, dict) else None
+        card = (details or {}).get("card") or {}
+        return _funding(card.get("funding"))
 
     def expire_checkout(self, session_id: str) -> None:
         try:
@@ -146,9 +176,16 @@ class DevGateway(PaymentGateway):
 
     name = "dev"
 
-    def create_checkout(self, order, *, success_url: str, cancel_url: str) -> CheckoutSession:
+    def create_checkout(
+        self, order, *, success_url: str, cancel_url: str, submit_message: str = ""
+    ) -> CheckoutSession:
         url = reverse("tickets:dev_pay", kwargs={"reference": order.reference})
         return CheckoutSession(id=f"cs_dev_{order.reference}", url=url)
+
+    def card_funding(self, payment_intent_id: str) -> str:
+        """The card type the tester chose, carried in the dev payment-intent id."""
+        prefix, _, funding = payment_intent_id.rpartition("_")
+        return _funding(funding) if prefix.startswith(DEV_INTENT_PREFIX) else CardFunding.UNKNOWN
 
     def expire_checkout(self, session_id: str) -> None:
         return None
@@ -157,6 +194,10 @@ class DevGateway(PaymentGateway):
         self, *, payment_intent_id: str, amount_pence: int, idempotency_key: str, metadata: dict
     ) -> RefundResult:
         return RefundResult(id="re_dev_" + secrets.token_hex(8), status="succeeded")
+
+
+def _funding(value) -> str:
+    return value if value in CardFunding.values else CardFunding.UNKNOWN
 
 
 def get_gateway() -> PaymentGateway:
@@ -182,8 +223,31 @@ def sign(payload: str, *, secret: str | None = None, timestamp: int | None = Non
     )
 
 
-def dev_checkout_completed_event(order) -> str:
-    """The JSON body Stripe would send when this order's checkout is paid."""
+DEV_INTENT_PREFIX = "pi_dev_"
+DEV_CARD_TYPES = (CardFunding.DEBIT, CardFunding.CREDIT, CardFunding.PREPAID)
+
+
+def dev_payment_intent_id(order, funding: str) -> str:
+    """`pi_dev_<reference>_<funding>`: the dev checkout's stand-in for Stripe's payment."""
+    return f"{DEV_INTENT_PREFIX}{order.reference}_{funding}"
+
+
+def _dev_event(event_type: str, obj: dict) -> str:
+    event = {
+        "id": "evt_dev_" + secrets.token_hex(12),
+        "object": "event",
+        "api_version": "2025-01-27",
+        "created": int(time.time()),
+        "livemode": False,
+        "type": event_type,
+        "data": {"object": obj},
+    }
+    return json.dumps(event)
+
+
+def dev_checkout_completed_event(order, funding: str = CardFunding.DEBIT) -> str:
+    """The JSON body Stripe would send when this order's checkout is paid by a card of
+    `funding` type."""
     session = {
         "id": order.stripe_checkout_session_id or f"cs_dev_{order.reference}",
         "object": "checkout.session",
@@ -192,17 +256,28 @@ def dev_checkout_completed_event(order) -> str:
         "client_reference_id": order.reference,
         "metadata": {"order_id": str(order.pk), "order_reference": order.reference},
         "mode": "payment",
-        "payment_intent": f"pi_dev_{order.reference}",
+        "payment_intent": dev_payment_intent_id(order, funding),
         "payment_status": "paid",
         "status": "complete",
     }
-    event = {
-        "id": "evt_dev_" + secrets.token_hex(12),
-        "object": "event",
-        "api_version": "2025-01-27",
-        "created": int(time.time()),
-        "livemode": False,
-        "type": "checkout.session.completed",
-        "data": {"object": session},
+    return _dev_event("checkout.session.completed", session)
+
+
+def dev_payment_failed_event(order, funding: str = CardFunding.DEBIT) -> str:
+    """The JSON body Stripe would send when the card is declined on this order's checkout (the
+    session stays open, so the customer may try another card)."""
+    intent = {
+        "id": dev_payment_intent_id(order, funding),
+        "object": "payment_intent",
+        "amount": to_pence(order.total),
+        "currency": order.currency.lower(),
+        "metadata": {"order_id": str(order.pk), "order_reference": order.reference},
+        "status": "requires_payment_method",
+        "last_payment_error": {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "generic_decline",
+            "message": "Your card was declined.",
+        },
     }
-    return json.dumps(event)
+    return _dev_event("payment_intent.payment_failed", intent)

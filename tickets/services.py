@@ -7,14 +7,16 @@ The life of an order:
   `payment_event_handle`   records a verified provider event once and acts on it:
   `order_fulfil`    payment confirmed: reserved tickets become active (invalid for a wrong
                     answer); a lapsed reservation is re-reserved if the rules still allow it,
-                    otherwise the payment is refunded automatically.
+                    otherwise the payment is refunded automatically. So is a credit-card
+                    payment the code of practice refuses (tickets.cards).
   `order_release`   a lapsed or cancelled checkout gives its numbers back.
   `order_refund`    staff refund a whole order or single tickets; the numbers return to sale.
   `postal_entry_add`   free entries, same limits, same chance.
 
 Every function that changes numbers or counters locks the competitions first (tickets.locking),
-then the order; the counters on Competition and the unique index on (competition, number) are
-the database's own guarantee that nothing is oversold or sold twice.
+then the order; those that judge the customer's spend (order_reserve, order_fulfil) lock the
+customer's row before both. The counters on Competition and the unique index on
+(competition, number) are the database's own guarantee that nothing is oversold or sold twice.
 """
 
 import logging
@@ -35,7 +37,7 @@ from accounts.services import age_verification_needed_message
 from competitions.lifecycle import Status
 from competitions.models import AnswerChoice, Competition
 
-from . import allocation, events, payments
+from . import allocation, cards, events, payments
 from .exceptions import (
     AnswerRequired,
     CartEmpty,
@@ -43,6 +45,7 @@ from .exceptions import (
     NotEligible,
     NumberTaken,
     PaymentFailed,
+    ProviderUnavailable,
     RefundRefused,
     SalesClosed,
     SoldOut,
@@ -316,8 +319,16 @@ def order_checkout_start(*, order: Order, success_url: str, cancel_url: str) -> 
     """Open the payment provider's checkout for a pending order; returns where to send the
     customer. If the provider fails, the reservation is given back at once."""
     gateway = payments.get_gateway()
+    position = cards.credit_card_position(
+        user=order.user, competition_ids=order.lines.values_list("competition_id", flat=True)
+    )
     try:
-        session = gateway.create_checkout(order, success_url=success_url, cancel_url=cancel_url)
+        session = gateway.create_checkout(
+            order,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            submit_message=cards.payment_notice(position),
+        )
     except PaymentFailed:
         order_release(order_id=order.pk, reason=Order.Status.CANCELLED, only_if_lapsed=False)
         raise
@@ -388,16 +399,23 @@ def order_fulfil(
     currency: str | None = None,
     payment_intent_id: str = "",
     session_id: str | None = None,
+    card_funding: str = "",
     now=None,
 ) -> Fulfilment:
     """A payment for this order has been confirmed. Issue its tickets exactly once.
 
     A pending order's reserved tickets become active (invalid for a wrong answer). An order whose
     reservation lapsed is re-reserved if sales are open and the rules allow it (chosen numbers
-    must still be free; lucky dips take any free numbers); otherwise, or if the payment does not
-    match the order, the money is refunded automatically and no ticket is created."""
+    must still be free; lucky dips take any free numbers, spend limits and eligibility hold);
+    otherwise, or if the payment does not match the order, or it was made by a credit card the
+    code of practice refuses (tickets.cards), the money is refunded automatically and no ticket
+    is created. `card_funding` is the paying card's type as the provider reported it."""
     now = now or timezone.now()
+    user_id = Order.objects.values_list("user_id", flat=True).get(pk=order_id)
     with transaction.atomic():
+        # The customer's row before the competitions' (as order_reserve): their payments queue
+        # here, so two credit-card payments cannot both fit under the monthly cap.
+        user = User.objects.select_for_update().get(pk=user_id)
         locked = lock_competitions(_competition_ids(order_id))
         # The order (locked) and its lines in one query.
         lines = list(
@@ -413,12 +431,19 @@ def order_fulfil(
             order.stripe_payment_intent_id = payment_intent_id
         if session_id and not order.stripe_checkout_session_id:
             order.stripe_checkout_session_id = session_id
+        if card_funding:
+            order.card_funding = card_funding
         mismatch = amount_paid is not None and (
             amount_paid != order.total
             or (currency or order.currency).upper() != order.currency.upper()
         )
+        refused_card = None
+        if not mismatch:
+            refused_card = cards.credit_card_refusal(
+                user=user, order=order, funding=order.card_funding, now=now
+            )
         closed = any(locked[line.competition_id].status in CLOSED_FOR_GOOD for line in lines)
-        if order.status == Order.Status.PENDING and not mismatch and not closed:
+        if order.status == Order.Status.PENDING and not (mismatch or refused_card or closed):
             for line in lines:
                 converted = Ticket.objects.filter(
                     order=order, competition_id=line.competition_id, status=Ticket.Status.RESERVED
@@ -432,18 +457,19 @@ def order_fulfil(
             _drop_reservations(order_id=order.pk, now=now)
             for competition in locked.values():
                 competition.refresh_from_db(fields=["tickets_sold", "tickets_reserved"])
-        problem = (
-            "the payment did not match the order"
-            if mismatch
-            else _reissue(order=order, lines=lines, locked=locked, now=now)
-        )
+        if mismatch:
+            problem, reason = "the payment did not match the order", Refund.Reason.PAYMENT_MISMATCH
+        elif refused_card:
+            problem, reason = refused_card, Refund.Reason.CREDIT_CARD
+        else:
+            problem = _reissue(order=order, user=user, lines=lines, locked=locked, now=now)
+            reason = Refund.Reason.LATE_PAYMENT
         if problem is None:
             _mark_paid(order, now=now)
             events.order_paid(order)
             return Fulfilment("paid after the reservation lapsed", order)
 
         amount = amount_paid if amount_paid is not None else order.total
-        reason = Refund.Reason.PAYMENT_MISMATCH if mismatch else Refund.Reason.LATE_PAYMENT
         order.status = Order.Status.REFUNDED
         order.paid_at = now
         order.amount_refunded = min(amount, order.total)
@@ -451,25 +477,36 @@ def order_fulfil(
         refund = Refund.objects.create(
             order=order, amount=amount, currency=order.currency, reason=reason, note=problem[:255]
         )
-        events.late_payment_refunded(order, refund, problem)
+        if reason == Refund.Reason.CREDIT_CARD:
+            events.credit_card_refunded(order, refund, problem)
+        else:
+            events.late_payment_refunded(order, refund, problem)
         transaction.on_commit(lambda: _queue_refund(refund.pk))
     return Fulfilment("refunded: " + problem, order, refund)
 
 
-def _reissue(*, order: Order, lines: list[OrderLine], locked, now) -> str | None:
-    """Issue a lapsed order's tickets afresh if every line still may be sold; otherwise write
-    nothing and say why (for the customer)."""
+def _reissue(*, order: Order, user, lines: list[OrderLine], locked, now) -> str | None:
+    """Issue a lapsed order's tickets afresh if the customer may still buy them, as a new
+    checkout would (eligibility, every line's sale rules, spend limits); otherwise write nothing
+    and say why (for the customer). `user` is the customer's locked row."""
     try:
         with transaction.atomic():
+            _check_eligible(user, now)
+            wanted = []
             for line in lines:
                 competition = locked[line.competition_id]
                 chosen = list(line.chosen_numbers or [])
-                wanted = _Line(competition, line.answer, line.quantity - len(chosen), chosen)
-                _check_line(competition=competition, user=order.user, line=wanted, now=now)
-                numbers = _allocate(competition=competition, line=wanted)
+                wanted.append(_Line(competition, line.answer, line.quantity - len(chosen), chosen))
+                _check_line(competition=competition, user=user, line=wanted[-1], now=now)
+            # The order holds nothing now (its reservation lapsed or was just dropped, and the
+            # lines were checked above), so `monthly_spend` does not count it a second time.
+            limits.spend_check(user=user, amount=order.total, now=now)
+            for line, want in zip(lines, wanted, strict=True):
+                competition = locked[line.competition_id]
+                numbers = _allocate(competition=competition, line=want)
                 _insert(
                     competition=competition,
-                    user=order.user,
+                    user=user,
                     order=order,
                     numbers=numbers,
                     status=_ticket_status(line.answer),
@@ -489,6 +526,7 @@ def _mark_paid(order: Order, *, now) -> None:
         paid_at=now,
         stripe_payment_intent_id=order.stripe_payment_intent_id,
         stripe_checkout_session_id=order.stripe_checkout_session_id,
+        card_funding=order.card_funding,
         updated_at=now,
     )
     if claimed != 1:  # we hold the row lock, so this means a bug, not a race
@@ -545,18 +583,30 @@ def payment_event_handle(*, event: dict, now=None) -> str:
     """Record a verified provider event and act on it once, however often it is delivered.
 
     The event row is written first (so every delivery is on record even if processing fails
-    and the provider retries); processing and marking it processed commit together."""
+    and the provider retries). What the provider must be asked (the card's type) is asked next,
+    before any lock is taken; if it cannot be, ProviderUnavailable leaves the event unprocessed
+    for the provider to deliver again. Processing and marking it processed commit together."""
     now = now or timezone.now()
     recorded, _ = PaymentEvent.objects.get_or_create(
         stripe_event_id=event["id"], defaults={"type": event.get("type", ""), "payload": event}
     )
+    if recorded.processed_at is not None:
+        return f"duplicate event ({recorded.outcome})"
+    obj = event.get("data", {}).get("object", {})
+    lookup = PROVIDER_LOOKUPS.get(event.get("type"))
+    try:
+        facts = lookup(obj) if lookup else {}
+    except ProviderUnavailable as exc:
+        PaymentEvent.objects.filter(pk=recorded.pk, processed_at__isnull=True).update(
+            outcome=f"not processed yet: {exc}"[:255]
+        )
+        raise
     with transaction.atomic():
         recorded = PaymentEvent.objects.select_for_update().get(pk=recorded.pk)
         if recorded.processed_at is not None:
             return f"duplicate event ({recorded.outcome})"
-        obj = event.get("data", {}).get("object", {})
         handler = EVENT_HANDLERS.get(event.get("type"))
-        outcome, order = handler(obj, now) if handler else ("ignored", None)
+        outcome, order = handler(obj, now, **facts) if handler else ("ignored", None)
         recorded.order = order
         recorded.outcome = outcome[:255]
         recorded.processed_at = now
@@ -580,7 +630,18 @@ def _order_for_session(session: dict) -> Order | None:
     return None
 
 
-def _on_session_completed(session: dict, now):
+def _session_card_funding(session: dict) -> dict:
+    """Ask the provider which kind of card paid (a paid session of an order still to fulfil)."""
+    intent_id = session.get("payment_intent") or ""
+    if not intent_id or session.get("payment_status") != "paid":
+        return {}
+    order = _order_for_session(session)
+    if order is None or order.status in PAID_STATES:
+        return {}
+    return {"card_funding": payments.get_gateway().card_funding(intent_id)}
+
+
+def _on_session_completed(session: dict, now, card_funding: str = ""):
     order = _order_for_session(session)
     if order is None:
         return "no matching order", None
@@ -592,9 +653,26 @@ def _on_session_completed(session: dict, now):
         currency=session.get("currency"),
         payment_intent_id=session.get("payment_intent") or "",
         session_id=session.get("id"),
+        card_funding=card_funding,
         now=now,
     )
     return result.outcome, result.order
+
+
+def _on_payment_failed(intent: dict, now):
+    """A card was declined at checkout. The checkout stays open and the order pending (the
+    customer may try another card); the event, linked to the order, is the record of it."""
+    metadata = intent.get("metadata") or {}
+    order_id = str(metadata.get("order_id", ""))
+    order = Order.objects.filter(pk=order_id).first() if order_id.isdigit() else None
+    if order is None and intent.get("id"):
+        order = Order.objects.filter(stripe_payment_intent_id=intent["id"]).first()
+    if order is None:
+        return "no matching order", None
+    error = intent.get("last_payment_error") or {}
+    code = error.get("decline_code") or error.get("code") or "declined"
+    message = error.get("message") or ""
+    return f"payment declined: {code}" + (f" ({message})" if message else ""), order
 
 
 def _on_session_expired(session: dict, now):
@@ -660,6 +738,13 @@ EVENT_HANDLERS = {
     "checkout.session.async_payment_succeeded": _on_session_completed,
     "checkout.session.expired": _on_session_expired,
     "charge.refunded": _on_charge_refunded,
+    "payment_intent.payment_failed": _on_payment_failed,
+}
+
+# What an event's handler needs from the provider, asked before any lock (keyword arguments).
+PROVIDER_LOOKUPS = {
+    "checkout.session.completed": _session_card_funding,
+    "checkout.session.async_payment_succeeded": _session_card_funding,
 }
 
 

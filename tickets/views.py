@@ -18,10 +18,10 @@ from django.views.decorators.http import require_POST
 
 from competitions.models import Competition
 
-from . import allocation, payments, services
+from . import allocation, cards, payments, services
 from .cart import Cart
-from .exceptions import Busy, PaymentFailed, TicketError
-from .models import Order, Ticket
+from .exceptions import Busy, PaymentFailed, ProviderUnavailable, TicketError
+from .models import CardFunding, Order, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ def cart_detail(request):
         "tickets/cart.html",
         {
             "lines": lines,
+            "cards": cards.credit_card_position(
+                user=request.user, competition_ids=[x.competition.pk for x in lines]
+            ),
             "total": Cart.total(lines),
             "ticket_count": sum(x.count for x in lines),
             "reservation_minutes": settings.FAIRDRAW_RESERVATION_MINUTES,
@@ -225,6 +228,10 @@ def checkout(request):
             # Responsible play: before a first purchase, offer to set a monthly limit.
             "suggest_limit": not request.user.spend_limits.exists()
             and not request.user.orders.exists(),
+            # The code of practice on credit cards, said before the customer pays.
+            "cards": cards.credit_card_position(
+                user=request.user, competition_ids=[x.competition.pk for x in lines]
+            ),
             "reservation_minutes": settings.FAIRDRAW_RESERVATION_MINUTES,
         },
     )
@@ -240,14 +247,24 @@ def _own_order(request, reference) -> Order:
 
 @login_required
 def dev_pay(request, reference):
-    """The embedded default's stand-in for Stripe's hosted checkout page."""
+    """The embedded default's stand-in for Stripe's hosted checkout page: pay with a debit,
+    credit or prepaid test card, or have the card declined. Either way a signed event goes
+    through the real webhook view, as Stripe's would."""
     if not isinstance(payments.get_gateway(), payments.DevGateway):
         raise Http404("Test payments are off: Stripe is configured.")
     order = _own_order(request, reference)
     if request.method == "POST":
-        if request.POST.get("action") == "cancel":
+        action = request.POST.get("action")
+        if action == "cancel":
             return redirect("tickets:cancel", reference)
-        body = payments.dev_checkout_completed_event(order)
+        funding = request.POST.get("funding") or CardFunding.DEBIT
+        if funding not in payments.DEV_CARD_TYPES or action not in ("pay", "decline"):
+            messages.error(request, "Choose a card type, then Pay or Decline payment.")
+            return redirect("tickets:dev_pay", reference)
+        if action == "decline":
+            body = payments.dev_payment_failed_event(order, funding)
+        else:
+            body = payments.dev_checkout_completed_event(order, funding)
         delivery = RequestFactory().post(
             reverse("tickets:stripe_webhook"),
             data=body,
@@ -258,17 +275,32 @@ def dev_pay(request, reference):
         if response.status_code != 200:
             messages.error(request, "The test payment was not accepted. Please try again.")
             return redirect("tickets:dev_pay", reference)
+        if action == "decline":
+            messages.error(
+                request, "Your card was declined and nothing was taken. Try again or cancel."
+            )
+            return redirect("tickets:dev_pay", reference)
         return redirect("tickets:success", reference)
+    lines = order.lines.select_related("competition")
     return render(
         request,
         "tickets/dev_pay.html",
-        {"order": order, "lines": order.lines.select_related("competition"), "now": timezone.now()},
+        {
+            "order": order,
+            "lines": lines,
+            "now": timezone.now(),
+            "card_types": [(value, CardFunding(value).label) for value in payments.DEV_CARD_TYPES],
+            "cards": cards.credit_card_position(
+                user=request.user, competition_ids=[x.competition_id for x in lines]
+            ),
+        },
     )
 
 
 @login_required
 def checkout_success(request, reference):
     order = _own_order(request, reference)
+    refund = order.refunds.first() if order.status == Order.Status.REFUNDED else None
     tickets = order.tickets.issued().select_related("competition").order_by("competition", "number")
     groups: dict[int, dict] = {}
     for ticket in tickets:
@@ -281,6 +313,7 @@ def checkout_success(request, reference):
         "tickets/success.html",
         {
             "order": order,
+            "refund": refund,
             "groups": list(groups.values()),
             "processing": order.status in (Order.Status.PENDING,),
             "invalid": any(t.status == Ticket.Status.INVALID for t in tickets),
@@ -336,4 +369,7 @@ def stripe_webhook(request):
     except (Busy, OperationalError):
         logger.warning("Webhook %s deferred: database busy", event.get("id"))
         return HttpResponse("busy, retry", status=503)  # Stripe retries
+    except ProviderUnavailable as exc:
+        logger.warning("Webhook %s deferred: %s", event.get("id"), exc)
+        return HttpResponse("payment provider unavailable, retry", status=503)
     return JsonResponse({"received": event["id"], "outcome": outcome})

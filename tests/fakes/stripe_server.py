@@ -52,13 +52,39 @@ class FakeStripe:
     requests: list[Recorded] = field(default_factory=list)
     sessions: dict[str, dict] = field(default_factory=dict)
     refunds: dict[str, dict] = field(default_factory=dict)
+    payment_intents: dict[str, dict] = field(default_factory=dict)
     fail_refunds: bool = False
+    unavailable: bool = False  # every request answers 503, as in a Stripe outage
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _idempotent: dict[str, dict] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def calls(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path == path]
+
+    def add_payment(self, intent_id: str, *, amount: int, funding: str = "debit") -> dict:
+        """A succeeded card payment, as Checkout leaves it: a PaymentIntent whose latest charge
+        was paid by a card of `funding` type ("credit", "debit", "prepaid", "unknown")."""
+        charge_id = f"ch_test_{next(self._ids):06d}"
+        self.payment_intents[intent_id] = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "currency": "gbp",
+            "status": "succeeded",
+            "latest_charge": {
+                "id": charge_id,
+                "object": "charge",
+                "amount": amount,
+                "paid": True,
+                "payment_intent": intent_id,
+                "payment_method_details": {
+                    "type": "card",
+                    "card": {"brand": "visa", "country": "GB", "funding": funding, "last4": "4242"},
+                },
+            },
+        }
+        return self.payment_intents[intent_id]
 
     def handle(self, method: str, path: str, params: dict, headers: dict) -> tuple[int, dict]:
         with self._lock:
@@ -72,6 +98,16 @@ class FakeStripe:
             return status, body
 
     def _route(self, method, path, params):
+        if self.unavailable:
+            return 503, {"error": {"type": "api_error", "message": "Service unavailable."}}
+        if method == "GET" and path.startswith("/v1/payment_intents/"):
+            intent = self.payment_intents.get(path.rsplit("/", 1)[-1])
+            if not intent:
+                return _missing("payment_intent")
+            expand = params.get("expand") or []
+            if "latest_charge" not in (expand.values() if isinstance(expand, dict) else expand):
+                intent = {**intent, "latest_charge": intent["latest_charge"]["id"]}
+            return 200, intent
         if method == "POST" and path == "/v1/checkout/sessions":
             session_id = f"cs_test_{next(self._ids):06d}"
             total = sum(

@@ -43,6 +43,15 @@ def completed_event(order, *, event_id="evt_test_1", amount_pence=None, session_
     }
 
 
+def paid_event(fake, order, *, funding="debit", **kw) -> dict:
+    """`completed_event` for a payment the fake Stripe knows, made by a card of `funding` type
+    (Fairdraw asks Stripe for it before fulfilling the order)."""
+    event = completed_event(order, **kw)
+    session = event["data"]["object"]
+    fake.add_payment(session["payment_intent"], amount=session["amount_total"], funding=funding)
+    return event
+
+
 def post_event(client, event: dict, *, secret=None, timestamp=None, body=None):
     """Deliver an event to the webhook as Stripe would: JSON body + Stripe-Signature."""
     payload = json.dumps(event)

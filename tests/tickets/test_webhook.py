@@ -13,7 +13,7 @@ from competitions.models import Competition
 from tests.factories import UserFactory, active_competition
 from tickets.models import Order, PaymentEvent, Refund, Ticket
 
-from .conftest import completed_event, post_event
+from .conftest import completed_event, paid_event, post_event
 from .helpers import reserve
 
 pytestmark = pytest.mark.django_db
@@ -159,10 +159,10 @@ def test_late_payment_whose_numbers_were_sold_is_refunded_without_tickets(
     competition, order = pending
     lapse(order)
     rival = reserve(UserFactory(), competition, numbers=[10])
-    post_event(client, completed_event(rival, event_id="evt_rival"))
+    post_event(client, paid_event(fake_stripe, rival, event_id="evt_rival"))
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = post_event(client, completed_event(order, event_id="evt_late"))
+        response = post_event(client, paid_event(fake_stripe, order, event_id="evt_late"))
 
     assert "refunded" in response.json()["outcome"]
     assert "10" in response.json()["outcome"]
@@ -188,10 +188,10 @@ def test_late_lucky_dip_into_a_sold_out_competition_is_refunded(
     order = reserve(UserFactory(), competition, quantity=3)
     lapse(order)
     rival = reserve(UserFactory(), competition, quantity=3)
-    post_event(client, completed_event(rival, event_id="evt_rival"))
+    post_event(client, paid_event(fake_stripe, rival, event_id="evt_rival"))
 
     with django_capture_on_commit_callbacks(execute=True):
-        post_event(client, completed_event(order, event_id="evt_late"))
+        post_event(client, paid_event(fake_stripe, order, event_id="evt_late"))
 
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
@@ -203,7 +203,7 @@ def test_late_lucky_dip_into_a_sold_out_competition_is_refunded(
 def test_payment_for_a_drawn_competition_is_refunded(client, pending, fake_stripe):
     competition, order = pending
     Competition.objects.filter(pk=competition.pk).update(status=Status.DRAWN)
-    post_event(client, completed_event(order))
+    post_event(client, paid_event(fake_stripe, order))
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
     assert not order.tickets.exists()
@@ -212,7 +212,7 @@ def test_payment_for_a_drawn_competition_is_refunded(client, pending, fake_strip
 
 def test_amount_mismatch_is_refunded(client, pending, fake_stripe):
     competition, order = pending
-    post_event(client, completed_event(order, amount_pence=1))
+    post_event(client, paid_event(fake_stripe, order, amount_pence=1))
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
     assert Refund.objects.get().reason == Refund.Reason.PAYMENT_MISMATCH

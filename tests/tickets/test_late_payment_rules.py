@@ -1,0 +1,145 @@
+"""A payment arriving after the reservation lapsed is re-reserved only if a new checkout would be
+allowed: the customer's spend limits and eligibility apply as well as the sale rules."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts import limits
+from accounts.services import user_ban, user_self_exclude
+from notifications.models import Notification
+from tests.factories import UserFactory, active_competition
+from tickets.models import Order, Refund, Ticket
+from tickets.services import order_fulfil, reservations_release_expired
+
+from .helpers import reserve
+
+pytestmark = pytest.mark.django_db
+
+
+def lapse(order):
+    Order.objects.filter(pk=order.pk).update(reserved_until=timezone.now() - timedelta(minutes=1))
+    assert reservations_release_expired() == 1
+
+
+def pay_late(order):
+    return order_fulfil(
+        order_id=order.pk, amount_paid=order.total, payment_intent_id=f"pi_late_{order.pk}"
+    )
+
+
+def assert_refunded_without_tickets(order, competition, result):
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    assert order.amount_refunded == order.total
+    assert not order.tickets.exists()
+    competition.refresh_from_db()
+    assert competition.tickets_reserved == 0
+    refund = Refund.objects.get(order=order)
+    assert refund.reason == Refund.Reason.LATE_PAYMENT
+    assert refund.amount == order.total
+    assert result.refund == refund
+    mail = Notification.objects.get(user=order.user, kind=Notification.Kind.ORDER_REFUNDED)
+    assert "after your reservation ended" in mail.payload["context"]["reason"]
+    return refund
+
+
+@pytest.fixture
+def competition():
+    return active_competition(ticket_price=Decimal("2.50"))
+
+
+def test_a_late_payment_that_fits_the_limit_exactly_is_re_reserved(competition):
+    """The lapsed order holds nothing any more, so it is not counted against itself."""
+    customer = UserFactory()
+    limits.spend_limit_set(user=customer, monthly_limit=Decimal("7.50"))
+    order = reserve(customer, competition, quantity=3)  # £7.50
+    lapse(order)
+
+    result = pay_late(order)
+
+    assert result.outcome == "paid after the reservation lapsed"
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert order.tickets.filter(status=Ticket.Status.ACTIVE).count() == 3
+    assert limits.monthly_spend(customer) == Decimal("7.50")
+
+
+def test_a_late_payment_over_a_limit_lowered_meanwhile_is_refunded(competition):
+    customer = UserFactory()
+    order = reserve(customer, competition, quantity=3)  # £7.50
+    lapse(order)
+    limits.spend_limit_set(user=customer, monthly_limit=Decimal("5.00"))
+
+    result = pay_late(order)
+
+    refund = assert_refunded_without_tickets(order, competition, result)
+    assert "would take you over your monthly limit of £5.00" in refund.note
+    assert "you can spend £5.00 more this month" in refund.note
+    assert limits.monthly_spend(customer) == Decimal("0.00")
+
+
+def test_a_late_payment_after_spending_elsewhere_meanwhile_is_refunded(competition):
+    customer = UserFactory()
+    limits.spend_limit_set(user=customer, monthly_limit=Decimal("10.00"))
+    late = reserve(customer, competition, quantity=3)  # £7.50
+    lapse(late)
+    meanwhile = reserve(customer, competition, quantity=2)  # £5.00, fits once the first lapsed
+    pay_late(meanwhile)
+
+    result = pay_late(late)
+
+    refund = assert_refunded_without_tickets(late, competition, result)
+    assert "you can spend £5.00 more this month" in refund.note
+    assert limits.monthly_spend(customer) == Decimal("5.00")
+
+
+def test_the_operators_cap_applies_to_late_payments_too(competition, settings):
+    settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = "100.00"
+    order = reserve(UserFactory(), competition, quantity=3)
+    lapse(order)
+    settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = "5.00"
+
+    result = pay_late(order)
+
+    assert "monthly limit of £5.00 we set for every customer" in result.refund.note
+
+
+def test_a_late_payment_from_a_customer_banned_meanwhile_is_refunded(competition):
+    customer = UserFactory()
+    order = reserve(customer, competition, quantity=1)
+    lapse(order)
+    user_ban(user=customer, by=UserFactory(is_staff=True), reason="Chargeback fraud")
+
+    result = pay_late(order)
+
+    refund = assert_refunded_without_tickets(order, competition, result)
+    assert refund.note.startswith("Only adults (18+) with an account in good standing")
+
+
+def test_a_late_payment_from_a_customer_who_self_excluded_meanwhile_is_refunded(competition):
+    customer = UserFactory()
+    order = reserve(customer, competition, quantity=1)
+    lapse(order)
+    user_self_exclude(user=customer, months=6)
+
+    result = pay_late(order)
+
+    refund = assert_refunded_without_tickets(order, competition, result)
+    assert refund.note.startswith("You have self-excluded")
+
+
+def test_a_refused_late_payment_reports_the_sale_rule_before_the_limit():
+    """Numbers sold meanwhile are the reason given, not the spend limit."""
+    customer = UserFactory()
+    competition = active_competition()
+    order = reserve(customer, competition, numbers=[5])
+    lapse(order)
+    pay_late(reserve(UserFactory(), competition, numbers=[5]))
+    limits.spend_limit_set(user=customer, monthly_limit=Decimal("0.00"))
+
+    result = pay_late(order)
+
+    assert result.refund.note.startswith("Sorry, these numbers are already taken: 5.")

@@ -1,0 +1,114 @@
+"""One customer, two things at once (PostgreSQL only): real threads, real transactions.
+
+Each pair below would be allowed alone but not together. The customer's row lock (taken before
+any competition's, in order_reserve and order_fulfil alike) must let exactly one through."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from accounts import limits
+from accounts.models import OperatorSettings
+from tests.factories import UserFactory, active_competition, correct_answer
+from tickets.cards import credit_card_spend
+from tickets.models import CardFunding, Order, Refund, Ticket
+
+from .conftest import paid_event, post_event
+from .helpers import reserve
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+ROUNDS = 4
+
+
+def in_parallel(*jobs) -> list:
+    """Run the jobs in threads released together; each result, or the exception it raised."""
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = jobs[i]()
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+def test_two_checkouts_that_each_fit_the_monthly_limit_but_not_together(on_postgres):
+    for _ in range(ROUNDS):
+        customer = UserFactory()
+        limits.spend_limit_set(user=customer, monthly_limit=Decimal("10.00"))
+        # Two competitions, so only the customer's row can keep the checkouts apart.
+        clients = []
+        for competition in (active_competition(), active_competition()):  # £2.50 a ticket
+            client = Client()
+            client.force_login(customer)
+            client.post(
+                f"/cart/add/{competition.slug}/",
+                {"answer": correct_answer(competition).pk, "quantity": 3},  # £7.50
+            )
+            clients.append(client)
+
+        responses = in_parallel(*(lambda c=c: c.post("/checkout/") for c in clients))
+
+        assert not any(isinstance(r, Exception) for r in responses), responses
+        paying = [r for r in responses if r.url.startswith("/checkout/dev-pay/")]
+        refused = [c for c, r in zip(clients, responses, strict=True) if r.url == "/checkout/"]
+        assert (len(paying), len(refused)) == (1, 1), [r.url for r in responses]
+        message = refused[0].get("/checkout/").content.decode()
+        assert "This order (£7.50) would take you over your monthly limit of £10.00" in message
+        assert "you can spend £2.50 more this month" in message
+        (order,) = Order.objects.filter(user=customer)
+        assert order.status == Order.Status.PENDING
+        assert limits.monthly_spend(customer) == Decimal("7.50")
+
+        # Paid, the spend stays within the limit.
+        winner = clients[responses.index(paying[0])]
+        winner.post(paying[0].url, {"action": "pay", "funding": "debit"})
+        order.refresh_from_db()
+        assert order.status == Order.Status.PAID
+        assert limits.monthly_spend(customer) == Decimal("7.50") <= Decimal("10.00")
+
+
+def test_two_credit_card_payments_that_together_exceed_the_cap(on_postgres, fake_stripe):
+    settings_row = OperatorSettings.current()
+    settings_row.credit_card_monthly_cap = Decimal("250.00")
+    settings_row.save()
+    for round_ in range(ROUNDS):
+        customer = UserFactory()
+        orders = [
+            reserve(customer, active_competition(ticket_price=Decimal("50.00")), quantity=3)
+            for _ in range(2)
+        ]  # £150 each: either fits under £250, both do not
+        events = [
+            paid_event(fake_stripe, order, funding="credit", event_id=f"evt_{round_}_{order.pk}")
+            for order in orders
+        ]
+
+        responses = in_parallel(*(lambda e=e: post_event(Client(), e) for e in events))
+
+        assert [r.status_code for r in responses] == [200, 200]
+        outcomes = sorted(r.json()["outcome"] for r in responses)
+        assert outcomes[0] == "paid"
+        assert outcomes[1].startswith("refunded: Paying £150.00 by credit card")
+        statuses = sorted(Order.objects.filter(user=customer).values_list("status", flat=True))
+        assert statuses == [Order.Status.PAID, Order.Status.REFUNDED]
+        refused = Order.objects.get(user=customer, status=Order.Status.REFUNDED)
+        assert not refused.tickets.exists()
+        assert refused.card_funding == CardFunding.CREDIT
+        assert Refund.objects.get(order=refused).reason == Refund.Reason.CREDIT_CARD
+        assert Ticket.objects.filter(user=customer, status=Ticket.Status.ACTIVE).count() == 3
+        assert credit_card_spend(customer) == Decimal("150.00")
