@@ -25,32 +25,24 @@ def order_paid(order) -> None:
         notify.sold_out(competition)
 
 
-def late_payment_refunded(order, refund, reason: str) -> None:
-    """Paid after the reservation lapsed and the numbers could not be held again: the payment
-    is being refunded automatically. `reason` is written for the customer."""
-    notify.order_refunded(
-        order,
-        amount=refund.amount,
-        reason=f"Your payment arrived after your reservation ended and the tickets could not be issued: {reason}",
-        refund=refund,
-    )
+def payment_refused(order, refund, problem: str) -> None:
+    """A payment that could not become tickets is being refunded automatically: tell the
+    customer why. `problem` is written for them; the refund's reason picks the opening."""
+    Reason = type(refund).Reason
+    opening = {
+        Reason.LATE_PAYMENT: "Your payment arrived after your reservation ended and the tickets "
+        "could not be issued: ",
+        Reason.PAYMENT_MISMATCH: "Your payment did not match the order, so no tickets were "
+        "issued and it is being refunded in full.",
+        Reason.CREDIT_CARD: "We can’t accept this payment by credit card, so no tickets were "
+        "issued and your payment is being refunded in full. ",
+    }.get(refund.reason, "No tickets were issued and your payment is being refunded in full: ")
+    reason = opening if refund.reason == Reason.PAYMENT_MISMATCH else opening + problem
+    notify.order_refunded(order, amount=refund.amount, reason=reason, refund=refund)
 
 
 def refund_created(refund) -> None:
     """Staff (or the provider's dashboard) refunded tickets: which ones and how much."""
     notify.order_refunded(
         refund.order, amount=refund.amount, reason=refund.get_reason_display(), refund=refund
-    )
-
-
-def credit_card_refunded(order, refund, reason: str) -> None:
-    """Paid by a credit card the code of practice does not allow for this order (instant-win
-    competition, or over the monthly credit-card cap): refunded automatically, no tickets.
-    `reason` is written for the customer."""
-    notify.order_refunded(
-        order,
-        amount=refund.amount,
-        reason=f"We can’t accept this payment by credit card, so no tickets were issued and "
-        f"your payment is being refunded in full. {reason}",
-        refund=refund,
     )

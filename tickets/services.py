@@ -103,6 +103,15 @@ def _check_eligible(user, now=None) -> None:
         )
 
 
+def _eligibility_problem(user, now) -> str | None:
+    """Why the customer may not buy at `now` (for them to read), or None."""
+    try:
+        _check_eligible(user, now)
+    except NotEligible as exc:
+        return str(exc)
+    return None
+
+
 def _exclusion_message(user) -> str:
     if user.exclusion_kind == ExclusionKind.CLOSED:
         return "Your account is closed, so you can’t enter competitions."
@@ -442,8 +451,18 @@ def order_fulfil(
             refused_card = cards.credit_card_refusal(
                 user=user, order=order, funding=order.card_funding, now=now
             )
+        # Banned, excluded or closed since checking out: the payment is refunded, not turned
+        # into tickets (a break or self-exclusion stops every purchase at once).
+        # (A lapsed order's re-issue checks the same in _reissue.)
+        barred = (
+            _eligibility_problem(user, now)
+            if order.status == Order.Status.PENDING and not (mismatch or refused_card)
+            else None
+        )
         closed = any(locked[line.competition_id].status in CLOSED_FOR_GOOD for line in lines)
-        if order.status == Order.Status.PENDING and not (mismatch or refused_card or closed):
+        if order.status == Order.Status.PENDING and not (
+            mismatch or refused_card or barred or closed
+        ):
             for line in lines:
                 converted = Ticket.objects.filter(
                     order=order, competition_id=line.competition_id, status=Ticket.Status.RESERVED
@@ -461,6 +480,8 @@ def order_fulfil(
             problem, reason = "the payment did not match the order", Refund.Reason.PAYMENT_MISMATCH
         elif refused_card:
             problem, reason = refused_card, Refund.Reason.CREDIT_CARD
+        elif barred:
+            problem, reason = barred, Refund.Reason.OTHER
         else:
             problem = _reissue(order=order, user=user, lines=lines, locked=locked, now=now)
             reason = Refund.Reason.LATE_PAYMENT
@@ -477,10 +498,7 @@ def order_fulfil(
         refund = Refund.objects.create(
             order=order, amount=amount, currency=order.currency, reason=reason, note=problem[:255]
         )
-        if reason == Refund.Reason.CREDIT_CARD:
-            events.credit_card_refunded(order, refund, problem)
-        else:
-            events.late_payment_refunded(order, refund, problem)
+        events.payment_refused(order, refund, problem)
         transaction.on_commit(lambda: _queue_refund(refund.pk))
     return Fulfilment("refunded: " + problem, order, refund)
 

@@ -46,10 +46,10 @@ NOW = timezone.make_aware(datetime(2026, 11, 24, 15, 0))
 
 
 @pytest.fixture(autouse=True)
-def operator(db, settings):
+def operator(db):
     """Small thresholds, so each rule's boundary is a handful of rows."""
-    settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = "1000.00"
     row = OperatorSettings.current()
+    row.monthly_spend_cap = Decimal("1000.00")
     row.harm_entries_per_day = 5
     row.harm_spend_share_percent = 90
     row.harm_limit_raises = 3
@@ -230,8 +230,7 @@ def test_the_set_based_spend_agrees_with_the_purchase_check():
         assert harm.position_of(row, Decimal("1000.00")) == spend_position(row, NOW)
 
 
-def test_the_operator_cap_is_the_limit_when_it_is_lower(settings, operator):
-    settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = "50.00"
+def test_the_operator_cap_is_the_limit_when_it_is_lower(operator):
     operator.monthly_spend_cap = Decimal("50.00")
     operator.save()
     customer = UserFactory()
@@ -244,7 +243,7 @@ def test_the_operator_cap_is_the_limit_when_it_is_lower(settings, operator):
     assert "90% of the operator's cap of £50.00" in flag.detail
 
 
-def test_a_zero_limit_flags_any_spend_this_month_and_no_limit_never_flags(settings, operator):
+def test_a_zero_limit_flags_any_spend_this_month_and_no_limit_never_flags(operator):
     spent_then_stopped = UserFactory()
     order(spent_then_stopped, total="5.00", at=NOW - timedelta(days=2))
     spend_limit_set(user=spent_then_stopped, monthly_limit=Decimal("0"), now=NOW - timedelta(1))
@@ -260,7 +259,6 @@ def test_a_zero_limit_flags_any_spend_this_month_and_no_limit_never_flags(settin
     assert flags(stopped_before_spending) == []
 
     # No personal limit and no operator cap: nothing to measure against.
-    settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = ""
     operator.monthly_spend_cap = None
     operator.save()
     big_spender = UserFactory()

@@ -16,6 +16,7 @@ from tests.backoffice.conftest import (
 from tests.factories import UserFactory, active_competition
 from tickets.export import COLUMNS
 from tickets.models import Order, Refund, Ticket
+from tickets.services import postal_entry_add
 
 pytestmark = pytest.mark.django_db
 
@@ -51,13 +52,7 @@ def test_refund_is_refused_once_drawn(operations, drawn):
 
 
 def test_a_postal_entry_has_nothing_to_refund(operations, sale):
-    postal = Ticket.objects.create(
-        competition=sale.competition,
-        number=99,
-        user=sale.customer,
-        source="postal",
-        purchased_at=sale.order.paid_at,
-    )
+    [postal] = postal_entry_add(user=sale.customer, competition=sale.competition)
     post_action(operations, "tickets.ticket", "refund", [postal], confirmed="yes")
     postal.refresh_from_db()
     assert postal.status == "active"

@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 
 from accounts import limits
-from accounts.services import user_ban, user_self_exclude
+from accounts.services import user_ban, user_self_exclude, user_take_break
 from notifications.models import Notification
-from tests.factories import UserFactory, active_competition
+from tests.factories import UserFactory, active_competition, operator_settings
 from tickets.models import Order, Refund, Ticket
 from tickets.services import order_fulfil, reservations_release_expired
 
@@ -96,11 +96,11 @@ def test_a_late_payment_after_spending_elsewhere_meanwhile_is_refunded(competiti
     assert limits.monthly_spend(customer) == Decimal("5.00")
 
 
-def test_the_operators_cap_applies_to_late_payments_too(competition, settings):
-    settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = "100.00"
+def test_the_operators_cap_applies_to_late_payments_too(competition):
+    operator_settings(monthly_spend_cap=Decimal("100.00"))
     order = reserve(UserFactory(), competition, quantity=3)
     lapse(order)
-    settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = "5.00"
+    operator_settings(monthly_spend_cap=Decimal("5.00"))
 
     result = pay_late(order)
 
@@ -143,3 +143,29 @@ def test_a_refused_late_payment_reports_the_sale_rule_before_the_limit():
     result = pay_late(order)
 
     assert result.refund.note.startswith("Sorry, these numbers are already taken: 5.")
+
+
+@pytest.mark.parametrize("bar", ["self-exclude", "take a break", "ban"])
+def test_a_payment_in_time_from_a_customer_barred_since_checkout_is_refunded(competition, bar):
+    """The reservation has not lapsed, but the customer may no longer buy: no tickets."""
+    customer = UserFactory()
+    order = reserve(customer, competition, quantity=2)
+    if bar == "self-exclude":
+        user_self_exclude(user=customer, months=6)
+    elif bar == "take a break":
+        user_take_break(user=customer, days=7)
+    else:
+        user_ban(user=customer, by=UserFactory(is_staff=True), reason="Chargeback fraud")
+
+    result = order_fulfil(order_id=order.pk, amount_paid=order.total, payment_intent_id="pi_in")
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    assert not order.tickets.exists()
+    competition.refresh_from_db()
+    assert (competition.tickets_sold, competition.tickets_reserved) == (0, 0)
+    assert result.refund.reason == Refund.Reason.OTHER
+    assert result.refund.amount == order.total
+    mail = Notification.objects.get(user=customer, kind=Notification.Kind.ORDER_REFUNDED)
+    assert "No tickets were issued" in mail.payload["context"]["reason"]
+    assert result.refund.note in mail.payload["context"]["reason"]
