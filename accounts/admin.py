@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
+from tickets.admin import ReadOnlyAdminMixin
+
 from .admin_verification import unverify_age, verify_age
 from .backoffice import confirm_page, is_confirmed
 from .models import AuditEntry, SpendLimit, User
@@ -231,7 +233,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit log: read-only, written only by the services."""
 
     list_display = ("at", "actor", "action", "content_type", "object_repr", "note")
@@ -254,18 +256,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
     readonly_fields = fields
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SpendLimit)
-class SpendLimitAdmin(admin.ModelAdmin):
+class SpendLimitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The record of every limit a customer asked for. Read-only: limits change through
     "My limits" (accounts.limits), so the cooling-off can't be skipped from here."""
 
@@ -275,15 +268,6 @@ class SpendLimitAdmin(admin.ModelAdmin):
     search_fields = ("user__email",)
     raw_id_fields = ("user", "created_by")
     date_hierarchy = "requested_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # Registered by import: complaints (list, history, workflow), harm signals, operator settings.

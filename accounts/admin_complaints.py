@@ -129,7 +129,7 @@ def _run_step(step: str, complaint: Complaint, by, data: dict) -> Complaint:
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(admin.ModelAdmin):
+class ComplaintAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = (ComplaintEventInline,)
     change_list_template = "admin/accounts/complaint/change_list.html"
     change_form_template = "admin/accounts/complaint/change_form.html"
@@ -204,16 +204,7 @@ class ComplaintAdmin(admin.ModelAdmin):
         "overdue",
     )
 
-    # Complaints arrive from customers and change only through the workflow's steps.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+    # Read-only: complaints arrive from customers and change only through the workflow's steps.
     def can_handle(self, request) -> bool:
         return request.user.has_perm("accounts.change_complaint")
 

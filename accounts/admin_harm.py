@@ -20,6 +20,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from tickets.admin import ReadOnlyAdminMixin
+
 from .harm import (
     MONEY,
     format_value,
@@ -288,7 +290,7 @@ def _refusal_to_form(form: forms.Form, refusal: ValidationError) -> None:
 # ---------------------------------------------------------------- the admin
 
 
-class HarmActionInline(admin.TabularInline):
+class HarmActionInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The flag's history: notes, contacts, actions and outcomes. Written by the services."""
 
     model = HarmAction
@@ -303,18 +305,9 @@ class HarmActionInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(HarmFlag)
-class HarmFlagAdmin(admin.ModelAdmin):
+class HarmFlagAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "customer",
         "rule",
@@ -365,16 +358,7 @@ class HarmFlagAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ("css/admin-harm.css",)}
 
-    # Flags change only through the scan and the services behind the forms on the page.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+    # Read-only: flags change only through the scan and the services behind the page's forms.
     def has_act_permission(self, request) -> bool:
         return request.user.has_perm("accounts.change_harmflag")
 

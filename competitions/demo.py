@@ -453,7 +453,46 @@ def seed(*, now=None, stdout=None) -> list[Competition]:
         if stdout:
             stdout.write(f"  created {demo.title}")
     competition_sync_statuses(now=now)
+    _seed_back_office(customers, now)
     return created
+
+
+DEMO_COMPLAINTS = (
+    # (customer index, days ago, category, message)
+    (
+        1,
+        9,
+        "prize",
+        "My prize was meant to arrive last week and I have heard nothing since the winner e-mail.",
+    ),
+    (
+        4,
+        1,
+        "purchase",
+        "I was charged but my basket said the reservation had run out. Do I have the tickets?",
+    ),
+)
+
+
+def _seed_back_office(customers: list[User], now) -> None:
+    """Give the back-office something to show: two complaints (one already past its reply
+    target) and a harm-signal scan over the demo sales. Once only, like the competitions."""
+    from accounts.complaints import complaint_submit
+    from accounts.harm import harm_signals_scan
+    from accounts.models import Complaint
+
+    if not Complaint.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").exists():
+        for index, days_ago, category, message in DEMO_COMPLAINTS:
+            customer = customers[index]
+            complaint_submit(
+                name=customer.get_full_name(),
+                email=customer.email,
+                category=category,
+                message=message,
+                user=customer,
+                now=now - timedelta(days=days_ago),
+            )
+    harm_signals_scan(now=now)
 
 
 @transaction.atomic
@@ -473,4 +512,7 @@ def reset() -> None:
     for image in CompetitionImage.objects.filter(competition__in=competitions):
         image.image.delete(save=False)
     competitions.delete()
+    from accounts.models import Complaint
+
+    Complaint.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").delete()
     User.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}", is_staff=False).delete()

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from accounts.models import Complaint
 from competitions.lifecycle import Status
 from competitions.models import Competition
 from draws import fairness
@@ -56,9 +57,24 @@ def test_seed_demo_covers_every_state_and_is_idempotent(settings, tmp_path):
         assert all(w.is_published and w.ticket.status == Ticket.Status.ACTIVE for w in winners)
     assert Winner.objects.published().exists()
 
-    counts = (Competition.objects.count(), Ticket.objects.count(), Winner.objects.count())
+    # The back-office has complaints to work on, one of them already past its reply target.
+    complaints = Complaint.objects.all()
+    assert complaints.count() == 2
+    assert complaints.filter(status="open", response_due_at__lt=now).count() == 1
+
+    counts = (
+        Competition.objects.count(),
+        Ticket.objects.count(),
+        Winner.objects.count(),
+        Complaint.objects.count(),
+    )
     call_command("seed_demo", verbosity=0)
-    assert (Competition.objects.count(), Ticket.objects.count(), Winner.objects.count()) == counts
+    assert (
+        Competition.objects.count(),
+        Ticket.objects.count(),
+        Winner.objects.count(),
+        Complaint.objects.count(),
+    ) == counts
 
 
 @pytest.mark.django_db
