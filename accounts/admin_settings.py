@@ -94,12 +94,12 @@ class OperatorSettingsAdmin(admin.ModelAdmin):
         """There is one row: show it."""
         if not self.has_view_or_change_permission(request):
             return super().changelist_view(request, extra_context)  # the usual 403
-        row = OperatorSettings.current()
+        row = OperatorSettings.ensure()
         return redirect(reverse("admin:accounts_operatorsettings_change", args=[row.pk]))
 
     def get_object(self, request, object_id, from_field=None):
         if str(object_id) == "1":
-            OperatorSettings.current()  # first visit: create it from the environment defaults
+            OperatorSettings.ensure()  # first visit: create it from the environment defaults
         return super().get_object(request, object_id, from_field)
 
     def save_model(self, request, obj, form, change):

@@ -380,8 +380,19 @@ class OperatorSettings(models.Model):
 
     @classmethod
     def current(cls) -> "OperatorSettings":
-        settings_row, _ = cls.objects.get_or_create(pk=1, defaults=cls.defaults())
-        return settings_row
+        """The settings in force. Never writes: until staff first save them in admin (see
+        `ensure`), they are the environment's first values, unsaved. A purchase reads them
+        inside its locked transaction, and an insert there would make concurrent purchases
+        wait on each other's uncommitted row."""
+        row = cls.objects.filter(pk=1).first()
+        return row if row is not None else cls(pk=1, **cls.defaults())
+
+    @classmethod
+    def ensure(cls) -> "OperatorSettings":
+        """The stored row, created from the environment's first values if missing. For the
+        places that change the settings (admin, accounts.operator), never for readers."""
+        row, _ = cls.objects.get_or_create(pk=1, defaults=cls.defaults())
+        return row
 
 
 # ---------------------------------------------------------------- complaints

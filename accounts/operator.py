@@ -1,9 +1,9 @@
 """The operator's responsible-play settings (accounts.models.OperatorSettings): who may change
 them, what values make sense, and the one way to change them (audited).
 
-Every reader goes through `OperatorSettings.current()`, which is one primary-key query and is
-not cached: a purchase reads the cap inside its own transaction, and a change made in admin is
-in force for the very next request on every worker."""
+Every reader goes through `OperatorSettings.current()`, which is one primary-key query, never
+writes and is not cached: a purchase reads the cap inside its own transaction, and a change made
+in admin is in force for the very next request on every worker."""
 
 from decimal import Decimal, InvalidOperation
 
@@ -155,7 +155,7 @@ def operator_settings_update(*, by, **changes) -> OperatorSettings:
         raise TypeError(f"Not an operator setting: {', '.join(sorted(unknown))}")
     if not operator_settings_may_change(by):
         raise PermissionDenied("Only Operations staff can change the operator settings.")
-    OperatorSettings.current()  # the row exists from here on
+    OperatorSettings.ensure()  # the row exists from here on
     row = OperatorSettings.objects.select_for_update().get(pk=1)
     before = audit_snapshot(row, EDITABLE_FIELDS)
     cleaned = operator_settings_check({**before, **changes})

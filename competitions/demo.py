@@ -326,7 +326,7 @@ def _operator_rules_lifted():
     lifted values are never committed, so no real purchase can ever see them."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("Demo sales must be recorded inside a transaction.")
-    OperatorSettings.current()
+    OperatorSettings.ensure()
     rules = OperatorSettings.objects.select_for_update().filter(pk=1)
     saved = rules.values("monthly_spend_cap", "require_age_verification").get()
     rules.update(monthly_spend_cap=None, require_age_verification=False)

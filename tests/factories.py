@@ -127,7 +127,7 @@ def operator_settings(**changes):
     admin's audited path is accounts.operator.operator_settings_update)."""
     from accounts.models import OperatorSettings
 
-    OperatorSettings.current()
+    OperatorSettings.ensure()
     OperatorSettings.objects.filter(pk=1).update(**changes)
     return OperatorSettings.current()
 

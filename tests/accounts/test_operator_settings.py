@@ -36,7 +36,10 @@ def test_first_use_takes_the_environment_defaults(settings):
     assert row.monthly_spend_cap == Decimal("750.00")
     assert row.limit_cooling_off_hours == 48
     assert row.credit_card_monthly_cap == Decimal("200.00")
-    # From then on the row is the truth: the environment no longer matters.
+    # Reading never writes (purchases read it under their locks) ...
+    assert not OperatorSettings.objects.exists()
+    # ... and once staff have saved the settings, the row is the truth, not the environment.
+    OperatorSettings.ensure()
     settings.FAIRDRAW_OPERATOR_MONTHLY_CAP = "10"
     assert limits.operator_cap() == Decimal("750.00")
     assert OperatorSettings.objects.count() == 1

@@ -49,7 +49,7 @@ def test_the_list_goes_straight_to_the_one_row(operations):
 
 
 def test_nothing_can_be_added_or_deleted(operations):
-    OperatorSettings.current()
+    OperatorSettings.ensure()
     assert operations.get(reverse("admin:accounts_operatorsettings_add")).status_code == 403
     delete = reverse("admin:accounts_operatorsettings_delete", args=[1])
     assert operations.post(delete, {"post": "yes"}).status_code == 403
