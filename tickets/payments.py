@@ -26,6 +26,7 @@ from .exceptions import PaymentFailed, ProviderUnavailable
 from .models import CardFunding
 
 PENNY = Decimal("0.01")
+DEV_SESSION_PREFIX = "cs_dev_"
 # Stripe refuses a Checkout Session that expires sooner than 30 minutes after creation. Our
 # reservation is shorter; a payment arriving after it lapsed is re-reserved or refunded.
 STRIPE_MIN_SESSION_MINUTES = 31
@@ -67,7 +68,11 @@ class PaymentGateway:
         the provider cannot be asked right now."""
         raise NotImplementedError
 
-    def expire_checkout(self, session_id: str) -> None:
+    def expire_checkout(self, session_id: str) -> str:
+        """Close a checkout so it can no longer be paid; returns the session's final status:
+        "expired", or "complete" if the customer paid first (the payment's webhook is on its
+        way). Raises ProviderUnavailable when trying again later may work, PaymentFailed when
+        it cannot."""
         raise NotImplementedError
 
     def refund(
@@ -93,6 +98,10 @@ def _line_items(order) -> list[dict]:
             }
         )
     return items
+
+
+# Stripe errors where the same request may well work later (network, rate limit, 409/5xx).
+_TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
 
 class StripeGateway(PaymentGateway):
@@ -148,11 +157,33 @@ class StripeGateway(PaymentGateway):
         card = (details or {}).get("card") or {}
         return _funding(card.get("funding"))
 
-    def expire_checkout(self, session_id: str) -> None:
+    def expire_checkout(self, session_id: str) -> str:
+        # No idempotency key: Stripe would replay a first 5xx answer to every retry, and
+        # expiring twice is harmless anyway (the second attempt finds the session closed).
         try:
-            self.client.v1.checkout.sessions.expire(session_id)
+            session = self.client.v1.checkout.sessions.expire(session_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                raise PaymentFailed(f"Stripe has no checkout session {session_id}: {exc}") from exc
+            # Stripe only expires an "open" session; one already closed answers 400. Ask which
+            # way it closed rather than parse the wording.
+            status = self._session_status(session_id)
+            if status in ("expired", "complete"):
+                return status
+            raise PaymentFailed(f"Stripe would not expire {session_id}: {exc}") from exc
+        except _TRANSIENT as exc:
+            raise ProviderUnavailable(f"Could not expire {session_id} at Stripe: {exc}") from exc
         except stripe.StripeError as exc:
-            raise PaymentFailed(str(exc)) from exc
+            raise PaymentFailed(f"Could not expire {session_id} at Stripe: {exc}") from exc
+        return session.status
+
+    def _session_status(self, session_id: str) -> str:
+        try:
+            return self.client.v1.checkout.sessions.retrieve(session_id).status
+        except _TRANSIENT as exc:
+            raise ProviderUnavailable(f"Could not read {session_id} from Stripe: {exc}") from exc
+        except stripe.StripeError as exc:
+            raise PaymentFailed(f"Could not read {session_id} from Stripe: {exc}") from exc
 
     def refund(
         self, *, payment_intent_id: str, amount_pence: int, idempotency_key: str, metadata: dict
@@ -180,15 +211,17 @@ class DevGateway(PaymentGateway):
         self, order, *, success_url: str, cancel_url: str, submit_message: str = ""
     ) -> CheckoutSession:
         url = reverse("tickets:dev_pay", kwargs={"reference": order.reference})
-        return CheckoutSession(id=f"cs_dev_{order.reference}", url=url)
+        return CheckoutSession(id=f"{DEV_SESSION_PREFIX}{order.reference}", url=url)
 
     def card_funding(self, payment_intent_id: str) -> str:
         """The card type the tester chose, carried in the dev payment-intent id."""
         prefix, _, funding = payment_intent_id.rpartition("_")
         return _funding(funding) if prefix.startswith(DEV_INTENT_PREFIX) else CardFunding.UNKNOWN
 
-    def expire_checkout(self, session_id: str) -> None:
-        return None
+    def expire_checkout(self, session_id: str) -> str:
+        # Nothing at a provider to close. The dev payment page stays usable, so a tester can
+        # still try the late-payment path.
+        return "expired"
 
     def refund(
         self, *, payment_intent_id: str, amount_pence: int, idempotency_key: str, metadata: dict
@@ -198,6 +231,11 @@ class DevGateway(PaymentGateway):
 
 def _funding(value) -> str:
     return value if value in CardFunding.values else CardFunding.UNKNOWN
+
+
+def is_stripe_session(session_id: str | None) -> bool:
+    """Whether a checkout was opened at Stripe (the dev checkout's ids start `cs_dev_`)."""
+    return bool(session_id) and not session_id.startswith(DEV_SESSION_PREFIX)
 
 
 def get_gateway() -> PaymentGateway:
@@ -249,7 +287,7 @@ def dev_checkout_completed_event(order, funding: str = CardFunding.DEBIT) -> str
     """The JSON body Stripe would send when this order's checkout is paid by a card of
     `funding` type."""
     session = {
-        "id": order.stripe_checkout_session_id or f"cs_dev_{order.reference}",
+        "id": order.stripe_checkout_session_id or f"{DEV_SESSION_PREFIX}{order.reference}",
         "object": "checkout.session",
         "amount_total": to_pence(order.total),
         "currency": order.currency.lower(),

@@ -9,7 +9,8 @@ The life of an order:
                     answer); a lapsed reservation is re-reserved if the rules still allow it,
                     otherwise the payment is refunded automatically. So is a credit-card
                     payment the code of practice refuses (tickets.cards).
-  `order_release`   a lapsed or cancelled checkout gives its numbers back.
+  `order_release`   a lapsed or cancelled checkout gives its numbers back; after commit a task
+                    closes the provider's checkout page (`order_checkout_expire`).
   `order_refund`    staff refund a whole order or single tickets; the numbers return to sale.
   `postal_entry_add`   free entries, same limits, same chance.
 
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -57,6 +59,7 @@ from .models import Order, OrderLine, PaymentEvent, Refund, Ticket
 logger = logging.getLogger(__name__)
 
 PAID_STATES = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
+RELEASED_STATES = (Order.Status.EXPIRED, Order.Status.CANCELLED)
 CLOSED_FOR_GOOD = (Status.DRAWN, Status.CANCELLED)
 
 
@@ -343,14 +346,29 @@ def order_checkout_start(*, order: Order, success_url: str, cancel_url: str) -> 
         raise
     Order.objects.filter(pk=order.pk).update(stripe_checkout_session_id=session.id)
     order.stripe_checkout_session_id = session.id
+    if Order.objects.filter(pk=order.pk, status__in=RELEASED_STATES).exists():
+        # Released while the provider opened the page (its competition was cancelled, say):
+        # the release may have missed the session id, so close the page from here too.
+        if payments.is_stripe_session(session.id):
+            transaction.on_commit(partial(_queue_checkout_expiry, order.pk), robust=True)
+        raise PaymentFailed("Your numbers are no longer held. Please check out again.")
     return session.url
 
 
 def order_release(
-    *, order_id: int, reason: str = Order.Status.EXPIRED, only_if_lapsed: bool = True, now=None
+    *,
+    order_id: int,
+    reason: str = Order.Status.EXPIRED,
+    only_if_lapsed: bool = True,
+    expire_checkout: bool = True,
+    now=None,
 ) -> bool:
     """Give a pending order's numbers back. Returns False if it was no longer pending (paid,
-    already released) or, with `only_if_lapsed`, not yet past `reserved_until`."""
+    already released) or, with `only_if_lapsed`, not yet past `reserved_until`.
+
+    Once the release commits, a task closes the order's Stripe checkout
+    (`order_checkout_expire`) so the customer cannot pay for numbers they no longer hold;
+    `expire_checkout=False` when Stripe itself said the checkout expired."""
     now = now or timezone.now()
     if reason not in (Order.Status.EXPIRED, Order.Status.CANCELLED):
         raise ValueError(f"Cannot release an order as {reason!r}.")
@@ -362,7 +380,56 @@ def order_release(
         if not claim.update(status=reason, updated_at=now):
             return False
         _drop_reservations(order_id=order_id, now=now)
+        if expire_checkout:
+            session_id = Order.objects.values_list("stripe_checkout_session_id", flat=True).get(
+                pk=order_id
+            )
+            if payments.is_stripe_session(session_id):
+                # robust: a broker hiccup must not fail the release sweep; the session then
+                # lapses by itself (Stripe's expires_at) and a payment takes the late path.
+                transaction.on_commit(partial(_queue_checkout_expiry, order_id), robust=True)
     return True
+
+
+def _queue_checkout_expiry(order_id: int) -> None:
+    from .tasks import expire_checkout
+
+    expire_checkout.delay(order_id)
+
+
+def order_checkout_expire(*, order_id: int) -> str:
+    """Close a released order's Stripe checkout, so it can no longer be paid. Returns what
+    happened. The task (tickets.tasks.expire_checkout) runs it after the release commits, never
+    inside that transaction; it is safe to run any number of times.
+
+    Nothing here changes our data, so nothing is locked: Stripe decides between a payment and
+    the expiry. If the customer paid first, the session is complete and its webhook takes the
+    late-payment path (`order_fulfil`: re-reserved or refunded there, not here). Raises
+    ProviderUnavailable when trying again later may work; any other failure is logged (the
+    session still lapses at its own `expires_at`)."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        return "no such order"
+    if order.status not in RELEASED_STATES:
+        return f"nothing to expire: the order is {order.status}"
+    session_id = order.stripe_checkout_session_id
+    if not payments.is_stripe_session(session_id):
+        return "nothing to expire: no Stripe checkout"
+    gateway = payments.get_gateway()
+    if not isinstance(gateway, payments.StripeGateway):
+        logger.warning("Checkout %s of %s not expired: Stripe is not configured", session_id, order)
+        return "nothing to expire: Stripe is not configured"
+    try:
+        status = gateway.expire_checkout(session_id)
+    except ProviderUnavailable:
+        raise
+    except PaymentFailed as exc:
+        logger.error("Checkout %s of %s could not be expired: %s", session_id, order, exc)
+        return f"could not expire: {exc}"
+    if status == "complete":
+        logger.info("Checkout %s of %s was paid before it could be expired", session_id, order)
+        return "already paid: the payment's webhook settles it"
+    return "checkout expired"
 
 
 def _drop_reservations(*, order_id: int, now) -> None:
@@ -698,7 +765,11 @@ def _on_session_expired(session: dict, now):
     if order is None:
         return "no matching order", None
     released = order_release(
-        order_id=order.pk, reason=Order.Status.EXPIRED, only_if_lapsed=False, now=now
+        order_id=order.pk,
+        reason=Order.Status.EXPIRED,
+        only_if_lapsed=False,
+        expire_checkout=False,  # Stripe says it has expired
+        now=now,
     )
     return ("reservation released" if released else f"nothing to release ({order.status})"), order
 

@@ -1,7 +1,20 @@
+import logging
+import random
+
 from celery import shared_task
 
 from . import services
+from .exceptions import ProviderUnavailable
 from .models import Refund
+
+logger = logging.getLogger(__name__)
+
+# Back-off for expiring a checkout while Stripe is unreachable: 5 s, 10 s, 20 s ... capped at
+# 10 minutes. The retries span about half an hour, by when Stripe has expired the session
+# itself (its expires_at is at least 31 minutes after checkout began).
+EXPIRE_RETRY_FIRST_SECONDS = 5
+EXPIRE_RETRY_MAX_SECONDS = 600
+EXPIRE_MAX_RETRIES = 9
 
 
 @shared_task
@@ -21,3 +34,23 @@ def submit_refund(self, refund_id: int) -> str:
     if refund.status == Refund.Status.FAILED:
         raise self.retry()
     return refund.status
+
+
+def expire_retry_delay(retries: int) -> float:
+    """Seconds before retry number `retries + 1`: doubling, capped, and up to a fifth longer at
+    random, so a sweep's worth of retries after an outage does not reach Stripe all at once."""
+    delay = min(EXPIRE_RETRY_MAX_SECONDS, EXPIRE_RETRY_FIRST_SECONDS * 2**retries)
+    return delay * (1 + random.random() / 5)
+
+
+@shared_task(bind=True, max_retries=EXPIRE_MAX_RETRIES, acks_late=True, ignore_result=True)
+def expire_checkout(self, order_id: int) -> str:
+    """Close a released order's Stripe checkout (queued after the release commits). Safe to run
+    twice: a session already expired or paid counts as done."""
+    try:
+        return services.order_checkout_expire(order_id=order_id)
+    except ProviderUnavailable as exc:
+        if self.request.retries >= self.max_retries:
+            logger.error("Gave up expiring the checkout of order %s: %s", order_id, exc)
+            return f"gave up: {exc}"
+        raise self.retry(exc=exc, countdown=expire_retry_delay(self.request.retries)) from exc

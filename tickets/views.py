@@ -327,14 +327,10 @@ def checkout_cancel(request, reference):
     is filled again so the customer can try once more."""
     order = _own_order(request, reference)
     if order.status == Order.Status.PENDING:
+        # Releasing also closes the Stripe checkout, after commit (services.order_release).
         released = services.order_release(
             order_id=order.pk, reason=Order.Status.CANCELLED, only_if_lapsed=False
         )
-        if released and order.stripe_checkout_session_id:
-            try:
-                payments.get_gateway().expire_checkout(order.stripe_checkout_session_id)
-            except PaymentFailed:
-                logger.warning("Could not expire checkout session of %s", order)
         if released:
             cart = Cart(request.session)
             for line in order.lines.all():

@@ -55,6 +55,7 @@ class FakeStripe:
     payment_intents: dict[str, dict] = field(default_factory=dict)
     fail_refunds: bool = False
     unavailable: bool = False  # every request answers 503, as in a Stripe outage
+    fail_next: int = 0  # the next this many requests answer 503 (a short outage)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _idempotent: dict[str, dict] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -86,6 +87,17 @@ class FakeStripe:
         }
         return self.payment_intents[intent_id]
 
+    def complete_session(self, session_id: str, *, payment_intent: str = "") -> dict:
+        """The customer paid on the hosted page: the session is complete (Stripe then sends
+        `checkout.session.completed`, which tests deliver themselves)."""
+        session = self.sessions[session_id]
+        session.update(
+            status="complete",
+            payment_status="paid",
+            payment_intent=payment_intent or f"pi_test_{next(self._ids):06d}",
+        )
+        return session
+
     def handle(self, method: str, path: str, params: dict, headers: dict) -> tuple[int, dict]:
         with self._lock:
             self.requests.append(Recorded(method, path, params, headers))
@@ -98,6 +110,9 @@ class FakeStripe:
             return status, body
 
     def _route(self, method, path, params):
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return 503, {"error": {"type": "api_error", "message": "Service unavailable."}}
         if self.unavailable:
             return 503, {"error": {"type": "api_error", "message": "Service unavailable."}}
         if method == "GET" and path.startswith("/v1/payment_intents/"):
@@ -141,6 +156,12 @@ class FakeStripe:
             session = self.sessions.get(path.split("/")[-2])
             if not session:
                 return _missing("checkout.session")
+            if session["status"] != "open":  # Stripe's answer, word for word
+                message = (
+                    'Only Checkout Sessions with a status in ["open"] can be expired. '
+                    f"This Checkout Session has a status of `{session['status']}`."
+                )
+                return 400, {"error": {"type": "invalid_request_error", "message": message}}
             session["status"] = "expired"
             return 200, session
         if method == "POST" and path == "/v1/refunds":
