@@ -49,9 +49,13 @@ LAST_NAMES = [
 TOWNS = ["Leeds", "Bristol", "Cardiff", "Manchester", "Leicester", "Belfast", "Glasgow", "Norwich"]
 CUSTOMERS = [
     (first, LAST_NAMES[(i * 7 + j) % len(LAST_NAMES)], TOWNS[(i + j * 3) % len(TOWNS)])
-    for j in range(2)
+    for j in range(6)
     for i, first in enumerate(FIRST_NAMES)
 ]
+# What each demo customer spends at most in the month the demo sales fall in: under the
+# operator's usual cap, so the demo looks like customers keeping to the rules (a few come close
+# enough for the harm-signal list to have something to show).
+DEMO_BUDGETS = [Decimal(x) for x in ("120", "200", "300", "450", "600", "750", "960")]
 CUSTOMER_PASSWORD = "demo-customer-pass"
 
 
@@ -299,7 +303,7 @@ def demo_customers() -> list[User]:
                 first_name=first,
                 last_name=last,
                 phone=f"+4477009{i:05d}",
-                date_of_birth=date(1962 + i, 1 + i % 12, 1 + i % 28),
+                date_of_birth=date(1962 + i % 40, 1 + i % 12, 1 + i % 28),
                 marketing_consent=i % 3 != 0,
                 is_verified=i % 2 == 0,
                 verified_at=timezone.now() if i % 2 == 0 else None,
@@ -339,29 +343,51 @@ def _operator_rules_lifted():
 
 
 def _sell(
-    competition: Competition, customers: list[User], target: int, rng: random.Random, at
+    competition: Competition,
+    customers: list[User],
+    target: int,
+    rng: random.Random,
+    at,
+    budgets: dict[User, Decimal],
 ) -> None:
+    """Record paid orders until `target` tickets are sold (or no customer has room or budget
+    left), spending from each customer's `budgets`."""
     correct = competition.answers.get(is_correct=True)
     wrong = competition.answers.filter(is_correct=False).first()
+    price = competition.ticket_price
     held = dict.fromkeys(customers, 0)
     sold = 0
     with _operator_rules_lifted():
         while sold < target:
-            user = rng.choice([c for c in customers if held[c] < competition.max_tickets_per_user])
-            room = competition.max_tickets_per_user - held[user]
+            buyers = [
+                c
+                for c in customers
+                if held[c] < competition.max_tickets_per_user and budgets[c] >= price
+            ]
+            if not buyers:
+                break
+            user = rng.choice(buyers)
+            room = min(competition.max_tickets_per_user - held[user], int(budgets[user] // price))
             quantity = min(rng.choice([1, 3, 5, 10, 10, 25, 50]), room, target - sold)
             answer = wrong if rng.random() < 0.03 else correct
             order_record_paid(
                 user=user, competition=competition, answer=answer, quantity=quantity, now=at
             )
             held[user] += quantity
+            budgets[user] -= price * quantity
             sold += quantity
         postal_entrant = min(customers, key=held.__getitem__)
         if sold < competition.max_tickets:
             postal_entry_add(user=postal_entrant, competition=competition, quantity=1, now=at)
 
 
-def _create(demo: DemoCompetition, customers: list[User], now, rng: random.Random) -> Competition:
+def _create(
+    demo: DemoCompetition,
+    customers: list[User],
+    now,
+    rng: random.Random,
+    budgets: dict[User, Decimal],
+) -> Competition:
     starts_at = now + demo.starts
     ends_at = now + demo.ends
     competition = Competition.objects.create(
@@ -425,7 +451,7 @@ def _create(demo: DemoCompetition, customers: list[User], now, rng: random.Rando
     competition_activate(competition=competition, now=opened, min_clear_days=0)
     if demo.sell:
         selling_at = max(opened, starts_at) + timedelta(minutes=1)
-        _sell(competition, customers, demo.sell, rng, selling_at)
+        _sell(competition, customers, demo.sell, rng, selling_at, budgets)
     if demo.draw:
         draw = draw_perform(
             competition=competition, mode=Draw.Mode.AUTOMATIC, now=ends_at + timedelta(minutes=5)
@@ -445,11 +471,12 @@ def seed(*, now=None, stdout=None) -> list[Competition]:
     created = []
     with transaction.atomic():
         customers = demo_customers()
+    budgets = {customer: rng.choice(DEMO_BUDGETS) for customer in customers}
     for demo in DEMOS:
         if Competition.objects.filter(slug=demo.slug).exists():
             continue
         with transaction.atomic():
-            created.append(_create(demo, customers, now, rng))
+            created.append(_create(demo, customers, now, rng, budgets))
         if stdout:
             stdout.write(f"  created {demo.title}")
     competition_sync_statuses(now=now)
@@ -476,12 +503,20 @@ DEMO_COMPLAINTS = (
 
 def _seed_back_office(customers: list[User], now) -> None:
     """Give the back-office something to show: two complaints (one already past its reply
-    target) and a harm-signal scan over the demo sales. Once only, like the competitions."""
+    target), a customer who keeps raising their spending limit, and a harm-signal scan. Once
+    only, like the competitions."""
     from accounts.complaints import complaint_submit
     from accounts.harm import harm_signals_scan
+    from accounts.limits import spend_limit_set
     from accounts.models import Complaint
 
     if not Complaint.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").exists():
+        # One customer who keeps raising their limit, for the harm-signal list.
+        raiser = customers[7]
+        for days_ago, amount in ((80, "50"), (60, "150"), (45, "400"), (35, "1000")):
+            spend_limit_set(
+                user=raiser, monthly_limit=Decimal(amount), now=now - timedelta(days_ago)
+            )
         for index, days_ago, category, message in DEMO_COMPLAINTS:
             customer = customers[index]
             complaint_submit(

@@ -92,9 +92,12 @@ def test_demo_sales_lift_the_operator_rules_only_while_they_are_recorded():
     competition = active_competition(max_tickets=60, max_tickets_per_user=30)
     customers = [UserFactory(), UserFactory()]
 
-    demo._sell(competition, customers, 40, random.Random(1), timezone.now())
+    budgets = dict.fromkeys(customers, Decimal("1000"))
+    demo._sell(competition, customers, 40, random.Random(1), timezone.now(), budgets)
 
     competition.refresh_from_db()
     assert competition.tickets_sold == 41  # 40 paid and one free postal entry
+    spent = sum(Decimal("1000") - left for left in budgets.values())
+    assert spent == 40 * competition.ticket_price
     row = OperatorSettings.current()
     assert row.monthly_spend_cap == Decimal("1.00") and row.require_age_verification
