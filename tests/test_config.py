@@ -54,3 +54,10 @@ def test_demo_admin_is_created_in_debug_only(settings, client):
     assert admin.is_superuser
     assert client.login(email="admin@demo.fairdraw.example", password="fairdraw-demo-admin")
     assert client.get("/admin/").status_code == 200
+
+
+def test_twilio_request_logging_is_quiet():
+    """Twilio's client logs each request with its headers at INFO; we keep it to warnings."""
+    import logging
+
+    assert logging.getLogger("twilio.http_client").getEffectiveLevel() == logging.WARNING

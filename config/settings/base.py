@@ -245,5 +245,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Twilio's HTTP client logs every request, headers and all, at INFO; our outbox
+        # already records each SMS and its outcome.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }
