@@ -8,6 +8,7 @@ test:
 	python3 dev.py test
 
 # Benchmarks (checkout, draw, CSV export) on PostgreSQL (DATABASE_URL, default fairdraw_bench):
-# `make bench`, or e.g. `make bench BENCH_ARGS="checkout --buyers 32 --purchases 50"`.
+# `make bench`, or e.g. `make bench BENCH_ARGS="checkout --buyers 32 --purchases 50"`
+# (`--processes 64`: one process per checkout buyer instead of threads).
 bench:
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/fairdraw_bench} .venv/bin/python bench/run.py $(BENCH_ARGS)

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import DecimalField, F, Sum, Value
+from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -31,10 +31,11 @@ def money(amount: Decimal) -> str:
     return f"£{amount:,.2f}"
 
 
-def operator_cap() -> Decimal | None:
+def operator_cap(operator: OperatorSettings | None = None) -> Decimal | None:
     """The operator's monthly cap for every customer, as set in admin (None: no cap). Read
-    afresh each time, so a purchase sees the value in force inside its own transaction."""
-    return OperatorSettings.current().monthly_spend_cap
+    afresh each time unless the caller passes the row it read for this purchase, so a purchase
+    sees the value in force inside its own transaction."""
+    return (operator or OperatorSettings.current()).monthly_spend_cap
 
 
 def cooling_off() -> timedelta:
@@ -80,24 +81,41 @@ def pending_limit_for(user: User, now: datetime | None = None) -> SpendLimit | N
     return _live_requests(user).filter(effective_at__gt=now).order_by("-requested_at").first()
 
 
+def _spend_figures(user: User, now: datetime, *, personal: bool) -> dict:
+    """`spent` this UK month (see `monthly_spend`) and, with `personal`, the customer's own
+    limit in force (`monthly_limit_for`), in one query."""
+    from tickets.models import Order
+
+    start, end = month_bounds(now)
+    paid_states = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
+    money_field = DecimalField(max_digits=12, decimal_places=2)
+    zero = Value(ZERO, output_field=money_field)
+    orders = Order.objects.filter(user=OuterRef("pk")).order_by().values("user")
+    paid = orders.filter(status__in=paid_states, paid_at__gte=start, paid_at__lt=end).annotate(
+        amount=Sum(F("total") - F("amount_refunded"), output_field=money_field)
+    )
+    held = orders.filter(status=Order.Status.PENDING, reserved_until__gt=now).annotate(
+        amount=Sum("total", output_field=money_field)
+    )
+    figures = {
+        "spent": Coalesce(Subquery(paid.values("amount")), zero)
+        + Coalesce(Subquery(held.values("amount")), zero)
+    }
+    if personal:
+        figures["personal"] = Subquery(
+            SpendLimit.objects.filter(
+                user=OuterRef("pk"), cancelled_at__isnull=True, effective_at__lte=now
+            )
+            .order_by("-requested_at", "-id")
+            .values("monthly_limit")[:1]
+        )
+    return User.objects.filter(pk=user.pk).values(**figures).get()
+
+
 def monthly_spend(user: User, now: datetime | None = None) -> Decimal:
     """What the customer has spent this UK month: paid orders (less refunds) paid this month,
     plus checkouts still holding tickets (they become spend when paid)."""
-    from tickets.models import Order
-
-    now = now or timezone.now()
-    start, end = month_bounds(now)
-    paid_states = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
-    zero = Value(ZERO, output_field=DecimalField(max_digits=10, decimal_places=2))
-    paid = Order.objects.filter(
-        user=user, status__in=paid_states, paid_at__gte=start, paid_at__lt=end
-    ).aggregate(
-        total=Coalesce(Sum(F("total") - F("amount_refunded"), output_field=DecimalField()), zero)
-    )["total"]
-    held = Order.objects.filter(
-        user=user, status=Order.Status.PENDING, reserved_until__gt=now
-    ).aggregate(total=Coalesce(Sum("total"), zero))["total"]
-    return Decimal(paid) + Decimal(held)
+    return Decimal(_spend_figures(user, now or timezone.now(), personal=False)["spent"])
 
 
 @dataclass(frozen=True)
@@ -121,21 +139,33 @@ class SpendPosition:
         return None if self.limit is None else max(self.limit - self.spent, ZERO)
 
 
-def spend_position(user: User, now: datetime | None = None) -> SpendPosition:
-    now = now or timezone.now()
+def spend_position(
+    user: User, now: datetime | None = None, *, operator: OperatorSettings | None = None
+) -> SpendPosition:
+    """Where the customer stands this month (`operator`: the settings row the caller has
+    already read, else it is read here)."""
+    figures = _spend_figures(user, now or timezone.now(), personal=True)
     return SpendPosition(
-        personal=monthly_limit_for(user, now), cap=operator_cap(), spent=monthly_spend(user, now)
+        personal=figures["personal"],
+        cap=operator_cap(operator),
+        spent=Decimal(figures["spent"]),
     )
 
 
-def spend_check(*, user: User, amount: Decimal, now: datetime | None = None) -> None:
+def spend_check(
+    *,
+    user: User,
+    amount: Decimal,
+    now: datetime | None = None,
+    operator: OperatorSettings | None = None,
+) -> None:
     """Refuse an order of `amount` that would take the customer over a monthly limit. Call it
     with the customer's row locked (see the module docstring)."""
     from tickets.exceptions import SpendLimitReached
 
     if amount <= 0:
         return
-    position = spend_position(user, now)
+    position = spend_position(user, now, operator=operator)
     limit = position.limit
     if limit is None or position.spent + amount <= limit:
         return

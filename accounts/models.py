@@ -150,15 +150,16 @@ class User(AbstractBaseUser, PermissionsMixin):
             return True
         return self.excluded_until is not None and (now or timezone.now()) < self.excluded_until
 
-    def may_purchase(self, now=None) -> bool:
+    def may_purchase(self, now=None, operator=None) -> bool:
         """Active, not banned, 18+ and not excluded at `now` (default: the clock), and age
-        verified by staff if the operator requires it (OperatorSettings)."""
-        return self._in_good_standing(now) and not self._age_check_outstanding()
+        verified by staff if the operator requires it (`operator`: the OperatorSettings row a
+        purchase has already read; default: read it)."""
+        return self._in_good_standing(now) and not self._age_check_outstanding(operator)
 
-    def awaits_age_verification(self, now=None) -> bool:
+    def awaits_age_verification(self, now=None, operator=None) -> bool:
         """Only the operator's age check stands between this customer and a purchase: they
         are in good standing, the operator requires verification and staff have not made it."""
-        return self._in_good_standing(now) and self._age_check_outstanding()
+        return self._in_good_standing(now) and self._age_check_outstanding(operator)
 
     def _in_good_standing(self, now) -> bool:
         on = timezone.localdate(now) if now else None
@@ -169,9 +170,11 @@ class User(AbstractBaseUser, PermissionsMixin):
             and not self.is_excluded(now)
         )
 
-    def _age_check_outstanding(self) -> bool:
+    def _age_check_outstanding(self, operator=None) -> bool:
         # Read last and only for the unverified: one primary-key query, never cached.
-        return not self.is_verified and OperatorSettings.current().require_age_verification
+        if self.is_verified:
+            return False
+        return (operator or OperatorSettings.current()).require_age_verification
 
     @property
     def can_purchase(self) -> bool:

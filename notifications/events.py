@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.utils import dateformat, timezone
 
 from .models import Notification
-from .services import notification_enqueue
+from .services import notification_enqueue, notification_enqueue_many
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +52,15 @@ def _image_url(competition) -> str:
     return _url(image.image.url) if image and image.image else ""
 
 
-def _ticket_numbers(order, competition) -> list[int]:
-    return sorted(
-        order.tickets.filter(competition=competition)
-        .exclude(status="refunded")
-        .values_list("number", flat=True)
-    )
+def _image_urls(competitions) -> dict[int, str]:
+    """`_image_url` of several competitions in one query."""
+    from competitions.models import CompetitionImage
+
+    urls: dict[int, str] = {}
+    images = CompetitionImage.objects.filter(competition__in=[c.pk for c in competitions])
+    for image in images.order_by("competition_id", "position", "pk"):
+        urls.setdefault(image.competition_id, _url(image.image.url) if image.image else "")
+    return urls
 
 
 def _e164_or_none(phone: str) -> str | None:
@@ -84,11 +87,11 @@ def _profile(user) -> dict:
     return profile
 
 
-def _klaviyo_event(*, kind, user, metric: str, properties: dict, value, time, key: str) -> None:
-    """Queue a Klaviyo event, only for a customer who agreed to marketing."""
+def _klaviyo_message(*, kind, user, metric: str, properties: dict, value, time, key: str):
+    """A Klaviyo event (an unsaved outbox row), only for a customer who agreed to marketing."""
     if not user.marketing_consent:
-        return
-    notification_enqueue(
+        return None
+    return Notification(
         kind=kind,
         channel=Channel.KLAVIYO,
         recipient=user.email,
@@ -106,12 +109,22 @@ def _klaviyo_event(*, kind, user, metric: str, properties: dict, value, time, ke
     )
 
 
-def _competition_properties(competition) -> dict:
+def _klaviyo_event(**message) -> None:
+    """Queue a Klaviyo event, only for a customer who agreed to marketing."""
+    _enqueue([_klaviyo_message(**message)])
+
+
+def _enqueue(messages) -> None:
+    """Queue the messages built (None: nothing to send on that channel), in one statement."""
+    notification_enqueue_many([m for m in messages if m is not None])
+
+
+def _competition_properties(competition, image_url: str | None = None) -> dict:
     return {
         "CompetitionID": competition.pk,
         "CompetitionName": competition.title,
         "CompetitionURL": _url(competition.get_absolute_url()),
-        "ImageURL": _image_url(competition),
+        "ImageURL": _image_url(competition) if image_url is None else image_url,
         "PrizeValue": float(competition.prize_value),
         "TicketPrice": float(competition.ticket_price),
         "EndsAt": competition.ends_at.isoformat(),
@@ -119,20 +132,34 @@ def _competition_properties(competition) -> dict:
     }
 
 
-def _order_lines(order) -> list[tuple]:
-    """(line, ticket numbers) for each line of an order."""
-    lines = order.lines.select_related("competition", "answer").order_by("pk")
-    return [(line, _ticket_numbers(order, line.competition)) for line in lines]
+def _order_lines(order, lines=None) -> list[tuple]:
+    """(line, ticket numbers) for each line of an order, the numbers in one query. `lines`:
+    the order's lines with their competitions and answers, if the caller has them."""
+    if lines is None:
+        lines = order.lines.select_related("competition", "answer").order_by("pk")
+    numbers: dict[int, list[int]] = {}
+    tickets = order.tickets.exclude(status="refunded").order_by("number")
+    for competition_id, number in tickets.values_list("competition_id", "number"):
+        numbers.setdefault(competition_id, []).append(number)
+    return [(line, numbers.get(line.competition_id, [])) for line in lines]
 
 
-def _order_item(line, numbers: list[int]) -> dict:
+def _order_items(order_lines) -> list[dict]:
+    images = _image_urls([line.competition for line, _ in order_lines])
+    return [
+        _order_item(line, numbers, images.get(line.competition_id, ""))
+        for line, numbers in order_lines
+    ]
+
+
+def _order_item(line, numbers: list[int], image_url: str) -> dict:
     """An order line in Klaviyo's e-commerce vocabulary, plus our ticket numbers."""
     competition = line.competition
     return {
         "ProductID": competition.pk,
         "ProductName": competition.title,
         "ProductURL": _url(competition.get_absolute_url()),
-        "ImageURL": _image_url(competition),
+        "ImageURL": image_url,
         "Quantity": line.quantity,
         "ItemPrice": float(line.unit_price),
         "RowTotal": float(line.line_total),
@@ -142,12 +169,12 @@ def _order_item(line, numbers: list[int]) -> dict:
     }
 
 
-def _sms(*, kind, user, body: str, key: str) -> None:
-    """Queue a text when the customer gave a phone number; an invalid one fails at send time,
-    visibly in the outbox, without reaching the provider."""
+def _sms_message(*, kind, user, body: str, key: str):
+    """A text (an unsaved outbox row) when the customer gave a phone number; an invalid one
+    fails at send time, visibly in the outbox, without reaching the provider."""
     if not user.phone:
-        return
-    notification_enqueue(
+        return None
+    return Notification(
         kind=kind,
         channel=Channel.SMS,
         recipient=user.phone,
@@ -155,6 +182,11 @@ def _sms(*, kind, user, body: str, key: str) -> None:
         payload={"body": body},
         idempotency_key=key,
     )
+
+
+def _sms(**message) -> None:
+    """Queue a text when the customer gave a phone number (see `_sms_message`)."""
+    _enqueue([_sms_message(**message)])
 
 
 def _winner_context(winner) -> dict:
@@ -185,9 +217,12 @@ def _winner_properties(winner) -> dict:
 # --- customers ------------------------------------------------------------------------------
 
 
-def checkout_started(order) -> None:
-    """Klaviyo "Checkout Started" (marketing: abandoned-checkout flows) when numbers are held."""
-    items = [_order_item(line, numbers) for line, numbers in _order_lines(order)]
+def checkout_started(order, *, lines=None) -> None:
+    """Klaviyo "Checkout Started" (marketing: abandoned-checkout flows) when numbers are held.
+    `lines`: the order's lines with their competitions and answers, if the caller has them."""
+    if not order.user.marketing_consent:
+        return  # Klaviyo only: nothing to build (the checkout holds the sale's lock meanwhile)
+    items = _order_items(_order_lines(order, lines))
     _klaviyo_event(
         kind=Kind.CHECKOUT_STARTED,
         user=order.user,
@@ -210,10 +245,16 @@ def checkout_started(order) -> None:
 def order_placed(order) -> None:
     """A paid order: confirmation e-mail and text (always), Klaviyo "Order Placed" and one
     "Competition Entered" per line (with consent)."""
+    _enqueue(order_placed_messages(order))
+
+
+def order_placed_messages(order, *, lines=None) -> list[Notification]:
+    """The messages of `order_placed`, built but not queued (pass them to
+    notification_enqueue_many in the transaction that marks the order paid). `lines`: the
+    order's lines with their competitions and answers, if the caller has them."""
     user = order.user
     key = f"order-placed-{order.pk}"
-    order_lines = _order_lines(order)
-    items = [_order_item(line, numbers) for line, numbers in order_lines]
+    order_lines = _order_lines(order, lines)
     lines = [
         {
             "competition": line.competition.title,
@@ -227,7 +268,7 @@ def order_placed(order) -> None:
         }
         for line, numbers in order_lines
     ]
-    notification_enqueue(
+    email = Notification(
         kind=Kind.ORDER_PLACED,
         channel=Channel.EMAIL,
         recipient=user.email,
@@ -245,50 +286,60 @@ def order_placed(order) -> None:
         ),
         idempotency_key=f"{key}-email",
     )
+    if not (user.phone or user.marketing_consent):
+        return [email]  # no text, no Klaviyo: nothing more to build
+    items = _order_items(order_lines)
+    images = {item["ProductID"]: item["ImageURL"] for item in items}
     summary = "; ".join(
         f"{item['ProductName']} #{', #'.join(map(str, item['TicketNumbers']))}"
         if 0 < len(item["TicketNumbers"]) <= 5
         else f"{item['Quantity']} tickets in {item['ProductName']}"
         for item in items
     )
-    _sms(
-        kind=Kind.ORDER_PLACED,
-        user=user,
-        body=f"Fairdraw: thanks {user.first_name}! Order {order.reference} confirmed: {summary}. "
-        f"Good luck! {_url('/account/')}",
-        key=f"{key}-sms",
-    )
-    _klaviyo_event(
-        kind=Kind.ORDER_PLACED,
-        user=user,
-        metric="Order Placed",
-        properties={
-            "OrderID": order.reference,
-            "OrderURL": _url("/account/"),
-            "ItemNames": [item["ProductName"] for item in items],
-            "Items": items,
-            "TicketCount": sum(len(item["TicketNumbers"]) for item in items),
-        },
-        value=order.total,
-        time=order.paid_at,
-        key=f"{key}-klaviyo",
-    )
-    for line, numbers in order_lines:
-        _klaviyo_event(
-            kind=Kind.COMPETITION_ENTERED,
+    messages = [
+        email,
+        _sms_message(
+            kind=Kind.ORDER_PLACED,
             user=user,
-            metric="Competition Entered",
+            body=f"Fairdraw: thanks {user.first_name}! Order {order.reference} confirmed: "
+            f"{summary}. Good luck! {_url('/account/')}",
+            key=f"{key}-sms",
+        ),
+        _klaviyo_message(
+            kind=Kind.ORDER_PLACED,
+            user=user,
+            metric="Order Placed",
             properties={
-                **_competition_properties(line.competition),
                 "OrderID": order.reference,
-                "TicketNumbers": numbers,
-                "TicketCount": len(numbers),
-                "AnsweredCorrectly": line.answer.is_correct,
+                "OrderURL": _url("/account/"),
+                "ItemNames": [item["ProductName"] for item in items],
+                "Items": items,
+                "TicketCount": sum(len(item["TicketNumbers"]) for item in items),
             },
-            value=line.line_total,
+            value=order.total,
             time=order.paid_at,
-            key=f"competition-entered-{order.pk}-{line.pk}",
+            key=f"{key}-klaviyo",
+        ),
+    ]
+    for line, numbers in order_lines:
+        messages.append(
+            _klaviyo_message(
+                kind=Kind.COMPETITION_ENTERED,
+                user=user,
+                metric="Competition Entered",
+                properties={
+                    **_competition_properties(line.competition, images[line.competition_id]),
+                    "OrderID": order.reference,
+                    "TicketNumbers": numbers,
+                    "TicketCount": len(numbers),
+                    "AnsweredCorrectly": line.answer.is_correct,
+                },
+                value=line.line_total,
+                time=order.paid_at,
+                key=f"competition-entered-{order.pk}-{line.pk}",
+            )
         )
+    return [m for m in messages if m is not None]
 
 
 def order_refunded(order, *, amount, reason: str, refund=None) -> None:

@@ -13,10 +13,11 @@ notification exists exactly when its cause does. After commit a Celery task send
 """
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
@@ -46,19 +47,61 @@ def notification_enqueue(
     user=None,
 ) -> Notification:
     """Add one message to the outbox; the same idempotency key twice is one message."""
-    notification, created = Notification.objects.get_or_create(
-        idempotency_key=idempotency_key,
-        defaults={
-            "kind": kind,
-            "channel": channel,
-            "recipient": recipient,
-            "payload": payload,
-            "user": user,
-        },
+    (notification,) = notification_enqueue_many(
+        [
+            Notification(
+                kind=kind,
+                channel=channel,
+                recipient=recipient,
+                payload=payload,
+                user=user,
+                idempotency_key=idempotency_key,
+            )
+        ]
     )
-    if created:
-        transaction.on_commit(lambda: _dispatch(notification.pk))
     return notification
+
+
+def notification_enqueue_many(notifications: Sequence[Notification]) -> list[Notification]:
+    """Add messages (unsaved Notification rows) to the outbox in one statement. A key already
+    in the outbox, or given twice, is one message: the one stored first is returned for it."""
+    first = {}
+    for notification in notifications:
+        first.setdefault(notification.idempotency_key, notification)
+    added = _insert_new(list(first.values())) if first else {}
+    stored = Notification.objects.in_bulk(
+        [key for key in first if key not in added], field_name="idempotency_key"
+    )
+    for key, pk in added.items():
+        first[key].pk = pk
+        stored[key] = first[key]
+        transaction.on_commit(lambda pk=pk: _dispatch(pk))
+    return [stored[notification.idempotency_key] for notification in notifications]
+
+
+def _insert_new(notifications: list[Notification]) -> dict[str, int]:
+    """Insert the rows whose key is not in the outbox yet, in one statement (INSERT ... ON
+    CONFLICT DO NOTHING: no read first, no savepoint, so no extra round trips inside the callers'
+    transactions, which may hold a sale's lock); returns {key: id} of the rows it added."""
+    meta = Notification._meta
+    connection = connections[router.db_for_write(Notification)]
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    key = quote(meta.get_field("idempotency_key").column)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES {', '.join([row] * len(notifications))} ON CONFLICT ({key}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}, {key}"
+    )
+    params = [
+        f.get_db_prep_save(f.pre_save(notification, True), connection)
+        for notification in notifications
+        for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {key: pk for pk, key in cursor.fetchall()}
 
 
 def _dispatch(notification_id: int) -> None:

@@ -1,7 +1,9 @@
 """Query counts of the storefront pages and the API do not grow with what they show.
 
 Each page is rendered with a few rows and with many; the same ceiling must hold for both,
-so an N+1 query (one per competition, ticket, order or winner) fails here."""
+so an N+1 query (one per competition, ticket, order or winner) fails here. A purchase's
+statements are counted exactly, in all and under the competitions' row lock (the end of this
+module), so a new round trip in checkout fails here too."""
 
 from datetime import timedelta
 
@@ -170,3 +172,119 @@ def test_api_competition_list(client, django_assert_max_num_queries, size):
     with django_assert_max_num_queries(API_LIST_MAX):
         response = client.get("/api/competitions")
     assert response.json()["count"] == size
+
+
+# --- checkout ---------------------------------------------------------------------------------
+# One purchase is order_reserve (numbers held) then order_fulfil (paid), and every statement
+# after the competitions' row lock makes every other buyer of that competition wait. Counted
+# without the statements only one database sends (savepoints, PostgreSQL's SET LOCAL
+# lock_timeout), so the same ceilings hold on SQLite and PostgreSQL; BEGIN and COMMIT are not
+# counted. Per extra competition in the basket a purchase may add only its own steps.
+
+# Settings, basket, customer (locked), spend, holdings, order, lines; then under the lock:
+# competitions, number probe, tickets, counter.
+RESERVE_MAX, RESERVE_LOCKED_MAX = 11, 4
+# Order with lines, customer (locked), settings, numbers for the confirmation; then under the
+# lock: competitions, order claimed as paid, tickets, counter, confirmation e-mail.
+FULFIL_MAX, FULFIL_LOCKED_MAX = 9, 5
+# A customer with a phone and marketing consent: the text and Klaviyo events go in the same
+# statement as the e-mail; the checkout's Klaviyo event costs its numbers, photos and row,
+# the confirmation its photos (before the lock).
+CONSENT_RESERVE_EXTRA, CONSENT_FULFIL_EXTRA = 3, 1
+# Each extra competition: probe and counter (reserve); tickets and counter (fulfil).
+PER_EXTRA_COMPETITION = 2
+
+
+def counted(queries) -> list[str]:
+    return [
+        q["sql"]
+        for q in queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "SET LOCAL"))
+    ]
+
+
+def purchase_statements(monkeypatch, user, competitions) -> dict[str, tuple[int, int]]:
+    """(all, under the competitions' lock) statements of each half of one purchase."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets import services
+    from tickets.services import LineRequest, order_fulfil, order_reserve
+
+    lines = [LineRequest(c.pk, correct_answer(c).pk, quantity=2) for c in competitions]
+    seen: dict[str, tuple[int, int]] = {}
+    locked_at: list[int] = []
+    real_lock = services.lock_competitions
+
+    def lock_competitions(ids):
+        locked_at.append(len(counted(capture.captured_queries)))
+        return real_lock(ids)
+
+    monkeypatch.setattr(services, "lock_competitions", lock_competitions)
+    for name in ("reserve", "fulfil"):
+        locked_at.clear()
+        capture = CaptureQueriesContext(connection)
+        with capture:
+            if name == "reserve":
+                order = order_reserve(user=user, lines=lines)
+            else:
+                assert order_fulfil(order_id=order.pk).outcome == "paid"
+        total = len(counted(capture.captured_queries))
+        (at,) = locked_at  # the usual purchase locks once
+        seen[name] = (total, total - at)
+    return seen
+
+
+@pytest.fixture
+def checkout_ready():
+    """Operator settings stored and each competition's first sale made, as on a live site."""
+    from tests.factories import operator_settings
+
+    operator_settings()
+
+    def ready(count: int) -> list[Competition]:
+        competitions = [
+            active_competition(max_tickets=1000, max_tickets_per_user=100) for _ in range(count)
+        ]
+        for competition in competitions:
+            TicketFactory(competition=competition, number=1)
+        return competitions
+
+    return ready
+
+
+def test_checkout_round_trips(monkeypatch, checkout_ready):
+    customer = UserFactory(phone="", marketing_consent=False)
+
+    seen = purchase_statements(monkeypatch, customer, checkout_ready(1))
+
+    assert seen == {
+        "reserve": (RESERVE_MAX, RESERVE_LOCKED_MAX),
+        "fulfil": (FULFIL_MAX, FULFIL_LOCKED_MAX),
+    }
+
+
+def test_checkout_round_trips_with_a_text_and_klaviyo(monkeypatch, checkout_ready):
+    customer = UserFactory(phone="07700 900123", marketing_consent=True)
+
+    seen = purchase_statements(monkeypatch, customer, checkout_ready(1))
+
+    assert seen == {
+        "reserve": (
+            RESERVE_MAX + CONSENT_RESERVE_EXTRA,
+            RESERVE_LOCKED_MAX + CONSENT_RESERVE_EXTRA,
+        ),
+        "fulfil": (FULFIL_MAX + CONSENT_FULFIL_EXTRA, FULFIL_LOCKED_MAX),
+    }
+
+
+def test_checkout_round_trips_grow_only_by_each_competitions_steps(monkeypatch, checkout_ready):
+    customer = UserFactory(phone="", marketing_consent=False)
+
+    seen = purchase_statements(monkeypatch, customer, checkout_ready(3))
+
+    extra = 2 * PER_EXTRA_COMPETITION
+    assert seen == {
+        "reserve": (RESERVE_MAX + extra, RESERVE_LOCKED_MAX + extra),
+        "fulfil": (FULFIL_MAX + extra, FULFIL_LOCKED_MAX + extra),
+    }

@@ -28,8 +28,9 @@ from .models import CardFunding, Order
 PAID_STATES = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
 
 
-def credit_card_cap() -> Decimal:
-    return OperatorSettings.current().credit_card_monthly_cap
+def credit_card_cap(operator: OperatorSettings | None = None) -> Decimal:
+    """`operator`: the settings row the caller read for this payment (default: read it)."""
+    return (operator or OperatorSettings.current()).credit_card_monthly_cap
 
 
 def credit_card_spend(user, now: datetime | None = None) -> Decimal:
@@ -89,7 +90,9 @@ def credit_card_position(*, user, competition_ids, now=None) -> CreditCardPositi
     )
 
 
-def credit_card_refusal(*, user, order: Order, funding: str, now) -> str | None:
+def credit_card_refusal(
+    *, user, order: Order, funding: str, now, operator: OperatorSettings | None = None
+) -> str | None:
     """Why this paid order may not be kept if it was paid by a card of `funding` type, written
     for the customer; None when it may. Call it with the customer's row locked."""
     if funding != CardFunding.CREDIT:
@@ -101,7 +104,7 @@ def credit_card_refusal(*, user, order: Order, funding: str, now) -> str | None:
             f"Credit cards can’t be used for instant-win competitions ({_titles(instant)}). "
             "Please pay by debit card."
         )
-    cap = credit_card_cap()
+    cap = credit_card_cap(operator)
     used = credit_card_spend(user, now)
     if used + order.total <= cap:
         return None

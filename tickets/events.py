@@ -7,22 +7,37 @@ from django.db.models import F
 
 from competitions.models import Competition
 from notifications import events as notify
+from notifications.services import notification_enqueue_many
 
 
-def order_reserved(order) -> None:
-    """Numbers are held and the customer is on their way to pay."""
-    notify.checkout_started(order)
+def order_reserved(order, *, lines=None) -> None:
+    """Numbers are held and the customer is on their way to pay. `lines`: the order's lines
+    with their competitions and answers, if the caller has them."""
+    notify.checkout_started(order, lines=lines)
 
 
-def order_paid(order) -> None:
+def order_paid_messages(order, *, lines=None) -> list:
+    """What `order_paid` will tell the customer, built ahead: a sale builds them before taking
+    the competitions' locks, from a pending order (whose numbers are the ones it will issue)
+    and its lines with their competitions and answers."""
+    return notify.order_placed_messages(order, lines=lines)
+
+
+def order_paid(order, *, messages=None, competitions=None) -> None:
     """Payment confirmed and tickets issued: "Your tickets" with the numbers; operators hear
-    about any competition this sale sold out."""
-    notify.order_placed(order)
-    competition_ids = order.lines.values_list("competition_id", flat=True)
-    for competition in Competition.objects.filter(
-        pk__in=competition_ids, tickets_sold__gte=F("max_tickets")
-    ):
-        notify.sold_out(competition)
+    about any competition this sale sold out. `messages`: built ahead by order_paid_messages;
+    `competitions`: the order's competitions as locked, with this sale's counts."""
+    if messages is None:
+        messages = order_paid_messages(order)
+    notification_enqueue_many(messages)
+    if competitions is None:
+        competition_ids = order.lines.values_list("competition_id", flat=True)
+        competitions = Competition.objects.filter(
+            pk__in=competition_ids, tickets_sold__gte=F("max_tickets")
+        )
+    for competition in competitions:
+        if competition.tickets_sold >= competition.max_tickets:
+            notify.sold_out(competition)
 
 
 def payment_refused(order, refund, problem: str) -> None:

@@ -15,9 +15,16 @@ The life of an order:
   `postal_entry_add`   free entries, same limits, same chance.
 
 Every function that changes numbers or counters locks the competitions first (tickets.locking),
-then the order; those that judge the customer's spend (order_reserve, order_fulfil) lock the
-customer's row before both. The counters on Competition and the unique index on
+then the order; those that judge the customer's spend (order_reserve, order_fulfil) or give a
+customer numbers (order_reserve, order_fulfil, postal_entry_add) lock the customer's row before
+both. So what a customer holds can only grow under their row lock, and order_reserve counts it
+before taking the competitions' locks. The counters on Competition and the unique index on
 (competition, number) are the database's own guarantee that nothing is oversold or sold twice.
+
+The competitions' row locks serialise every sale of a popular competition, so the work done
+while they are held is kept to what needs them: the customer's checks, the order and its lines
+come before; inside, one query per step (the fresh rows, the number probe, the tickets, the
+counter) and what the notifications need, mostly from rows already in hand.
 """
 
 import logging
@@ -30,11 +37,12 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import CharField, Count, F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import limits
-from accounts.models import ExclusionKind, User
+from accounts.models import ExclusionKind, OperatorSettings, User
 from accounts.services import age_verification_needed_message
 from competitions.lifecycle import Status
 from competitions.models import AnswerChoice, Competition
@@ -92,11 +100,12 @@ class _Line:
 # ---------------------------------------------------------------- checks
 
 
-def _check_eligible(user, now=None) -> None:
+def _check_eligible(user, now=None, operator=None) -> None:
+    """`operator`: the OperatorSettings row this purchase read (default: read it)."""
     if user.is_excluded(now):
         raise NotEligible(_exclusion_message(user))
-    if not user.may_purchase(now):
-        if user.awaits_age_verification(now):
+    if not user.may_purchase(now, operator):
+        if user.awaits_age_verification(now, operator):
             raise NotEligible(age_verification_needed_message())
         raise NotEligible(
             "Only adults (18+) with an account in good standing can enter. "
@@ -106,10 +115,10 @@ def _check_eligible(user, now=None) -> None:
         )
 
 
-def _eligibility_problem(user, now) -> str | None:
+def _eligibility_problem(user, now, operator=None) -> str | None:
     """Why the customer may not buy at `now` (for them to read), or None."""
     try:
-        _check_eligible(user, now)
+        _check_eligible(user, now, operator)
     except NotEligible as exc:
         return str(exc)
     return None
@@ -128,8 +137,15 @@ def _prepare(lines: Sequence[LineRequest]) -> list[_Line]:
     """Everything that can be checked without a lock: answers, number ranges, duplicates."""
     if not lines:
         raise CartEmpty("Your basket is empty.")
-    competitions = Competition.objects.in_bulk([line.competition_id for line in lines])
-    answers = AnswerChoice.objects.in_bulk([line.answer_id for line in lines if line.answer_id])
+    # The answers bring their competitions (one query); only a line without a fitting answer,
+    # which is refused below, costs a second.
+    answers = AnswerChoice.objects.select_related("competition").in_bulk(
+        [line.answer_id for line in lines if line.answer_id]
+    )
+    competitions = {a.competition_id: a.competition for a in answers.values()}
+    missing = [line.competition_id for line in lines if line.competition_id not in competitions]
+    if missing:
+        competitions.update(Competition.objects.in_bulk(missing))
     prepared = []
     for line in lines:
         competition = competitions.get(line.competition_id)
@@ -162,8 +178,29 @@ def _held_by(user, competition_id: int) -> int:
     )
 
 
-def _check_line(*, competition: Competition, user, line: _Line, now) -> None:
-    """The sale rules, checked on the locked, fresh competition row."""
+def _holdings(user, competition_ids) -> dict[int, int]:
+    """`_held_by` for several competitions in one query (absent: none held)."""
+    return dict(
+        Ticket.objects.filter(
+            competition_id__in=list(competition_ids),
+            user=user,
+            status__in=allocation.HOLDING_STATUSES,
+        )
+        .order_by()
+        .values("competition_id")
+        .annotate(held=Count("pk"))
+        .values_list("competition_id", "held")
+    )
+
+
+def _lock_customer(user_id: int) -> User:
+    """Lock the customer's row (before any competition's, always) and return it fresh."""
+    return User.objects.select_for_update().get(pk=user_id)
+
+
+def _check_line(*, competition: Competition, user, line: _Line, now, held=None) -> None:
+    """The sale rules, checked on the locked, fresh competition row. `held`: what the customer
+    holds in it, if counted already under their row lock."""
     if competition.live_status(now) != Status.ACTIVE:
         raise SalesClosed(f"Entries for “{competition.title}” are closed.")
     left = competition.tickets_left
@@ -182,7 +219,8 @@ def _check_line(*, competition: Competition, user, line: _Line, now) -> None:
             )
             + held
         )
-    held = _held_by(user, competition.pk)
+    if held is None:
+        held = _held_by(user, competition.pk)
     if held + line.count > competition.max_tickets_per_user:
         raise LimitReached(
             f"You can hold at most {competition.max_tickets_per_user} tickets for "
@@ -212,21 +250,20 @@ def _count(competition_id: int, *, sold: int = 0, reserved: int = 0, now) -> Non
     )
 
 
-def _insert(*, competition, user, order, numbers, status, source, now) -> list[Ticket]:
-    return Ticket.objects.bulk_create(
-        [
-            Ticket(
-                competition=competition,
-                number=n,
-                user=user,
-                order=order,
-                status=status,
-                source=source,
-                purchased_at=now,
-            )
-            for n in numbers
-        ]
-    )
+def _tickets(*, competition, user, order, numbers, status, source, now) -> list[Ticket]:
+    """New (unsaved) tickets: callers insert all of a sale's in one bulk_create."""
+    return [
+        Ticket(
+            competition=competition,
+            number=n,
+            user=user,
+            order=order,
+            status=status,
+            source=source,
+            purchased_at=now,
+        )
+        for n in numbers
+    ]
 
 
 def _ticket_status(answer: AnswerChoice) -> str:
@@ -235,7 +272,9 @@ def _ticket_status(answer: AnswerChoice) -> str:
 
 def _competition_ids(order_id: int) -> list[int]:
     return list(
-        OrderLine.objects.filter(order_id=order_id).values_list("competition_id", flat=True)
+        OrderLine.objects.filter(order_id=order_id)
+        .order_by()
+        .values_list("competition_id", flat=True)
     )
 
 
@@ -274,21 +313,38 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
 
     Validates and loads outside the lock; inside it, re-checks every line (sales open, quota,
     per-customer limit across all orders, chosen numbers free), picks lucky-dip numbers and
-    writes the order, its lines and its reserved tickets. All or nothing."""
+    writes the order, its lines and its reserved tickets. All or nothing. Lapsed reservations
+    standing in the way (a line short of numbers, over the limit, or wanting a held number) are
+    released and the cart tried once more; otherwise the periodic task releases them."""
     now = now or timezone.now()
-    _check_eligible(user, now)
+    # Read once for this purchase and passed to every rule that needs it.
+    operator = OperatorSettings.current()
+    _check_eligible(user, now, operator)
     prepared = _prepare(lines)
+    try:
+        return _reserve(user=user, prepared=prepared, operator=operator, now=now)
+    except (SoldOut, LimitReached, NumberTaken):
+        # Each release takes its own transaction and locks (ascending ids), never inside ours.
+        ids = [line.competition.pk for line in prepared]
+        if not reservations_release_expired(competition_ids=ids, now=now):
+            raise
+        return _reserve(user=user, prepared=prepared, operator=operator, now=now)
+
+
+def _reserve(*, user, prepared: list[_Line], operator, now) -> Order:
     ids = [line.competition.pk for line in prepared]
     total = sum((x.competition.ticket_price * x.count for x in prepared), Decimal("0"))
-    reservations_release_expired(competition_ids=ids, now=now)
     with transaction.atomic():
         # The customer's row before any competition's (always in that order): two checkouts
-        # of one customer queue here, so they cannot both fit under the spend limit. A price
-        # change seen under the competition lock below refuses the order, so `total` holds.
-        user = User.objects.select_for_update().get(pk=user.pk)
-        _check_eligible(user, now)
-        limits.spend_check(user=user, amount=total, now=now)
-        # The order row first: nobody else can see or wait for it, so it need not be locked.
+        # of one customer queue here, so they cannot both fit under the spend limit, and what
+        # they hold cannot grow until this commits (see the module docstring), so it is counted
+        # here rather than under the competitions' locks.
+        user = _lock_customer(user.pk)
+        _check_eligible(user, now, operator)
+        limits.spend_check(user=user, amount=total, now=now, operator=operator)
+        held = _holdings(user, ids)
+        # The order and its lines at the prices read before the lock: nobody else can see them
+        # yet, so they need no lock, and a price change seen under the lock refuses the order.
         order = Order.objects.create(
             user=user,
             status=Order.Status.PENDING,
@@ -296,34 +352,48 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
             total=total,
             reserved_until=now + timedelta(minutes=settings.FAIRDRAW_RESERVATION_MINUTES),
         )
+        order_lines = OrderLine.objects.bulk_create(
+            [
+                OrderLine(
+                    order=order,
+                    competition=line.competition,
+                    quantity=line.count,
+                    chosen_numbers=line.numbers,
+                    answer=line.answer,
+                    unit_price=line.competition.ticket_price,
+                    line_total=line.competition.ticket_price * line.count,
+                )
+                for line in prepared
+            ]
+        )
         locked = lock_competitions(ids)
         for line in prepared:
             competition = locked[line.competition.pk]
             if competition.ticket_price != line.competition.ticket_price:
                 raise SalesClosed(f"The price of “{competition.title}” has just changed.")
-            _check_line(competition=competition, user=user, line=line, now=now)
-            numbers = _allocate(competition=competition, line=line)
-            line_total = competition.ticket_price * line.count
-            OrderLine.objects.create(
-                order=order,
+            _check_line(
                 competition=competition,
-                quantity=line.count,
-                chosen_numbers=line.numbers,
-                answer=line.answer,
-                unit_price=competition.ticket_price,
-                line_total=line_total,
+                user=user,
+                line=line,
+                now=now,
+                held=held.get(competition.pk, 0),
             )
-            _insert(
+        tickets = []
+        for line in prepared:
+            competition = locked[line.competition.pk]
+            tickets += _tickets(
                 competition=competition,
                 user=user,
                 order=order,
-                numbers=numbers,
+                numbers=_allocate(competition=competition, line=line),
                 status=Ticket.Status.RESERVED,
                 source=Ticket.Source.PAID,
                 now=now,
             )
-            _count(competition.pk, reserved=len(numbers), now=now)
-        events.order_reserved(order)
+        Ticket.objects.bulk_create(tickets)
+        for line in prepared:
+            _count(line.competition.pk, reserved=line.count, now=now)
+        events.order_reserved(order, lines=order_lines)
     return order
 
 
@@ -487,96 +557,186 @@ def order_fulfil(
     code of practice refuses (tickets.cards), the money is refunded automatically and no ticket
     is created. `card_funding` is the paying card's type as the provider reported it."""
     now = now or timezone.now()
-    user_id = Order.objects.values_list("user_id", flat=True).get(pk=order_id)
+    payment = {
+        "amount_paid": amount_paid,
+        "currency": currency,
+        "payment_intent_id": payment_intent_id,
+        "session_id": session_id,
+        "card_funding": card_funding,
+    }
+    # The order with its lines, their competitions and answers, read before any lock: whose it
+    # is and what it is for never change; everything else is checked again under the locks.
+    lines = list(
+        OrderLine.objects.filter(order_id=order_id)
+        .select_related("order", "competition", "answer")
+        .order_by("pk")
+    )
+    order = lines[0].order if lines else Order.objects.get(pk=order_id)
     with transaction.atomic():
         # The customer's row before the competitions' (as order_reserve): their payments queue
         # here, so two credit-card payments cannot both fit under the monthly cap.
-        user = User.objects.select_for_update().get(pk=user_id)
-        locked = lock_competitions(_competition_ids(order_id))
-        # The order (locked) and its lines in one query.
-        lines = list(
-            OrderLine.objects.filter(order_id=order_id)
-            .select_related("order", "answer")
-            .select_for_update(of=("order",))
-            .order_by("pk")
-        )
-        order = lines[0].order if lines else Order.objects.select_for_update().get(pk=order_id)
-        if order.status in PAID_STATES:
-            return Fulfilment("already paid", order)
-        if payment_intent_id:
-            order.stripe_payment_intent_id = payment_intent_id
-        if session_id and not order.stripe_checkout_session_id:
-            order.stripe_checkout_session_id = session_id
-        if card_funding:
-            order.card_funding = card_funding
-        mismatch = amount_paid is not None and (
-            amount_paid != order.total
-            or (currency or order.currency).upper() != order.currency.upper()
-        )
-        refused_card = None
-        if not mismatch:
-            refused_card = cards.credit_card_refusal(
-                user=user, order=order, funding=order.card_funding, now=now
-            )
-        # Banned, excluded or closed since checking out: the payment is refunded, not turned
-        # into tickets (a break or self-exclusion stops every purchase at once).
-        # (A lapsed order's re-issue checks the same in _reissue.)
-        barred = (
-            _eligibility_problem(user, now)
-            if order.status == Order.Status.PENDING and not (mismatch or refused_card)
-            else None
-        )
-        closed = any(locked[line.competition_id].status in CLOSED_FOR_GOOD for line in lines)
-        if order.status == Order.Status.PENDING and not (
-            mismatch or refused_card or barred or closed
-        ):
-            for line in lines:
-                converted = Ticket.objects.filter(
-                    order=order, competition_id=line.competition_id, status=Ticket.Status.RESERVED
-                ).update(status=_ticket_status(line.answer), purchased_at=now)
-                _count(line.competition_id, sold=converted, reserved=-converted, now=now)
-            _mark_paid(order, now=now)
-            events.order_paid(order)
-            return Fulfilment("paid", order)
-
+        user = _lock_customer(order.user_id)
+        operator = OperatorSettings.current()  # read once, before the competitions' locks
         if order.status == Order.Status.PENDING:
-            _drop_reservations(order_id=order.pk, now=now)
-            for competition in locked.values():
-                competition.refresh_from_db(fields=["tickets_sold", "tickets_reserved"])
-        if mismatch:
-            problem, reason = "the payment did not match the order", Refund.Reason.PAYMENT_MISMATCH
-        elif refused_card:
-            problem, reason = refused_card, Refund.Reason.CREDIT_CARD
-        elif barred:
-            problem, reason = barred, Refund.Reason.OTHER
-        else:
-            problem = _reissue(order=order, user=user, lines=lines, locked=locked, now=now)
-            reason = Refund.Reason.LATE_PAYMENT
-        if problem is None:
-            _mark_paid(order, now=now)
-            events.order_paid(order)
-            return Fulfilment("paid after the reservation lapsed", order)
-
-        amount = amount_paid if amount_paid is not None else order.total
-        order.status = Order.Status.REFUNDED
-        order.paid_at = now
-        order.amount_refunded = min(amount, order.total)
-        order.save()
-        refund = Refund.objects.create(
-            order=order, amount=amount, currency=order.currency, reason=reason, note=problem[:255]
+            paid = _pay_pending(
+                order=order, lines=lines, user=user, operator=operator, now=now, **payment
+            )
+            if paid is not None:
+                return paid
+        return _fulfil_locked(
+            order_id=order_id,
+            competition_ids=[line.competition_id for line in lines],
+            user=user,
+            operator=operator,
+            now=now,
+            **payment,
         )
-        events.payment_refused(order, refund, problem)
-        transaction.on_commit(lambda: _queue_refund(refund.pk))
+
+
+def _take_payment(order: Order, *, payment_intent_id, session_id, card_funding) -> None:
+    """Note the provider's facts about the payment on the order (saved when it is marked)."""
+    if payment_intent_id:
+        order.stripe_payment_intent_id = payment_intent_id
+    if session_id and not order.stripe_checkout_session_id:
+        order.stripe_checkout_session_id = session_id
+    if card_funding:
+        order.card_funding = card_funding
+
+
+def _mismatch(order: Order, amount_paid, currency) -> bool:
+    return amount_paid is not None and (
+        amount_paid != order.total or (currency or order.currency).upper() != order.currency.upper()
+    )
+
+
+def _pay_pending(
+    *, order: Order, lines: list[OrderLine], user, operator, now, amount_paid, currency, **facts
+) -> Fulfilment | None:
+    """The usual payment, with as little as possible done under the competitions' locks: a
+    pending order paid in full, by a card the rules accept, by a customer still allowed to buy.
+
+    All of that is decided before those locks, from the customer's locked row and the order's
+    amounts and lines (which never change), and the confirmation is built then too: a pending
+    order's numbers are the ones it issues. Under the locks: the competitions must not be drawn
+    or cancelled, and a compare-and-set claim (pending -> paid) proves the order is still
+    pending, so nothing read before has changed (a pending order's tickets only ever change
+    with its status). None: not the usual case, for the caller to decide on locked rows."""
+    order.user = user
+    _take_payment(order, **facts)
+    if _mismatch(order, amount_paid, currency):
+        return None
+    refusal = cards.credit_card_refusal(
+        user=user, order=order, funding=order.card_funding, now=now, operator=operator
+    )
+    if refusal or _eligibility_problem(user, now, operator):
+        return None
+    order.paid_at = now
+    messages = events.order_paid_messages(order, lines=lines)
+    locked = lock_competitions([line.competition_id for line in lines])
+    if any(competition.status in CLOSED_FOR_GOOD for competition in locked.values()):
+        return None
+    if not _claim_paid(order, now=now):
+        return None
+    for line in lines:
+        competition = locked[line.competition_id]
+        converted = Ticket.objects.filter(
+            order=order, competition=competition, status=Ticket.Status.RESERVED
+        ).update(status=_ticket_status(line.answer), purchased_at=now)
+        _count(competition.pk, sold=converted, reserved=-converted, now=now)
+        competition.tickets_sold += converted
+        competition.tickets_reserved -= converted
+    events.order_paid(order, messages=messages, competitions=locked.values())
+    return Fulfilment("paid", order)
+
+
+def _fulfil_locked(
+    *, order_id: int, competition_ids, user, operator, now, amount_paid, currency, **facts
+) -> Fulfilment:
+    """order_fulfil on the locked rows, for every case: a lapsed or released order, a payment
+    that must be refunded, a duplicate; and the usual one if `_pay_pending` found the order
+    changed before it was locked."""
+    locked = lock_competitions(competition_ids)
+    # The order (locked) and its lines in one query.
+    lines = list(
+        OrderLine.objects.filter(order_id=order_id)
+        .select_related("order", "answer")
+        .select_for_update(of=("order",))
+        .order_by("pk")
+    )
+    order = lines[0].order if lines else Order.objects.select_for_update().get(pk=order_id)
+    order.user = user
+    for line in lines:
+        line.competition = locked[line.competition_id]
+    if order.status in PAID_STATES:
+        return Fulfilment("already paid", order)
+    _take_payment(order, **facts)
+    mismatch = _mismatch(order, amount_paid, currency)
+    refused_card = None
+    if not mismatch:
+        refused_card = cards.credit_card_refusal(
+            user=user, order=order, funding=order.card_funding, now=now, operator=operator
+        )
+    # Banned, excluded or closed since checking out: the payment is refunded, not turned
+    # into tickets (a break or self-exclusion stops every purchase at once).
+    # (A lapsed order's re-issue checks the same in _reissue.)
+    barred = (
+        _eligibility_problem(user, now, operator)
+        if order.status == Order.Status.PENDING and not (mismatch or refused_card)
+        else None
+    )
+    closed = any(locked[line.competition_id].status in CLOSED_FOR_GOOD for line in lines)
+    if order.status == Order.Status.PENDING and not (mismatch or refused_card or barred or closed):
+        for line in lines:
+            converted = Ticket.objects.filter(
+                order=order, competition_id=line.competition_id, status=Ticket.Status.RESERVED
+            ).update(status=_ticket_status(line.answer), purchased_at=now)
+            _count(line.competition_id, sold=converted, reserved=-converted, now=now)
+            line.competition.tickets_sold += converted
+            line.competition.tickets_reserved -= converted
+        _mark_paid(order, now=now)
+        events.order_paid(order, competitions=locked.values())
+        return Fulfilment("paid", order)
+
+    if order.status == Order.Status.PENDING:
+        _drop_reservations(order_id=order.pk, now=now)
+        for competition in locked.values():
+            competition.refresh_from_db(fields=["tickets_sold", "tickets_reserved"])
+    if mismatch:
+        problem, reason = "the payment did not match the order", Refund.Reason.PAYMENT_MISMATCH
+    elif refused_card:
+        problem, reason = refused_card, Refund.Reason.CREDIT_CARD
+    elif barred:
+        problem, reason = barred, Refund.Reason.OTHER
+    else:
+        problem = _reissue(
+            order=order, user=user, lines=lines, locked=locked, operator=operator, now=now
+        )
+        reason = Refund.Reason.LATE_PAYMENT
+    if problem is None:
+        _mark_paid(order, now=now)
+        events.order_paid(order, competitions=locked.values())
+        return Fulfilment("paid after the reservation lapsed", order)
+
+    amount = amount_paid if amount_paid is not None else order.total
+    order.status = Order.Status.REFUNDED
+    order.paid_at = now
+    order.amount_refunded = min(amount, order.total)
+    order.save()
+    refund = Refund.objects.create(
+        order=order, amount=amount, currency=order.currency, reason=reason, note=problem[:255]
+    )
+    events.payment_refused(order, refund, problem)
+    transaction.on_commit(lambda: _queue_refund(refund.pk))
     return Fulfilment("refunded: " + problem, order, refund)
 
 
-def _reissue(*, order: Order, user, lines: list[OrderLine], locked, now) -> str | None:
+def _reissue(*, order: Order, user, lines: list[OrderLine], locked, operator, now) -> str | None:
     """Issue a lapsed order's tickets afresh if the customer may still buy them, as a new
     checkout would (eligibility, every line's sale rules, spend limits); otherwise write nothing
     and say why (for the customer). `user` is the customer's locked row."""
     try:
         with transaction.atomic():
-            _check_eligible(user, now)
+            _check_eligible(user, now, operator)
             wanted = []
             for line in lines:
                 competition = locked[line.competition_id]
@@ -585,11 +745,12 @@ def _reissue(*, order: Order, user, lines: list[OrderLine], locked, now) -> str 
                 _check_line(competition=competition, user=user, line=wanted[-1], now=now)
             # The order holds nothing now (its reservation lapsed or was just dropped, and the
             # lines were checked above), so `monthly_spend` does not count it a second time.
-            limits.spend_check(user=user, amount=order.total, now=now)
+            limits.spend_check(user=user, amount=order.total, now=now, operator=operator)
+            tickets = []
             for line, want in zip(lines, wanted, strict=True):
                 competition = locked[line.competition_id]
                 numbers = _allocate(competition=competition, line=want)
-                _insert(
+                tickets += _tickets(
                     competition=competition,
                     user=user,
                     order=order,
@@ -600,24 +761,36 @@ def _reissue(*, order: Order, user, lines: list[OrderLine], locked, now) -> str 
                 )
                 _count(competition.pk, sold=len(numbers), now=now)
                 competition.tickets_sold += len(numbers)
+            Ticket.objects.bulk_create(tickets)
     except TicketError as exc:
         return str(exc)
     return None
 
 
 def _mark_paid(order: Order, *, now) -> None:
+    if not _claim_paid(order, now=now):  # we hold the row lock, so this means a bug, not a race
+        raise RuntimeError(f"Order {order.pk} changed while being paid.")
+
+
+def _claim_paid(order: Order, *, now) -> bool:
+    """Compare-and-set: the order, still in the status read, becomes paid with the payment's
+    facts (a checkout session already on record is kept). False if it was no longer so."""
     claimed = Order.objects.filter(pk=order.pk, status=order.status).update(
         status=Order.Status.PAID,
         paid_at=now,
         stripe_payment_intent_id=order.stripe_payment_intent_id,
-        stripe_checkout_session_id=order.stripe_checkout_session_id,
+        stripe_checkout_session_id=Coalesce(
+            "stripe_checkout_session_id",
+            Value(order.stripe_checkout_session_id, output_field=CharField()),
+        ),
         card_funding=order.card_funding,
         updated_at=now,
     )
-    if claimed != 1:  # we hold the row lock, so this means a bug, not a race
-        raise RuntimeError(f"Order {order.pk} changed while being paid.")
+    if claimed != 1:
+        return False
     order.status = Order.Status.PAID
     order.paid_at = now
+    return True
 
 
 def _queue_refund(refund_id: int) -> None:
@@ -950,18 +1123,23 @@ def postal_entry_add(
     if quantity < 1:
         raise ValueError("quantity must be positive")
     with transaction.atomic():
+        # The customer's row first, as every path that gives a customer numbers (the module
+        # docstring says why).
+        user = _lock_customer(user.pk)
         locked = lock_competitions([competition.pk])[competition.pk]
         line = _Line(locked, answer=None, quantity=quantity)
         _check_line(competition=locked, user=user, line=line, now=now)
         numbers = _allocate(competition=locked, line=line)
-        tickets = _insert(
-            competition=locked,
-            user=user,
-            order=None,
-            numbers=numbers,
-            status=Ticket.Status.ACTIVE,
-            source=Ticket.Source.POSTAL,
-            now=now,
+        tickets = Ticket.objects.bulk_create(
+            _tickets(
+                competition=locked,
+                user=user,
+                order=None,
+                numbers=numbers,
+                status=Ticket.Status.ACTIVE,
+                source=Ticket.Source.POSTAL,
+                now=now,
+            )
         )
         _count(locked.pk, sold=len(numbers), now=now)
     return tickets

@@ -11,7 +11,12 @@ from django.utils import timezone
 
 from notifications import events
 from notifications.models import Notification
-from notifications.services import notification_enqueue, notification_send, notification_sweep
+from notifications.services import (
+    notification_enqueue,
+    notification_enqueue_many,
+    notification_send,
+    notification_sweep,
+)
 from tests.fakes.twilio_server import INVALID_NUMBER
 from tests.notifications.conftest import OPERATOR
 from tests.notifications.helpers import competition, customer, outbox, paid_order, winner
@@ -275,6 +280,39 @@ def test_the_same_notification_enqueued_twice_is_sent_once(committed, fake_klavi
     committed(klaviyo_event, user)
     committed(klaviyo_event, user)
     assert Notification.objects.count() == 1
+    assert len(fake_klaviyo.events()) == 1
+
+
+def test_messages_queued_together_are_each_sent_once(committed, fake_klaviyo):
+    """One statement writes a batch (a sale writes its confirmation under the competitions'
+    locks): a key already in the outbox, or given twice, is still one message."""
+    user = customer()
+    committed(klaviyo_event, user, key="order-placed-1-klaviyo")
+    already = Notification.objects.get()
+
+    def email(key, subject):
+        return Notification(
+            kind=Kind.ORDER_PLACED,
+            channel=Channel.EMAIL,
+            recipient=user.email,
+            user=user,
+            payload={"subject": subject, "template": "order_placed", "context": {}},
+            idempotency_key=key,
+        )
+
+    batch = [
+        email("order-placed-1-klaviyo", "ignored: the key is taken"),
+        email("order-placed-1-email", "first"),
+        email("order-placed-1-email", "ignored: given twice"),
+    ]
+    stored = []
+    committed(lambda: stored.extend(notification_enqueue_many(batch)))
+
+    assert [n.pk for n in stored] == [already.pk, stored[1].pk, stored[1].pk]
+    assert Notification.objects.count() == 2
+    assert stored[1].payload["subject"] == "first"
+    assert Notification.objects.get(pk=stored[1].pk).status == Status.SENT
+    assert [m.subject for m in mail.outbox] == ["first"]
     assert len(fake_klaviyo.events()) == 1
 
 

@@ -169,3 +169,71 @@ def test_a_payment_in_time_from_a_customer_barred_since_checkout_is_refunded(com
     mail = Notification.objects.get(user=customer, kind=Notification.Kind.ORDER_REFUNDED)
     assert "No tickets were issued" in mail.payload["context"]["reason"]
     assert result.refund.note in mail.payload["context"]["reason"]
+
+
+def test_a_payment_racing_the_release_of_its_lapsed_reservation_is_issued_once(monkeypatch):
+    """The usual payment is prepared before the competitions' locks; if the order stops being
+    pending meanwhile (here the periodic release wins the race), nothing prepared is used: the
+    payment is judged again on the locked rows, and the confirmation lists the new numbers."""
+    from tickets import services
+
+    competition = active_competition(max_tickets=1000, max_tickets_per_user=10)
+    customer = UserFactory()
+    order = reserve(
+        customer, competition, numbers=[5, 6], now=timezone.now() - timedelta(minutes=30)
+    )
+    real_lock = services.lock_competitions
+    raced = []
+
+    def release_first(ids):
+        if not raced:
+            raced.append(True)
+            assert services.order_release(order_id=order.pk)
+        return real_lock(ids)
+
+    monkeypatch.setattr(services, "lock_competitions", release_first)
+
+    result = pay_late(order)
+
+    assert result.outcome == "paid after the reservation lapsed"
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    numbers = sorted(order.tickets.values_list("number", flat=True))
+    assert numbers == [5, 6]
+    assert set(order.tickets.values_list("status", flat=True)) == {Ticket.Status.ACTIVE}
+    competition.refresh_from_db()
+    assert (competition.tickets_sold, competition.tickets_reserved) == (2, 0)
+    (email,) = Notification.objects.filter(kind=Notification.Kind.ORDER_PLACED, channel="email")
+    assert email.payload["context"]["lines"][0]["ticket_numbers"] == [5, 6]
+
+
+def test_a_payment_whose_numbers_went_to_someone_else_during_the_race_is_refunded(monkeypatch):
+    from tickets import services
+
+    competition = active_competition(max_tickets=1000, max_tickets_per_user=10)
+    order = reserve(
+        UserFactory(), competition, numbers=[5, 6], now=timezone.now() - timedelta(minutes=30)
+    )
+    rival = UserFactory()
+    real_lock = services.lock_competitions
+    raced = []
+
+    def release_and_resell_first(ids):
+        if not raced:
+            raced.append(True)
+            assert services.order_release(order_id=order.pk)
+            reserve(rival, competition, numbers=[6])
+        return real_lock(ids)
+
+    monkeypatch.setattr(services, "lock_competitions", release_and_resell_first)
+
+    result = pay_late(order)
+
+    assert result.outcome.startswith("refunded: ")
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    assert not order.tickets.exists()
+    assert not Notification.objects.filter(kind=Notification.Kind.ORDER_PLACED).exists()
+    assert Ticket.objects.get(competition=competition, number=6).user == rival
+    competition.refresh_from_db()
+    assert (competition.tickets_sold, competition.tickets_reserved) == (0, 1)

@@ -116,6 +116,51 @@ def test_quota_check_releases_expired_reservations_first():
     assert counters(competition) == (0, 1)
 
 
+def test_a_lapsed_reservation_of_the_customers_own_is_released_to_make_room_under_the_limit():
+    competition = active_competition(max_tickets=100, max_tickets_per_user=3)
+    customer = UserFactory()
+    stale = reserve(customer, competition, quantity=3, now=timezone.now() - timedelta(hours=1))
+
+    order = reserve(customer, competition, quantity=2)
+
+    assert Order.objects.get(pk=stale.pk).status == Order.Status.EXPIRED
+    assert order.tickets.count() == 2
+    assert counters(competition) == (0, 2)
+
+
+def test_a_chosen_number_held_by_a_lapsed_reservation_is_released_for_the_new_buyer():
+    competition = active_competition(max_tickets=1000)
+    stale = reserve(
+        UserFactory(), competition, numbers=[7], now=timezone.now() - timedelta(hours=1)
+    )
+
+    order = reserve(UserFactory(), competition, numbers=[7])
+
+    assert Order.objects.get(pk=stale.pk).status == Order.Status.EXPIRED
+    assert list(order.tickets.values_list("number", flat=True)) == [7]
+
+
+def test_lapsed_reservations_not_in_the_way_are_left_to_the_periodic_task():
+    competition = active_competition(max_tickets=100, max_tickets_per_user=10)
+    stale = reserve(UserFactory(), competition, quantity=2, now=timezone.now() - timedelta(hours=1))
+
+    reserve(UserFactory(), competition, quantity=1)
+
+    assert Order.objects.get(pk=stale.pk).status == Order.Status.PENDING
+    assert counters(competition) == (0, 3)
+    assert reservations_release_expired() == 1
+    assert counters(competition) == (0, 1)
+
+
+def test_a_sold_out_checkout_with_nothing_lapsed_says_so_without_retrying():
+    competition = active_competition(max_tickets=2, max_tickets_per_user=2)
+    reserve(UserFactory(), competition, quantity=2)
+    with pytest.raises(SoldOut, match="baskets expire"):
+        reserve(UserFactory(), competition, quantity=1)
+    assert Order.objects.count() == 1
+    assert counters(competition) == (0, 2)
+
+
 def test_release_is_refused_for_a_live_or_paid_order():
     competition = active_competition()
     order = reserve(UserFactory(), competition, quantity=1)

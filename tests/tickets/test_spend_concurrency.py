@@ -7,14 +7,16 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 
 from accounts import limits
 from accounts.models import OperatorSettings
 from tests.factories import UserFactory, active_competition, correct_answer
 from tickets.cards import credit_card_spend
+from tickets.exceptions import LimitReached
 from tickets.models import CardFunding, Order, Refund, Ticket
+from tickets.services import postal_entry_add
 
 from .conftest import paid_event, post_event
 from .helpers import reserve
@@ -112,3 +114,47 @@ def test_two_credit_card_payments_that_together_exceed_the_cap(on_postgres, fake
         assert Refund.objects.get(order=refused).reason == Refund.Reason.CREDIT_CARD
         assert Ticket.objects.filter(user=customer, status=Ticket.Status.ACTIVE).count() == 3
         assert credit_card_spend(customer) == Decimal("150.00")
+
+
+def test_a_postal_entry_and_a_checkout_that_together_exceed_the_per_customer_limit(on_postgres):
+    """Checkout counts what the customer holds before it locks the competitions, because every
+    path that gives a customer numbers locks their row first: a postal entry being added holds
+    it, so the checkout waits for it and then counts the entry."""
+    competition = active_competition(max_tickets=100, max_tickets_per_user=3)
+    customer = UserFactory()
+    reserve(customer, competition, quantity=1)
+    entered, commit = threading.Event(), threading.Event()
+    outcome: list = []
+
+    def add_postal_entry():
+        try:
+            with transaction.atomic():
+                postal_entry_add(user=customer, competition=competition, quantity=1)
+                entered.set()
+                commit.wait(10)
+        finally:
+            connection.close()
+
+    def check_out():
+        try:
+            outcome.append(reserve(customer, competition, quantity=2))
+        except Exception as exc:
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    clerk = threading.Thread(target=add_postal_entry)
+    clerk.start()
+    assert entered.wait(10)
+    buyer = threading.Thread(target=check_out)
+    buyer.start()
+    buyer.join(0.5)
+    assert buyer.is_alive()  # queued behind the postal entry
+    commit.set()
+    clerk.join(10)
+    buyer.join(10)
+
+    assert isinstance(outcome[0], LimitReached), outcome
+    assert "you have 2" in str(outcome[0])
+    held = Ticket.objects.filter(user=customer, status__in=Ticket.HOLDING_STATUSES)
+    assert held.count() == 2
