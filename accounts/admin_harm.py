@@ -23,21 +23,21 @@ from django.utils.html import format_html
 from tickets.admin import ReadOnlyAdminMixin
 
 from .harm import (
-    MONEY,
     format_value,
     harm_flag_add_note,
     harm_flag_close,
     harm_flag_impose_break,
     harm_flag_reopen,
     harm_flag_set_limit,
-    position_of,
-    spend_annotations,
 )
 from .limits import (
     MAX_LIMIT,
+    MONEY,
     money,
     operator_cap,
     pending_limit_for,
+    position_of,
+    spend_annotations,
     spend_position,
 )
 from .models import ExclusionKind, HarmAction, HarmFlag, SpendLimit, User

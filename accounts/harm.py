@@ -37,16 +37,17 @@ from decimal import ROUND_CEILING, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, DecimalField, F, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from .limits import (
-    SpendPosition,
+    MONEY,
     money,
     month_bounds,
     monthly_limit_for,
     operator_cap,
+    position_of,
+    spend_annotations,
     spend_limit_set,
 )
 from .models import ExclusionKind, HarmAction, HarmFlag, OperatorSettings, SpendLimit, User
@@ -70,7 +71,6 @@ THRESHOLD_SETTINGS = {
     Rule.DECLINED_PAYMENTS: "harm_declined_payments",
 }
 
-MONEY = DecimalField(max_digits=12, decimal_places=2)
 ZERO = Decimal("0.00")
 
 
@@ -98,57 +98,6 @@ def day_bounds(now: datetime) -> tuple[datetime, datetime]:
     local = timezone.localtime(now).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
     tz = timezone.get_current_timezone()
     return timezone.make_aware(local, tz), timezone.make_aware(local + timedelta(days=1), tz)
-
-
-# ---------------------------------------------------------------- reading: spend, set-based
-
-
-def spend_annotations(user_ref: str, now: datetime) -> dict:
-    """Expressions for what the customer named by `user_ref` ("pk" on User, "user_id" on a row
-    pointing at one) spent this UK month, paid and held, and their own limit in force: the
-    set-based twin of `limits.monthly_spend` and `limits.monthly_limit_for`."""
-    from tickets.models import Order
-
-    start, end = month_bounds(now)
-    paid_states = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
-    zero = Value(ZERO, output_field=MONEY)
-    paid = (
-        Order.objects.filter(
-            user=OuterRef(user_ref), status__in=paid_states, paid_at__gte=start, paid_at__lt=end
-        )
-        .order_by()
-        .values("user")
-        .annotate(total=Sum(F("total") - F("amount_refunded"), output_field=MONEY))
-        .values("total")
-    )
-    held = (
-        Order.objects.filter(
-            user=OuterRef(user_ref), status=Order.Status.PENDING, reserved_until__gt=now
-        )
-        .order_by()
-        .values("user")
-        .annotate(total=Sum("total", output_field=MONEY))
-        .values("total")
-    )
-    personal = (
-        SpendLimit.objects.filter(
-            user=OuterRef(user_ref), cancelled_at__isnull=True, effective_at__lte=now
-        )
-        .order_by("-requested_at", "-id")
-        .values("monthly_limit")[:1]
-    )
-    return {
-        "month_paid": Coalesce(Subquery(paid, output_field=MONEY), zero),
-        "month_held": Coalesce(Subquery(held, output_field=MONEY), zero),
-        "personal_limit": Subquery(personal, output_field=MONEY),
-    }
-
-
-def position_of(row, cap: Decimal | None) -> SpendPosition:
-    """The spend position of a row annotated with `spend_annotations`."""
-    return SpendPosition(
-        personal=row.personal_limit, cap=cap, spent=row.month_paid + row.month_held
-    )
 
 
 # ---------------------------------------------------------------- the rules
@@ -182,12 +131,10 @@ def rule_spend_vs_limit(*, now: datetime, threshold: int) -> dict[int, Hit]:
     from tickets.models import Order
 
     start, end = month_bounds(now)
-    paid_states = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
     # Only customers with spend this month can be near a limit: a bounded set, one query.
-    spenders = Order.objects.filter(
-        Q(status__in=paid_states, paid_at__gte=start, paid_at__lt=end)
-        | Q(status=Order.Status.PENDING, reserved_until__gt=now)
-    ).values("user_id")
+    spenders = (Order.objects.paid_between(start, end) | Order.objects.holding(now)).values(
+        "user_id"
+    )
     cap = operator_cap()
     rows = User.objects.filter(pk__in=spenders).annotate(**spend_annotations("pk", now))
     share = Decimal(threshold)

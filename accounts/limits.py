@@ -17,13 +17,14 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
+from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import OperatorSettings, SpendLimit, User
 
 ZERO = Decimal("0.00")
+MONEY = DecimalField(max_digits=12, decimal_places=2)
 MAX_LIMIT = Decimal("99999999.99")
 
 
@@ -81,41 +82,41 @@ def pending_limit_for(user: User, now: datetime | None = None) -> SpendLimit | N
     return _live_requests(user).filter(effective_at__gt=now).order_by("-requested_at").first()
 
 
-def _spend_figures(user: User, now: datetime, *, personal: bool) -> dict:
-    """`spent` this UK month (see `monthly_spend`) and, with `personal`, the customer's own
-    limit in force (`monthly_limit_for`), in one query."""
-    from tickets.models import Order
+def spend_annotations(user_ref: str, now: datetime) -> dict:
+    """Expressions for what the customer named by `user_ref` ("pk" on User, "user_id" on a row
+    pointing at one) spent this UK month, paid (less refunds) and held by live checkouts, and
+    their own limit in force: `monthly_spend` and `monthly_limit_for` as subqueries, so the
+    purchase check reads them in one query and the harm scan for many customers at once."""
+    from tickets.models import NET_PAID, Order
 
     start, end = month_bounds(now)
-    paid_states = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
-    money_field = DecimalField(max_digits=12, decimal_places=2)
-    zero = Value(ZERO, output_field=money_field)
-    orders = Order.objects.filter(user=OuterRef("pk")).order_by().values("user")
-    paid = orders.filter(status__in=paid_states, paid_at__gte=start, paid_at__lt=end).annotate(
-        amount=Sum(F("total") - F("amount_refunded"), output_field=money_field)
+    zero = Value(ZERO, output_field=MONEY)
+    orders = Order.objects.filter(user=OuterRef(user_ref)).order_by().values("user")
+    paid = orders.paid_between(start, end).annotate(total=Sum(NET_PAID, output_field=MONEY))
+    held = orders.holding(now).annotate(total=Sum("total", output_field=MONEY))
+    personal = (
+        _live_requests(OuterRef(user_ref))
+        .filter(effective_at__lte=now)
+        .order_by("-requested_at", "-id")
+        .values("monthly_limit")[:1]
     )
-    held = orders.filter(status=Order.Status.PENDING, reserved_until__gt=now).annotate(
-        amount=Sum("total", output_field=money_field)
-    )
-    figures = {
-        "spent": Coalesce(Subquery(paid.values("amount")), zero)
-        + Coalesce(Subquery(held.values("amount")), zero)
+    return {
+        "month_paid": Coalesce(Subquery(paid.values("total"), output_field=MONEY), zero),
+        "month_held": Coalesce(Subquery(held.values("total"), output_field=MONEY), zero),
+        "personal_limit": Subquery(personal, output_field=MONEY),
     }
-    if personal:
-        figures["personal"] = Subquery(
-            SpendLimit.objects.filter(
-                user=OuterRef("pk"), cancelled_at__isnull=True, effective_at__lte=now
-            )
-            .order_by("-requested_at", "-id")
-            .values("monthly_limit")[:1]
-        )
-    return User.objects.filter(pk=user.pk).values(**figures).get()
+
+
+def _spend_row(user: User, now: datetime):
+    """The customer with `spend_annotations`, in one query."""
+    return User.objects.filter(pk=user.pk).annotate(**spend_annotations("pk", now)).only("pk").get()
 
 
 def monthly_spend(user: User, now: datetime | None = None) -> Decimal:
     """What the customer has spent this UK month: paid orders (less refunds) paid this month,
     plus checkouts still holding tickets (they become spend when paid)."""
-    return Decimal(_spend_figures(user, now or timezone.now(), personal=False)["spent"])
+    row = _spend_row(user, now or timezone.now())
+    return Decimal(row.month_paid + row.month_held)
 
 
 @dataclass(frozen=True)
@@ -139,17 +140,19 @@ class SpendPosition:
         return None if self.limit is None else max(self.limit - self.spent, ZERO)
 
 
+def position_of(row, cap: Decimal | None) -> SpendPosition:
+    """The spend position of a row annotated with `spend_annotations`."""
+    return SpendPosition(
+        personal=row.personal_limit, cap=cap, spent=Decimal(row.month_paid + row.month_held)
+    )
+
+
 def spend_position(
     user: User, now: datetime | None = None, *, operator: OperatorSettings | None = None
 ) -> SpendPosition:
     """Where the customer stands this month (`operator`: the settings row the caller has
     already read, else it is read here)."""
-    figures = _spend_figures(user, now or timezone.now(), personal=True)
-    return SpendPosition(
-        personal=figures["personal"],
-        cap=operator_cap(operator),
-        spent=Decimal(figures["spent"]),
-    )
+    return position_of(_spend_row(user, now or timezone.now()), operator_cap(operator))
 
 
 def spend_check(

@@ -1,3 +1,4 @@
+import secrets
 from datetime import date
 from decimal import Decimal
 
@@ -400,13 +401,17 @@ class OperatorSettings(models.Model):
 
 # ---------------------------------------------------------------- complaints
 
-COMPLAINT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# No 0/O, 1/I: references are read out over the phone.
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_reference(prefix: str, length: int = 8) -> str:
+    """A random reference a customer can quote: `prefix` and `length` unambiguous characters."""
+    return prefix + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(length))
 
 
 def new_complaint_reference() -> str:
-    import secrets
-
-    return "C-" + "".join(secrets.choice(COMPLAINT_ALPHABET) for _ in range(8))
+    return new_reference("C-")
 
 
 class Complaint(models.Model):

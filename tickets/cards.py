@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, Sum, Value
+from django.db.models import DecimalField, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -23,9 +23,7 @@ from accounts.limits import ZERO, money, month_bounds
 from accounts.models import OperatorSettings
 from competitions.models import Competition, Prize
 
-from .models import CardFunding, Order
-
-PAID_STATES = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
+from .models import NET_PAID, CardFunding, Order
 
 
 def credit_card_cap(operator: OperatorSettings | None = None) -> Decimal:
@@ -37,15 +35,11 @@ def credit_card_spend(user, now: datetime | None = None) -> Decimal:
     """What the customer has paid by credit card this UK month, less refunds."""
     start, end = month_bounds(now or timezone.now())
     zero = Value(ZERO, output_field=DecimalField(max_digits=10, decimal_places=2))
-    total = Order.objects.filter(
-        user=user,
-        card_funding=CardFunding.CREDIT,
-        status__in=PAID_STATES,
-        paid_at__gte=start,
-        paid_at__lt=end,
-    ).aggregate(
-        total=Coalesce(Sum(F("total") - F("amount_refunded"), output_field=DecimalField()), zero)
-    )["total"]
+    total = (
+        Order.objects.paid_between(start, end)
+        .filter(user=user, card_funding=CardFunding.CREDIT)
+        .aggregate(total=Coalesce(Sum(NET_PAID, output_field=DecimalField()), zero))["total"]
+    )
     return Decimal(total)
 
 

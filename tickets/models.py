@@ -1,16 +1,13 @@
-import secrets
-
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from accounts.models import new_reference
 from competitions.models import MONEY, AnswerChoice, Competition
-
-REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 
 
 def new_order_reference() -> str:
-    return "FD-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return new_reference("FD-")
 
 
 class CardFunding(models.TextChoices):
@@ -18,6 +15,20 @@ class CardFunding(models.TextChoices):
     DEBIT = "debit", "Debit card"
     PREPAID = "prepaid", "Prepaid card"
     UNKNOWN = "unknown", "Unknown"
+
+
+class OrderQuerySet(models.QuerySet):
+    def paid_between(self, start, end):
+        """Orders paid in [start, end), whatever has been refunded of them since."""
+        return self.filter(status__in=Order.PAID_STATES, paid_at__gte=start, paid_at__lt=end)
+
+    def holding(self, now):
+        """Pending orders whose reservation still holds their numbers at `now`."""
+        return self.filter(status=Order.Status.PENDING, reserved_until__gt=now)
+
+
+# What a paid order still counts as spent: its total less what has been refunded.
+NET_PAID = F("total") - F("amount_refunded")
 
 
 class Order(models.Model):
@@ -30,6 +41,9 @@ class Order(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         PARTIALLY_REFUNDED = "partially_refunded", "Partly refunded"
         REFUNDED = "refunded", "Refunded"
+
+    # Paid at some point (paid_at set), whatever has been refunded since.
+    PAID_STATES = (Status.PAID, Status.PARTIALLY_REFUNDED, Status.REFUNDED)
 
     reference = models.CharField(
         max_length=16, unique=True, default=new_order_reference, editable=False
@@ -58,6 +72,8 @@ class Order(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

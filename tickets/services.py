@@ -66,7 +66,6 @@ from .models import Order, OrderLine, PaymentEvent, Refund, Ticket
 
 logger = logging.getLogger(__name__)
 
-PAID_STATES = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
 RELEASED_STATES = (Order.Status.EXPIRED, Order.Status.CANCELLED)
 CLOSED_FOR_GOOD = (Status.DRAWN, Status.CANCELLED)
 
@@ -667,7 +666,7 @@ def _fulfil_locked(
     order.user = user
     for line in lines:
         line.competition = locked[line.competition_id]
-    if order.status in PAID_STATES:
+    if order.status in Order.PAID_STATES:
         return Fulfilment("already paid", order)
     _take_payment(order, **facts)
     mismatch = _mismatch(order, amount_paid, currency)
@@ -894,7 +893,7 @@ def _session_card_funding(session: dict) -> dict:
     if not intent_id or session.get("payment_status") != "paid":
         return {}
     order = _order_for_session(session)
-    if order is None or order.status in PAID_STATES:
+    if order is None or order.status in Order.PAID_STATES:
         return {}
     return {"card_funding": payments.get_gateway().card_funding(intent_id)}
 

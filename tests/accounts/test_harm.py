@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import harm
+from accounts import harm, limits
 from accounts.harm import (
     QUIET_PERIOD,
     harm_flag_add_note,
@@ -66,16 +66,13 @@ def flags(user=None, **kw):
     return list(queryset.filter(**kw))
 
 
-PAID_STATES = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED, Order.Status.REFUNDED)
-
-
 def order(user, *, total, at=NOW, refunded="0", status=Order.Status.PAID, **kw) -> Order:
     return Order.objects.create(
         user=user,
         status=status,
         total=Decimal(total),
         amount_refunded=Decimal(refunded),
-        paid_at=at if status in PAID_STATES else None,
+        paid_at=at if status in Order.PAID_STATES else None,
         **kw,
     )
 
@@ -224,10 +221,10 @@ def test_the_set_based_spend_agrees_with_the_purchase_check():
     order(customers[1], total="9.99", at=NOW - timedelta(days=30))  # last month
 
     rows = User.objects.filter(pk__in=[c.pk for c in customers]).annotate(
-        **harm.spend_annotations("pk", NOW)
+        **limits.spend_annotations("pk", NOW)
     )
     for row in rows:
-        assert harm.position_of(row, Decimal("1000.00")) == spend_position(row, NOW)
+        assert limits.position_of(row, Decimal("1000.00")) == spend_position(row, NOW)
 
 
 def test_the_operator_cap_is_the_limit_when_it_is_lower(operator):
