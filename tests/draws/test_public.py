@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from competitions.models import Competition
+from draws import fairness
 from draws.models import Draw
 from draws.services import draw_freeze_ledger, draw_perform, draw_perform_manual
 from tests.factories import UserFactory, active_competition, draft_ready_to_activate
@@ -258,10 +259,30 @@ def test_downloaded_script_verifies_the_downloaded_data(
     (tmp_path / "short.txt").write_bytes(b"".join(lines[1:]))
     assert run_script(tmp_path, "draw.json", "short.txt").returncode == 1
     data = json.loads((tmp_path / "draw.json").read_text())
-    data["entropy"] = "drand 124"
+    data["entropy"] = other_entropy(closed_competition.draws.get())
     (tmp_path / "other.json").write_text(json.dumps(data))
     tampered = run_script(tmp_path, "other.json", "ledger.txt")
     assert tampered.returncode == 1 and "✗" in tampered.stdout
+
+
+def other_entropy(draw) -> str:
+    """An entropy that changes this draw's winners. With 12 entries and a manual first prize,
+    about one entropy in a hundred picks the same two others, which no check could notice."""
+    winners = list(draw.winners.order_by("prize__position").values_list("ledger_index", flat=True))
+    fixed = winners[:1] if draw.is_manual else []
+    for n in range(124, 200):
+        entropy = f"drand {n}"
+        indexes = fairness.winning_indexes(
+            seed=draw.seed,
+            ledger_hash=draw.ledger_hash,
+            entropy=entropy,
+            count=draw.entry_count,
+            prizes=len(winners),
+            fixed=fixed,
+        )
+        if indexes != winners:
+            return entropy
+    raise AssertionError("no entropy changes the winners")
 
 
 def test_script_takes_the_values_by_hand(client, closed_competition, tmp_path):
