@@ -7,11 +7,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
-from tickets.admin import ReadOnlyAdminMixin
+from accounts.models import User
+from core.admin_helpers import confirm_page, is_confirmed
 
 from .admin_verification import unverify_age, verify_age
-from .backoffice import confirm_page, is_confirmed
-from .models import AuditEntry, SpendLimit, User
 from .services import user_ban, user_unban
 
 # Rows of a customer's tickets and orders shown on their page; the rest are a click away.
@@ -177,13 +176,13 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description="spend limits")
     def limits_summary(self, obj):
-        from .admin_harm import spend_limits_panel
+        from harm_signals.admin import spend_limits_panel
 
         return spend_limits_panel(obj) if obj is not None and obj.pk else "—"
 
     @admin.display(description="harm flags")
     def harm_summary(self, obj):
-        from .admin_harm import harm_panel
+        from harm_signals.admin import harm_panel
 
         return harm_panel(obj) if obj is not None and obj.pk else "—"
 
@@ -230,45 +229,3 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(
             request, ngettext("Unbanned %d user.", "Unbanned %d users.", count) % count
         )
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The audit log: read-only, written only by the services."""
-
-    list_display = ("at", "actor", "action", "content_type", "object_repr", "note")
-    list_filter = ("action", "content_type", ("at", admin.DateFieldListFilter))
-    list_select_related = ("actor", "content_type")
-    search_fields = ("object_repr", "object_id", "actor__email", "note", "action")
-    date_hierarchy = "at"
-    ordering = ("-at", "-id")
-    fields = (
-        "at",
-        "actor",
-        "action",
-        "content_type",
-        "object_id",
-        "object_repr",
-        "before",
-        "after",
-        "note",
-    )
-    readonly_fields = fields
-    show_full_result_count = False
-
-
-@admin.register(SpendLimit)
-class SpendLimitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The record of every limit a customer asked for. Read-only: limits change through
-    "My limits" (accounts.limits), so the cooling-off can't be skipped from here."""
-
-    list_display = ("user", "monthly_limit", "requested_at", "effective_at", "cancelled_at")
-    list_filter = (("cancelled_at", admin.EmptyFieldListFilter),)
-    list_select_related = ("user",)
-    search_fields = ("user__email",)
-    raw_id_fields = ("user", "created_by")
-    date_hierarchy = "requested_at"
-
-
-# Registered by import: complaints (list, history, workflow), harm signals, operator settings.
-from . import admin_complaints, admin_harm, admin_settings  # noqa: E402, F401

@@ -12,7 +12,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from .backoffice import CONFIRMED, confirm_page, is_confirmed
+from core.admin_helpers import CONFIRMED, confirm_page, is_confirmed
+
 from .models import VerificationMethod
 from .services import user_unverify, user_verify
 

@@ -7,7 +7,7 @@ form turns into messages beside the right inputs.
 """
 
 import re
-from datetime import date, timedelta
+from datetime import date
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.audit import audit_record, audit_snapshot
 from notifications import events as notify
 
 from .models import User, age_on
@@ -182,60 +183,7 @@ def user_update_profile(
     return user
 
 
-# ---------------------------------------------------------------- back-office: audit, bans
-
-# Keys whose values never reach the audit log (draw seeds, password hashes, API tokens).
-SECRET_KEY_PATTERN = re.compile(r"seed(?!_commitment)|secret|password|token", re.IGNORECASE)
-MASK = "********"
-
-
-def _audit_safe(value):
-    """JSON-ready copy of `value` with every secret-looking key masked, at any depth."""
-    import json
-
-    from django.core.serializers.json import DjangoJSONEncoder
-
-    def mask(item):
-        if isinstance(item, dict):
-            return {
-                key: MASK if SECRET_KEY_PATTERN.search(str(key)) else mask(inner)
-                for key, inner in item.items()
-            }
-        if isinstance(item, list):
-            return [mask(inner) for inner in item]
-        return item
-
-    return mask(json.loads(json.dumps(value or {}, cls=DjangoJSONEncoder)))
-
-
-def audit_snapshot(obj, fields) -> dict:
-    """The named fields of a model instance (foreign keys as ids), for before/after."""
-    snapshot = {}
-    for name in fields:
-        field = obj._meta.get_field(name)
-        snapshot[name] = getattr(obj, field.attname)
-    return snapshot
-
-
-def audit_record(*, actor, action: str, obj, before=None, after=None, note: str = ""):
-    """Write one audit entry. Call it inside the transaction of the change it records."""
-    from django.contrib.contenttypes.models import ContentType
-
-    from .models import AuditEntry
-
-    return AuditEntry.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
-        action=action[:50],
-        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False)
-        if obj is not None
-        else None,
-        object_id=str(obj.pk) if obj is not None else "",
-        object_repr=str(obj)[:200] if obj is not None else "",
-        before=_audit_safe(before),
-        after=_audit_safe(after),
-        note=note,
-    )
-
+# ---------------------------------------------------------------- back-office: bans and age checks
 
 BAN_FIELDS = ("is_banned", "banned_at", "ban_reason")
 VERIFY_FIELDS = (
@@ -377,109 +325,4 @@ def age_verification_needed_message() -> str:
         f"{support_email()} from the address on your account and we’ll tell you how to prove "
         "your age (usually a passport or driving licence). Once we’ve checked it, you can buy "
         "tickets straight away."
-    )
-
-
-# ---------------------------------------------------------------- responsible play: exclusion
-
-BREAK_DAYS = (1, 42)
-SELF_EXCLUSION_MIN_MONTHS = 6
-SELF_EXCLUSION_MAX_MONTHS = 60
-EXCLUSION_FIELDS = ("exclusion_kind", "excluded_at", "excluded_until")
-
-
-def _add_months(moment, months: int):
-    """The same UK wall-clock time `months` later (the last day of a shorter month)."""
-    import calendar
-
-    local = timezone.localtime(moment)
-    month_index = local.month - 1 + months
-    year, month = local.year + month_index // 12, month_index % 12 + 1
-    day = min(local.day, calendar.monthrange(year, month)[1])
-    return timezone.make_aware(local.replace(tzinfo=None, year=year, month=month, day=day))
-
-
-@transaction.atomic
-def _exclude(*, user: User, kind: str, until, by, now) -> User:
-    """Stop purchases and marketing until `until` (None: for good). An exclusion in force is
-    never shortened or softened: only the customer's own longer choice replaces it."""
-    from .models import ExclusionKind
-
-    user = User.objects.select_for_update().get(pk=user.pk)
-    shortening = user.exclusion_kind == ExclusionKind.CLOSED or (
-        until is not None and user.excluded_until is not None and until < user.excluded_until
-    )
-    if user.is_excluded(now) and shortening:
-        raise ValidationError(
-            "You already have a longer break or exclusion in force; it can’t be shortened.",
-            code="exclusion_in_force",
-        )
-    before = audit_snapshot(user, (*EXCLUSION_FIELDS, "marketing_consent"))
-    user.exclusion_kind = kind
-    user.excluded_at = now
-    user.excluded_until = until
-    fields = list(EXCLUSION_FIELDS)
-    withdrew = user.marketing_consent
-    if withdrew:
-        # No marketing while excluded: withdraw consent here and at Klaviyo (e-mail and SMS).
-        user.marketing_consent = False
-        user.marketing_consent_at = None
-        fields += ["marketing_consent", "marketing_consent_at"]
-    user.save(update_fields=fields)
-    if withdrew:
-        notify.profile_updated(user)
-    audit_record(
-        actor=by or user,
-        action=f"user.{kind}",
-        obj=user,
-        before=before,
-        after=audit_snapshot(user, (*EXCLUSION_FIELDS, "marketing_consent")),
-    )
-    return user
-
-
-def user_take_break(*, user: User, days: int, by=None, now=None) -> User:
-    """A short pause from buying and marketing: 1 to 42 days."""
-    from .models import ExclusionKind
-
-    low, high = BREAK_DAYS
-    if not low <= days <= high:
-        raise ValidationError(
-            {"days": f"A break lasts from {low} to {high} days."}, code="break_length"
-        )
-    now = now or timezone.now()
-    return _exclude(
-        user=user, kind=ExclusionKind.BREAK, until=now + timedelta(days=days), by=by, now=now
-    )
-
-
-def user_self_exclude(*, user: User, months: int, by=None, now=None) -> User:
-    """Self-exclusion for at least six months; the customer cannot lift it early."""
-    from .models import ExclusionKind
-
-    if not SELF_EXCLUSION_MIN_MONTHS <= months <= SELF_EXCLUSION_MAX_MONTHS:
-        raise ValidationError(
-            {
-                "months": f"Self-exclusion lasts from {SELF_EXCLUSION_MIN_MONTHS} to "
-                f"{SELF_EXCLUSION_MAX_MONTHS} months."
-            },
-            code="exclusion_length",
-        )
-    now = now or timezone.now()
-    return _exclude(
-        user=user,
-        kind=ExclusionKind.SELF_EXCLUSION,
-        until=_add_months(now, months),
-        by=by,
-        now=now,
-    )
-
-
-def user_close_account(*, user: User, by=None, now=None) -> User:
-    """Close the account for good: no purchases, no marketing. The customer can still log in
-    to see their tickets and any prize they have won."""
-    from .models import ExclusionKind
-
-    return _exclude(
-        user=user, kind=ExclusionKind.CLOSED, until=None, by=by, now=now or timezone.now()
     )

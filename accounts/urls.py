@@ -1,4 +1,5 @@
-"""Mounted at /account/: the dashboard, the profile, and getting in and out."""
+"""Identity pages: the profile, and getting in and out. Mounted at /account/ together with
+the pages of the layers above (pages/account_urls.py)."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
@@ -6,13 +7,8 @@ from django.urls import path, reverse_lazy
 from . import views
 from .forms import LoginForm
 
-app_name = "accounts"
-
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("profile/", views.profile, name="profile"),
-    path("limits/", views.spend_limits, name="limits"),
-    path("exclusion/", views.exclusion, name="exclusion"),
     path("signup/", views.signup, name="signup"),
     path(
         "login/",

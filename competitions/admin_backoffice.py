@@ -7,8 +7,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.backoffice import confirm_page, is_confirmed
-from accounts.services import audit_record
+from core.admin_helpers import confirm_page, is_confirmed
+from core.audit import audit_record
 
 from .exceptions import CompetitionError
 from .services import (

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import OperatorSettings
-from accounts.services import audit_record
+from core.audit import audit_record
+from core.models import OperatorSettings
 from draws import fairness
 from draws.models import DrawLogEntry
 
@@ -119,7 +119,7 @@ DATE_FIELDS = ("starts_at", "ends_at", "draw_at")
 
 
 def _audit(competition, *, by, action: str, before: dict, after_fields, note: str = "") -> None:
-    from accounts.services import audit_record, audit_snapshot
+    from core.audit import audit_record, audit_snapshot
 
     audit_record(
         actor=by,
@@ -132,7 +132,7 @@ def _audit(competition, *, by, action: str, before: dict, after_fields, note: st
 
 
 def _snapshot(competition, fields) -> dict:
-    from accounts.services import audit_snapshot
+    from core.audit import audit_snapshot
 
     return audit_snapshot(competition, fields)
 

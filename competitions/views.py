@@ -1,32 +1,13 @@
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from winners.selectors import champions
+from draws.replay import draw_replay, latest_draw
 
 from .lifecycle import Status
 from .models import Competition
-from .replay import draw_replay, latest_draw
 from .selectors import competitions_for_listing
 
 LIST_TABS = [Status.ACTIVE, Status.UPCOMING, Status.ENDED, Status.DRAWN]
-
-
-def home(request):
-    now = timezone.now()
-    active = list(competitions_for_listing(Status.ACTIVE, now))
-    featured = [c for c in active if c.is_featured][:3]
-    closing_soon = [c for c in active if c.is_closing_soon(now)][:6]
-    return render(
-        request,
-        "competitions/home.html",
-        {
-            "featured": featured,
-            "closing_soon": closing_soon,
-            "competitions": active,
-            "champions": champions()[:4],
-            "now": now,
-        },
-    )
 
 
 def competition_list(request):

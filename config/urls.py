@@ -3,24 +3,24 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts import compliance
-from competitions import views as competition_views
+from pages import compliance
+from pages import views as page_views
 
 admin.site.site_header = "Fairdraw back-office"
 admin.site.site_title = "Fairdraw admin"
 admin.site.index_title = "Operations"
 
 urlpatterns = [
-    path("", competition_views.home, name="home"),
+    path("", page_views.home, name="home"),
     path("competitions/<slug:slug>/draw/", include("draws.urls")),
     path("competitions/", include("competitions.urls")),
-    path("account/", include("accounts.urls")),
+    path("account/", include("pages.account_urls")),
     path("champions/", include("winners.urls")),
     path("api/", include("config.api_urls")),
     path("", include("tickets.urls")),
     path("admin/", admin.site.urls),
     path("how-we-comply/", compliance.how_we_comply, name="how_we_comply"),
-    path("", include("accounts.complaint_urls")),
+    path("", include("complaints.urls")),
 ]
 
 if settings.DEBUG:

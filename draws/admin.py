@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from competitions.lifecycle import Status
 from competitions.models import Competition, Prize
-from tickets.admin import ReadOnlyAdminMixin
+from core.admin_helpers import ReadOnlyAdminMixin
 
 from .exceptions import DrawError
 from .models import Draw, DrawLogEntry

@@ -28,10 +28,10 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from accounts.services import audit_record
 from competitions.lifecycle import LIVE, Status
 from competitions.models import Competition, Prize
 from competitions.services import competition_sync_statuses
+from core.audit import audit_record
 from notifications import events
 from tickets.models import Ticket
 from winners.models import Winner

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.text import Truncator
 
-from accounts.services import audit_record
+from core.audit import audit_record
 
 from .models import Notification
 from .services import notification_retry

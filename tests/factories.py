@@ -124,8 +124,8 @@ FAKE_COMMITMENT = "ab" * 32
 
 def operator_settings(**changes):
     """Set some of the operator's settings as a test's starting point (not audited: the
-    admin's audited path is accounts.operator.operator_settings_update)."""
-    from accounts.models import OperatorSettings
+    admin's audited path is core.operator.operator_settings_update)."""
+    from core.models import OperatorSettings
 
     OperatorSettings.ensure()
     OperatorSettings.objects.filter(pk=1).update(**changes)

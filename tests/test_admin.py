@@ -16,15 +16,17 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from accounts.complaints import complaint_submit
-from accounts.limits import spend_limit_set
-from accounts.models import HarmFlag, User
-from accounts.services import audit_record
+from accounts.models import User
 from competitions.lifecycle import Status
 from competitions.models import Competition, CompetitionImage
+from complaints.services import complaint_submit
+from core.audit import audit_record
+from core.groups import FAIRDRAW_APPS
 from draws.models import Draw, DrawLogEntry
 from draws.services import draw_perform
+from harm_signals.models import HarmFlag
 from notifications.models import Notification
+from responsible_play.limits import spend_limit_set
 from tests.factories import (
     AnswerChoiceFactory,
     CompetitionFactory,
@@ -37,12 +39,12 @@ from tickets.models import Order, PaymentEvent, Refund
 from tickets.services import order_record_paid, postal_entry_add
 from winners.models import Winner
 
-OUR_APPS = {"accounts", "competitions", "tickets", "draws", "winners", "notifications"}
+OUR_APPS = set(FAIRDRAW_APPS)
 OUR_MODELS = sorted(
     model._meta.label_lower for model in admin.site._registry if model._meta.app_label in OUR_APPS
 )
 # One-row settings: the list page goes straight to the row (tests/backoffice/test_settings.py).
-SINGLETONS = {"accounts.operatorsettings"}
+SINGLETONS = {"core.operatorsettings"}
 LISTED_MODELS = [label for label in OUR_MODELS if label not in SINGLETONS]
 
 pytestmark = pytest.mark.django_db
@@ -203,16 +205,16 @@ def world(admin_user):
 
 def test_every_model_of_ours_is_in_the_admin_or_inline():
     assert OUR_MODELS == [
-        "accounts.auditentry",
-        "accounts.complaint",
-        "accounts.harmflag",
-        "accounts.operatorsettings",
-        "accounts.spendlimit",
         "accounts.user",
         "competitions.competition",
+        "complaints.complaint",
+        "core.auditentry",
+        "core.operatorsettings",
         "draws.draw",
         "draws.drawlogentry",
+        "harm_signals.harmflag",
         "notifications.notification",
+        "responsible_play.spendlimit",
         "tickets.order",
         "tickets.paymentevent",
         "tickets.refund",
@@ -235,10 +237,10 @@ def test_changelist_renders_with_rows(admin_client, world, label):
 
 
 SEARCH_AND_FILTER = {
-    "accounts.auditentry": ("sarah.khan", "action=user.verify"),
-    "accounts.spendlimit": ("sarah.khan", "cancelled_at__isempty=1"),
-    "accounts.harmflag": ("sarah.khan", "rule__exact=declined_payments"),
-    "accounts.complaint": ("sarah.khan", "status__exact=open"),
+    "core.auditentry": ("sarah.khan", "action=user.verify"),
+    "responsible_play.spendlimit": ("sarah.khan", "cancelled_at__isempty=1"),
+    "harm_signals.harmflag": ("sarah.khan", "rule__exact=declined_payments"),
+    "complaints.complaint": ("sarah.khan", "status__exact=open"),
     "tickets.paymentevent": ("evt_sarah", "type=checkout.session.completed"),
     "tickets.refund": ("sarah.khan", "status__exact=failed"),
     "accounts.user": ("khan", "is_verified__exact=1"),

@@ -21,11 +21,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
-from accounts.backoffice import confirm_page, is_confirmed
 from accounts.models import User
-from accounts.services import audit_record
 from competitions.lifecycle import Status
 from competitions.models import Competition
+from core.admin_helpers import ReadOnlyAdminMixin, confirm_page, is_confirmed
+from core.audit import audit_record
 
 from .exceptions import TicketError
 from .export import tickets_csv
@@ -34,19 +34,6 @@ from .services import order_refund, postal_entry_add, refund_retry
 
 # Ticket numbers are PositiveIntegerField: a longer run of digits cannot be one.
 MAX_TICKET_NUMBER = 2**31 - 1
-
-
-class ReadOnlyAdminMixin:
-    """Viewable by staff with the view permission; never added, changed or deleted here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):

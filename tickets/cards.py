@@ -19,9 +19,9 @@ from django.db.models import DecimalField, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.limits import ZERO, money, month_bounds
-from accounts.models import OperatorSettings
 from competitions.models import Competition, Prize
+from core.models import OperatorSettings
+from responsible_play.limits import ZERO, money, month_bounds
 
 from .models import NET_PAID, CardFunding, Order
 

@@ -23,7 +23,7 @@ class LimitReached(TicketError):
 
 class SpendLimitReached(TicketError):
     """The order would take the customer over their monthly spending limit or the operator's
-    cap (accounts.limits)."""
+    cap (responsible_play.limits)."""
 
 
 class AnswerRequired(TicketError):

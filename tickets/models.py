@@ -2,8 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from accounts.models import new_reference
 from competitions.models import MONEY, AnswerChoice, Competition
+from core.references import new_reference
 
 
 def new_order_reference() -> str:

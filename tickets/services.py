@@ -41,13 +41,13 @@ from django.db.models import CharField, Count, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts import limits
-from accounts.models import ExclusionKind, OperatorSettings, User
+from accounts.models import ExclusionKind, User
 from accounts.services import age_verification_needed_message
 from competitions.lifecycle import Status
 from competitions.models import AnswerChoice, Competition
+from core.models import OperatorSettings
 
-from . import allocation, cards, events, payments
+from . import allocation, cards, events, payments, spending
 from .exceptions import (
     AnswerRequired,
     CartEmpty,
@@ -340,7 +340,7 @@ def _reserve(*, user, prepared: list[_Line], operator, now) -> Order:
         # here rather than under the competitions' locks.
         user = _lock_customer(user.pk)
         _check_eligible(user, now, operator)
-        limits.spend_check(user=user, amount=total, now=now, operator=operator)
+        spending.spend_check(user=user, amount=total, now=now, operator=operator)
         held = _holdings(user, ids)
         # The order and its lines at the prices read before the lock: nobody else can see them
         # yet, so they need no lock, and a price change seen under the lock refuses the order.
@@ -744,7 +744,7 @@ def _reissue(*, order: Order, user, lines: list[OrderLine], locked, operator, no
                 _check_line(competition=competition, user=user, line=wanted[-1], now=now)
             # The order holds nothing now (its reservation lapsed or was just dropped, and the
             # lines were checked above), so `monthly_spend` does not count it a second time.
-            limits.spend_check(user=user, amount=order.total, now=now, operator=operator)
+            spending.spend_check(user=user, amount=order.total, now=now, operator=operator)
             tickets = []
             for line, want in zip(lines, wanted, strict=True):
                 competition = locked[line.competition_id]

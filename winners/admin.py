@@ -8,8 +8,8 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.translation import ngettext
 
-from accounts.backoffice import confirm_page, is_confirmed
-from accounts.services import audit_record, audit_snapshot
+from core.admin_helpers import confirm_page, is_confirmed
+from core.audit import audit_record, audit_snapshot
 
 from .exceptions import WinnerError
 from .models import Winner

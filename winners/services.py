@@ -44,7 +44,7 @@ AUDITED = (
 
 
 def _audit(winner, *, by, action: str, before: dict, note: str = "") -> None:
-    from accounts.services import audit_record, audit_snapshot
+    from core.audit import audit_record, audit_snapshot
 
     audit_record(
         actor=by,
@@ -57,7 +57,7 @@ def _audit(winner, *, by, action: str, before: dict, note: str = "") -> None:
 
 
 def _locked(winner: Winner) -> tuple[Winner, dict]:
-    from accounts.services import audit_snapshot
+    from core.audit import audit_snapshot
 
     winner = (
         Winner.objects.select_for_update()

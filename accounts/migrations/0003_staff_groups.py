@@ -4,7 +4,7 @@ accounts.groups keeps them in step after every later migrate (models added since
 
 from django.db import migrations
 
-from accounts.groups import sync_staff_groups
+from core.groups import sync_staff_groups
 
 
 def create_groups(apps, schema_editor):

@@ -42,12 +42,20 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Fairdraw, bottom layer first (docs/architecture.md; `python3 dev.py check-layers`).
+    "core",
+    "notifications",
     "accounts",
+    "responsible_play",
     "competitions",
     "tickets",
     "draws",
     "winners",
-    "notifications",
+    "harm_signals",
+    "complaints",
+    "pages",
+    "backoffice",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -162,7 +170,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # How often the "every minute" jobs run; integration tests shorten it.
 BEAT_INTERVAL = timedelta(seconds=env.int("FAIRDRAW_BEAT_INTERVAL_SECONDS", default=60))
-# The harm-signal scan (accounts.harm) reads every customer's recent activity: hourly.
+# The harm-signal scan (harm_signals.services) reads every customer's recent activity: hourly.
 HARM_SCAN_INTERVAL = timedelta(seconds=env.int("FAIRDRAW_HARM_SCAN_INTERVAL_SECONDS", default=3600))
 CELERY_BEAT_SCHEDULE = {
     "competitions-sync-statuses": {
@@ -182,8 +190,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep_outbox",
         "schedule": BEAT_INTERVAL,
     },
-    "accounts-scan-harm-signals": {
-        "task": "accounts.tasks.scan_harm_signals",
+    "harm-signals-scan": {
+        "task": "harm_signals.tasks.scan_harm_signals",
         "schedule": HARM_SCAN_INTERVAL,
     },
 }
@@ -222,7 +230,7 @@ FAIRDRAW_LOCK_TIMEOUT_SECONDS = env.float("FAIRDRAW_LOCK_TIMEOUT_SECONDS", defau
 FAIRDRAW_CLOSING_SOON_HOURS = env.int("FAIRDRAW_CLOSING_SOON_HOURS", default=24)
 FAIRDRAW_MINIMUM_AGE = 18
 # Responsible play. The next four are only the first values of the operator settings
-# (accounts.models.OperatorSettings), taken when that row is created; from then on they are
+# (core.models.OperatorSettings), taken when that row is created; from then on they are
 # changed in admin ("Operator settings"), audited, and these variables are no longer read.
 # Accounts.limits: what any one customer may spend in a calendar month
 # (UK time) whatever their own limit says (blank: no operator cap), and how long a customer

@@ -13,10 +13,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import complaints
-from accounts.complaint_views import SUBMISSIONS_PER_HOUR
-from accounts.models import AuditEntry, Complaint, ComplaintEvent, OperatorSettings
 from competitions.models import Competition
+from complaints import services as complaints
+from complaints.models import Complaint, ComplaintEvent
+from complaints.views import SUBMISSIONS_PER_HOUR
+from core.models import AuditEntry, OperatorSettings
 from notifications.models import Notification
 from tests.factories import (
     CompetitionFactory,
@@ -541,14 +542,14 @@ class TestYourComplaints:
 
 
 def admin_url(view: str, *args) -> str:
-    return reverse(f"admin:accounts_complaint_{view}", args=args)
+    return reverse(f"admin:complaints_complaint_{view}", args=args)
 
 
 class TestAdmin:
     def test_support_group_may_handle_complaints(self, staff):
-        assert staff.has_perm("accounts.change_complaint")
-        assert staff.has_perm("accounts.view_complaintevent")
-        assert not staff.has_perm("accounts.delete_complaint")
+        assert staff.has_perm("complaints.change_complaint")
+        assert staff.has_perm("complaints.view_complaintevent")
+        assert not staff.has_perm("complaints.delete_complaint")
 
     def test_changelist_shows_columns_and_the_handling_figures(self, staff_client, staff):
         answered = submit(now=timezone.now() - timedelta(hours=5))

@@ -8,10 +8,12 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services
-from accounts.models import AuditEntry, ExclusionKind
+from accounts import services as account_services
+from accounts.models import ExclusionKind
+from core.models import AuditEntry
 from notifications.models import Notification
 from notifications.services import _refuse_without_consent
+from responsible_play import services
 from tests.factories import PASSWORD, UserFactory, active_competition
 from tests.tickets.helpers import reserve
 from tickets.exceptions import NotEligible
@@ -88,7 +90,7 @@ def test_exclusion_withdraws_marketing_consent_and_tells_klaviyo():
 def test_excluded_customer_cannot_opt_back_in_to_marketing():
     user = services.user_take_break(user=UserFactory(), days=7)
     with pytest.raises(ValidationError):
-        services.user_update_profile(
+        account_services.user_update_profile(
             user=user, first_name="A", last_name="B", phone="", marketing_consent=True
         )
 

@@ -16,8 +16,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import harm, limits
-from accounts.harm import (
+from accounts.models import ExclusionKind
+from core.models import AuditEntry, OperatorSettings
+from harm_signals import services as harm
+from harm_signals.models import HarmAction, HarmFlag
+from harm_signals.services import (
     QUIET_PERIOD,
     harm_flag_add_note,
     harm_flag_close,
@@ -26,16 +29,10 @@ from accounts.harm import (
     harm_flag_set_limit,
     harm_signals_scan,
 )
-from accounts.limits import monthly_limit_for, spend_limit_set
-from accounts.models import (
-    AuditEntry,
-    ExclusionKind,
-    HarmAction,
-    HarmFlag,
-    OperatorSettings,
-    SpendLimit,
-)
+from responsible_play.limits import monthly_limit_for, spend_limit_set
+from responsible_play.models import SpendLimit
 from tests.factories import CompetitionFactory, TicketFactory, UserFactory
+from tickets import spending
 from tickets.models import Order, PaymentEvent, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -208,8 +205,8 @@ def test_spend_is_net_of_refunds_plus_holds_and_this_month_only():
 
 
 def test_the_set_based_spend_agrees_with_the_purchase_check():
-    from accounts.limits import spend_position
     from accounts.models import User
+    from tickets.spending import spend_position
 
     customers = [UserFactory() for _ in range(3)]
     spend_limit_set(user=customers[0], monthly_limit=Decimal("40"), now=NOW - timedelta(days=2))
@@ -221,10 +218,10 @@ def test_the_set_based_spend_agrees_with_the_purchase_check():
     order(customers[1], total="9.99", at=NOW - timedelta(days=30))  # last month
 
     rows = User.objects.filter(pk__in=[c.pk for c in customers]).annotate(
-        **limits.spend_annotations("pk", NOW)
+        **spending.spend_annotations("pk", NOW)
     )
     for row in rows:
-        assert limits.position_of(row, Decimal("1000.00")) == spend_position(row, NOW)
+        assert spending.position_of(row, Decimal("1000.00")) == spend_position(row, NOW)
 
 
 def test_the_operator_cap_is_the_limit_when_it_is_lower(operator):
@@ -425,7 +422,7 @@ def test_two_scans_at_once_open_one_flag(on_postgres, monkeypatch):
 
 
 def test_the_beat_task_and_the_command_run_the_scan():
-    from accounts.tasks import scan_harm_signals
+    from harm_signals.tasks import scan_harm_signals
 
     customer = UserFactory()
     declined(customer, 3, at=timezone.now())
@@ -448,7 +445,7 @@ def test_beat_runs_the_scan_hourly():
     [entry] = [
         e
         for e in settings.CELERY_BEAT_SCHEDULE.values()
-        if e["task"] == "accounts.tasks.scan_harm_signals"
+        if e["task"] == "harm_signals.tasks.scan_harm_signals"
     ]
     assert entry["schedule"] == timedelta(hours=1)
 
@@ -586,11 +583,11 @@ def support(support_user):
     return client
 
 
-CHANGELIST = "admin:accounts_harmflag_changelist"
+CHANGELIST = "admin:harm_signals_harmflag_changelist"
 
 
 def act_url(flag, what):
-    return reverse("admin:accounts_harmflag_act", args=[flag.pk, what])
+    return reverse("admin:harm_signals_harmflag_act", args=[flag.pk, what])
 
 
 def spender(total="95.00", limit="100") -> HarmFlag:
@@ -632,7 +629,9 @@ def test_changelist_shows_flags_with_spend_and_filters_in_constant_queries(suppo
 def test_flag_page_shows_the_customer_history_and_the_forms(support, flag, support_user):
     harm_flag_add_note(flag=flag, by=support_user, note="Watching this one.")
     spend_limit_set(user=flag.user, monthly_limit=Decimal("300"))
-    html = support.get(reverse("admin:accounts_harmflag_change", args=[flag.pk])).content.decode()
+    html = support.get(
+        reverse("admin:harm_signals_harmflag_change", args=[flag.pk])
+    ).content.decode()
 
     assert "Limit in force: <strong>£300.00</strong>" in html
     assert "Spent this month: <strong>£0.00</strong>" in html
@@ -646,7 +645,7 @@ def test_flag_page_shows_the_customer_history_and_the_forms(support, flag, suppo
 
 
 def test_staff_close_and_reopen_from_the_page(support, flag, support_user):
-    change = reverse("admin:accounts_harmflag_change", args=[flag.pk])
+    change = reverse("admin:harm_signals_harmflag_change", args=[flag.pk])
 
     refused = support.post(act_url(flag, "close"), {"close-outcome": "dismissed", "close-note": ""})
     assert refused.status_code == 200 and "This field is required." in refused.content.decode()
@@ -703,7 +702,9 @@ def test_people_without_the_permission_cannot_act(flag, db):
     client = Client()
     client.force_login(viewer)
 
-    html = client.get(reverse("admin:accounts_harmflag_change", args=[flag.pk])).content.decode()
+    html = client.get(
+        reverse("admin:harm_signals_harmflag_change", args=[flag.pk])
+    ).content.decode()
     assert "jo.bloggs@example.com" in html and "Act on this flag" not in html
     assert client.post(act_url(flag, "note"), {"note-note": "x"}).status_code == 403
 
@@ -730,4 +731,4 @@ def test_user_page_shows_the_spend_limits_panel_and_harm_flags(support, flag):
     assert f"Pending change: £200.00, in force from {pending:%-d %b %Y %H:%M}" in html
     assert "Waiting for the cooling-off" in html and "In force" in html
     assert "Many declined payments" in html
-    assert reverse("admin:accounts_harmflag_change", args=[flag.pk]) in html
+    assert reverse("admin:harm_signals_harmflag_change", args=[flag.pk]) in html

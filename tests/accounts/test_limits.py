@@ -7,10 +7,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import limits
-from accounts.models import SpendLimit
+from responsible_play import limits
+from responsible_play.models import SpendLimit
 from tests.factories import PASSWORD, UserFactory, active_competition, operator_settings
 from tests.tickets.helpers import reserve
+from tickets import spending
 from tickets.exceptions import SpendLimitReached
 from tickets.models import Order, Ticket
 
@@ -125,9 +126,9 @@ def test_lower_of_cap_and_personal_limit_wins(competition):
     limits.spend_limit_set(
         user=user, monthly_limit=Decimal("200"), now=timezone.now() - timedelta(days=2)
     )
-    assert limits.spend_position(user).limit == Decimal("100.00")
+    assert spending.spend_position(user).limit == Decimal("100.00")
     operator_settings(monthly_spend_cap=None)
-    assert limits.spend_position(user).limit == Decimal("200")
+    assert spending.spend_position(user).limit == Decimal("200")
 
 
 def test_refunds_free_headroom_and_last_month_does_not_count(competition):
@@ -138,7 +139,7 @@ def test_refunds_free_headroom_and_last_month_does_not_count(competition):
     Order.objects.filter(pk=order.pk).update(
         status=Order.Status.PARTIALLY_REFUNDED, paid_at=now, amount_refunded=Decimal("2.50")
     )
-    assert limits.monthly_spend(user, now) == Decimal("7.50")
+    assert spending.monthly_spend(user, now) == Decimal("7.50")
 
     reserve(user, competition, quantity=1)  # fits in the refunded £2.50
 
@@ -146,15 +147,15 @@ def test_refunds_free_headroom_and_last_month_does_not_count(competition):
     Order.objects.filter(user=user).update(
         status=Order.Status.PAID, paid_at=start - timedelta(seconds=1), amount_refunded=0
     )
-    assert limits.monthly_spend(user, now) == Decimal("0")
+    assert spending.monthly_spend(user, now) == Decimal("0")
 
 
 def test_expired_reservations_do_not_count(competition):
     user = UserFactory()
     t0 = timezone.now()
     reserve(user, competition, quantity=2, now=t0)
-    assert limits.monthly_spend(user, t0) == Decimal("5.00")
-    assert limits.monthly_spend(user, t0 + timedelta(minutes=16)) == Decimal("0")
+    assert spending.monthly_spend(user, t0) == Decimal("5.00")
+    assert spending.monthly_spend(user, t0 + timedelta(minutes=16)) == Decimal("0")
 
 
 def test_month_follows_uk_time():

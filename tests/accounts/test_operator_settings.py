@@ -9,9 +9,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from accounts import limits
-from accounts.models import AuditEntry, OperatorSettings
-from accounts.operator import operator_settings_update
+from core.models import AuditEntry, OperatorSettings
+from core.operator import operator_settings_update
+from responsible_play import limits
 from tests.factories import UserFactory, active_competition
 from tests.tickets.helpers import reserve
 from tickets.exceptions import SpendLimitReached

@@ -11,7 +11,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import AuditEntry
+from core.models import AuditEntry
 from draws.models import Draw
 from draws.services import draw_perform
 from tests.factories import UserFactory, active_competition, correct_answer

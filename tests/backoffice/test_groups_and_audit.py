@@ -5,14 +5,13 @@ from django.apps import apps as global_apps
 from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
-from accounts.models import AuditEntry
-from accounts.services import MASK, audit_record
+from core.audit import MASK, audit_record
+from core.groups import FAIRDRAW_APPS
+from core.models import AuditEntry
 from tests.backoffice.conftest import changelist
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-FAIRDRAW_APPS = {"accounts", "competitions", "tickets", "draws", "winners", "notifications"}
 
 
 def codes(group_name):
@@ -36,8 +35,8 @@ def test_support_may_view_everything_refund_work_harm_flags_and_complaints_only(
     assert "tickets.refund_ticket" in support
     assert {c for c in support if not c.split(".")[1].startswith("view_")} == {
         "tickets.refund_ticket",
-        "accounts.change_harmflag",
-        "accounts.change_complaint",
+        "harm_signals.change_harmflag",
+        "complaints.change_complaint",
     }
     for label in ("accounts.view_user", "tickets.view_order", "winners.view_winner"):
         assert label in support
@@ -72,11 +71,11 @@ def test_audit_masks_secrets_at_any_depth_but_keeps_the_public_commitment(db):
 def test_audit_log_is_read_only_for_everyone(operations, support):
     entry = audit_record(actor=None, action="user.verify", obj=UserFactory())
     for client in (operations, support):
-        assert client.get(changelist("accounts.auditentry") + "?q=user.verify").status_code == 200
-        change = reverse("admin:accounts_auditentry_change", args=[entry.pk])
+        assert client.get(changelist("core.auditentry") + "?q=user.verify").status_code == 200
+        change = reverse("admin:core_auditentry_change", args=[entry.pk])
         assert 'name="_save"' not in client.get(change).content.decode()
         assert client.post(change, {}).status_code == 403
-        delete = reverse("admin:accounts_auditentry_delete", args=[entry.pk])
+        delete = reverse("admin:core_auditentry_delete", args=[entry.pk])
         assert client.post(delete, {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
 
@@ -87,7 +86,7 @@ def test_non_staff_are_sent_to_the_login_page(customer_client):
         changelist("tickets.ticket"),
         reverse("admin:tickets_ticket_export"),
         reverse("admin:tickets_ticket_postal"),
-        changelist("accounts.auditentry"),
+        changelist("core.auditentry"),
     ):
         response = customer_client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url

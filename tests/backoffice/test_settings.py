@@ -6,12 +6,12 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from accounts.models import OperatorSettings
+from core.models import OperatorSettings
 from tests.backoffice.conftest import audit_entries, changelist, messages_of
 
 pytestmark = pytest.mark.django_db
 
-CHANGE = reverse("admin:accounts_operatorsettings_change", args=[1])
+CHANGE = reverse("admin:core_operatorsettings_change", args=[1])
 
 
 def form_values(**changes) -> dict:
@@ -36,7 +36,7 @@ def form_values(**changes) -> dict:
 
 def test_the_list_goes_straight_to_the_one_row(operations):
     assert not OperatorSettings.objects.exists()
-    response = operations.get(changelist("accounts.operatorsettings"))
+    response = operations.get(changelist("core.operatorsettings"))
     assert response.status_code == 302 and response.url == CHANGE
     page = operations.get(CHANGE)
     assert page.status_code == 200
@@ -50,8 +50,8 @@ def test_the_list_goes_straight_to_the_one_row(operations):
 
 def test_nothing_can_be_added_or_deleted(operations):
     OperatorSettings.ensure()
-    assert operations.get(reverse("admin:accounts_operatorsettings_add")).status_code == 403
-    delete = reverse("admin:accounts_operatorsettings_delete", args=[1])
+    assert operations.get(reverse("admin:core_operatorsettings_add")).status_code == 403
+    delete = reverse("admin:core_operatorsettings_delete", args=[1])
     assert operations.post(delete, {"post": "yes"}).status_code == 403
     assert OperatorSettings.objects.count() == 1
 
@@ -92,7 +92,7 @@ def test_a_bad_value_is_shown_beside_its_field_and_nothing_is_saved(operations):
 
 
 def test_support_can_look_but_not_change(support):
-    assert support.get(changelist("accounts.operatorsettings")).url == CHANGE
+    assert support.get(changelist("core.operatorsettings")).url == CHANGE
     page = support.get(CHANGE)
     assert page.status_code == 200
     html = page.content.decode()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from accounts.complaints import complaint_add_note, complaint_resolve, complaint_respond
-from accounts.models import Complaint
+from complaints.models import Complaint
+from complaints.services import complaint_add_note, complaint_resolve, complaint_respond
 from tests.browser import test_journey
 from tests.factories import PASSWORD, UserFactory, active_competition, operator_settings
 

@@ -12,9 +12,9 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from accounts.harm import PAYMENT_FAILED, harm_signals_scan
-from accounts.limits import spend_limit_set
-from accounts.models import HarmAction, HarmFlag
+from harm_signals.models import HarmAction, HarmFlag
+from harm_signals.services import PAYMENT_FAILED, harm_signals_scan
+from responsible_play.limits import spend_limit_set
 from tests.browser import test_journey
 from tests.factories import PASSWORD, CompetitionFactory, TicketFactory, UserFactory
 from tickets.models import Order, PaymentEvent, Ticket
@@ -73,7 +73,7 @@ def test_support_works_a_harm_flag(browser_page, live_server):
         page.screenshot(path=str(ARTEFACTS / f"{name}-phone.png"), full_page=True)
         page.set_viewport_size(DESKTOP)
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/accounts/harmflag/")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/harm_signals/harmflag/")
     page.get_by_label("E-mail address").fill(staff.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()

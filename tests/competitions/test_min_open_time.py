@@ -85,7 +85,7 @@ def test_the_minimum_comes_from_the_operator_settings_row():
 
 
 def test_a_new_row_takes_its_first_value_from_the_environment(settings):
-    from accounts.models import OperatorSettings
+    from core.models import OperatorSettings
 
     OperatorSettings.objects.all().delete()
     settings.FAIRDRAW_MIN_OPEN_CLEAR_DAYS = 4

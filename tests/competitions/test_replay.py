@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from competitions.replay import REEL_AFTER, REEL_BEFORE, draw_replay, latest_draw
 from draws.models import Draw
+from draws.replay import REEL_AFTER, REEL_BEFORE, draw_replay, latest_draw
 from draws.services import draw_perform
 from tests.factories import TicketFactory, active_competition
 from tickets.models import Ticket

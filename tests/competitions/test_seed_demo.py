@@ -4,9 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.models import Complaint
 from competitions.lifecycle import Status
 from competitions.models import Competition
+from complaints.models import Complaint
 from draws import fairness
 from draws.selectors import ledger_numbers
 from tickets.models import Ticket
@@ -84,8 +84,8 @@ def test_demo_sales_lift_the_operator_rules_only_while_they_are_recorded():
     import random
     from decimal import Decimal
 
-    from accounts.models import OperatorSettings
-    from competitions import demo
+    from core.models import OperatorSettings
+    from demo import seed as demo
     from tests.factories import UserFactory, active_competition, operator_settings
 
     operator_settings(monthly_spend_cap=Decimal("1.00"), require_age_verification=True)

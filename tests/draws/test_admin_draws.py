@@ -164,7 +164,7 @@ def test_draw_later_after_end_still_uses_the_service(admin_client, closed_compet
 
 
 def test_staff_draw_steps_are_in_the_audit_log(admin_client, admin_user, ended):
-    from accounts.models import AuditEntry
+    from core.models import AuditEntry
 
     admin_client.post(url("competitions_competition_draw_automatic", ended.pk))
     admin_client.post(url("competitions_competition_draw", ended.pk), {"entropy": ""})

@@ -58,7 +58,7 @@ def test_retry_now_sends_a_failed_entry_again(
     failed.refresh_from_db()
     assert failed.status == Status.SENT
     assert failed.attempts == 1  # a fresh start, then one successful attempt
-    from accounts.models import AuditEntry
+    from core.models import AuditEntry
 
     entry = AuditEntry.objects.get(action="notification.retry", object_id=str(failed.pk))
     assert entry.before["status"] == Status.FAILED and entry.after["status"] == Status.PENDING

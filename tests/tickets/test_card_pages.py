@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import OperatorSettings
+from core.models import OperatorSettings
 from tests.factories import PrizeFactory, UserFactory, active_competition, correct_answer
 from tickets import payments
 from tickets.models import CardFunding, Order, PaymentEvent, Refund, Ticket

@@ -10,10 +10,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from accounts.limits import month_bounds
-from accounts.models import OperatorSettings
 from competitions.models import Competition
+from core.models import OperatorSettings
 from notifications.models import Notification
+from responsible_play.limits import month_bounds
 from tests.factories import PrizeFactory, UserFactory, active_competition
 from tickets import payments
 from tickets.cards import credit_card_spend

@@ -7,10 +7,12 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts import limits
-from accounts.services import user_ban, user_self_exclude, user_take_break
+from accounts.services import user_ban
 from notifications.models import Notification
+from responsible_play import limits
+from responsible_play.services import user_self_exclude, user_take_break
 from tests.factories import UserFactory, active_competition, operator_settings
+from tickets import spending
 from tickets.models import Order, Refund, Ticket
 from tickets.services import order_fulfil, reservations_release_expired
 
@@ -64,7 +66,7 @@ def test_a_late_payment_that_fits_the_limit_exactly_is_re_reserved(competition):
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
     assert order.tickets.filter(status=Ticket.Status.ACTIVE).count() == 3
-    assert limits.monthly_spend(customer) == Decimal("7.50")
+    assert spending.monthly_spend(customer) == Decimal("7.50")
 
 
 def test_a_late_payment_over_a_limit_lowered_meanwhile_is_refunded(competition):
@@ -78,7 +80,7 @@ def test_a_late_payment_over_a_limit_lowered_meanwhile_is_refunded(competition):
     refund = assert_refunded_without_tickets(order, competition, result)
     assert "would take you over your monthly limit of £5.00" in refund.note
     assert "you can spend £5.00 more this month" in refund.note
-    assert limits.monthly_spend(customer) == Decimal("0.00")
+    assert spending.monthly_spend(customer) == Decimal("0.00")
 
 
 def test_a_late_payment_after_spending_elsewhere_meanwhile_is_refunded(competition):
@@ -93,7 +95,7 @@ def test_a_late_payment_after_spending_elsewhere_meanwhile_is_refunded(competiti
 
     refund = assert_refunded_without_tickets(late, competition, result)
     assert "you can spend £5.00 more this month" in refund.note
-    assert limits.monthly_spend(customer) == Decimal("5.00")
+    assert spending.monthly_spend(customer) == Decimal("5.00")
 
 
 def test_the_operators_cap_applies_to_late_payments_too(competition):

@@ -10,9 +10,10 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 
-from accounts import limits
-from accounts.models import OperatorSettings
+from core.models import OperatorSettings
+from responsible_play import limits
 from tests.factories import UserFactory, active_competition, correct_answer
+from tickets import spending
 from tickets.cards import credit_card_spend
 from tickets.exceptions import LimitReached
 from tickets.models import CardFunding, Order, Refund, Ticket
@@ -75,14 +76,14 @@ def test_two_checkouts_that_each_fit_the_monthly_limit_but_not_together(on_postg
         assert "you can spend £2.50 more this month" in message
         (order,) = Order.objects.filter(user=customer)
         assert order.status == Order.Status.PENDING
-        assert limits.monthly_spend(customer) == Decimal("7.50")
+        assert spending.monthly_spend(customer) == Decimal("7.50")
 
         # Paid, the spend stays within the limit.
         winner = clients[responses.index(paying[0])]
         winner.post(paying[0].url, {"action": "pay", "funding": "debit"})
         order.refresh_from_db()
         assert order.status == Order.Status.PAID
-        assert limits.monthly_spend(customer) == Decimal("7.50") <= Decimal("10.00")
+        assert spending.monthly_spend(customer) == Decimal("7.50") <= Decimal("10.00")
 
 
 def test_two_credit_card_payments_that_together_exceed_the_cap(on_postgres, fake_stripe):
