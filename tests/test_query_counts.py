@@ -208,19 +208,19 @@ def purchase_statements(monkeypatch, user, competitions) -> dict[str, tuple[int,
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tickets import services
+    from tickets import locking
     from tickets.services import LineRequest, order_fulfil, order_reserve
 
     lines = [LineRequest(c.pk, correct_answer(c).pk, quantity=2) for c in competitions]
     seen: dict[str, tuple[int, int]] = {}
     locked_at: list[int] = []
-    real_lock = services.lock_competitions
+    real_lock = locking.lock_competitions
 
     def lock_competitions(ids):
         locked_at.append(len(counted(capture.captured_queries)))
         return real_lock(ids)
 
-    monkeypatch.setattr(services, "lock_competitions", lock_competitions)
+    monkeypatch.setattr(locking, "lock_competitions", lock_competitions)
     for name in ("reserve", "fulfil"):
         locked_at.clear()
         capture = CaptureQueriesContext(connection)

@@ -6,13 +6,9 @@ a row here would bypass all of that, so staff can look but not touch; refunds an
 entries are service calls.
 """
 
-from collections import defaultdict
-from decimal import Decimal
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -25,12 +21,11 @@ from accounts.models import User
 from competitions.lifecycle import Status
 from competitions.models import Competition
 from core.admin_helpers import ReadOnlyAdminMixin, confirm_page, is_confirmed
-from core.audit import audit_record
 
 from .exceptions import TicketError
 from .export import tickets_csv
 from .models import Order, OrderLine, PaymentEvent, Refund, Ticket
-from .services import order_refund, postal_entry_add, refund_retry
+from .services import postal_entry_add, refund_plan, refund_retry, tickets_refund
 
 # Ticket numbers are PositiveIntegerField: a longer run of digits cannot be one.
 MAX_TICKET_NUMBER = 2**31 - 1
@@ -169,27 +164,11 @@ class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Refund selected tickets", permissions=["refund"])
     def refund(self, request, queryset):
-        tickets = list(
-            queryset.select_related("competition", "order", "user").order_by("order_id", "number")
+        tickets = queryset.select_related("competition", "order", "user").order_by(
+            "order_id", "number"
         )
-        refundable, refused = [], []
-        for ticket in tickets:
-            if ticket.order_id is None:
-                refused.append(f"#{ticket.number} in {ticket.competition}: a free postal entry.")
-            elif ticket.status not in Ticket.SOLD_STATUSES:
-                refused.append(f"#{ticket.number} in {ticket.competition}: {ticket.status}.")
-            elif ticket.competition.status == Status.DRAWN:
-                refused.append(f"#{ticket.number} in {ticket.competition}: drawn, no more refunds.")
-            else:
-                refundable.append(ticket)
         if not is_confirmed(request):
-            prices = {
-                (line.order_id, line.competition_id): line.unit_price
-                for line in OrderLine.objects.filter(order_id__in={t.order_id for t in refundable})
-            }
-            amount = sum(
-                (prices.get((t.order_id, t.competition_id), 0) for t in refundable), Decimal(0)
-            )
+            plan = refund_plan(tickets=tickets)
             return confirm_page(
                 self,
                 request,
@@ -198,50 +177,26 @@ class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 title="Refund these tickets?",
                 items=[
                     f"#{t.number} in {t.competition} — {t.user.email}, order {t.order}"
-                    for t in refundable
+                    for t in plan.refundable
                 ],
-                summary=f"{len(refundable)} tickets, £{amount} back to the customers' cards."
-                if refundable
+                summary=f"{len(plan.refundable)} tickets, £{plan.amount} back to the customers' "
+                "cards."
+                if plan.refundable
                 else "Nothing here can be refunded.",
-                warnings=[f"Not refundable: {why}" for why in refused],
+                warnings=[f"Not refundable: {why}" for why in plan.refused],
                 reason_label="Note for the refund (shown in the audit log)",
                 button="Refund",
             )
-        for why in refused:
+        result = tickets_refund(
+            tickets=tickets, by=request.user, note=request.POST.get("reason", "")
+        )
+        for why in result.refused:
             self.message_user(request, f"Not refunded: {why}", messages.ERROR)
-        by_order = defaultdict(list)
-        for ticket in refundable:
-            by_order[ticket.order].append(ticket)
-        note = request.POST.get("reason", "")
-        done = 0
-        for order, chosen in by_order.items():
-            try:
-                with transaction.atomic():
-                    before = {"status": order.status, "amount_refunded": order.amount_refunded}
-                    refund = order_refund(order=order, tickets=chosen, by=request.user, note=note)
-                    refund.order.refresh_from_db()
-                    audit_record(
-                        actor=request.user,
-                        action="order.refund",
-                        obj=order,
-                        before=before,
-                        after={
-                            "status": refund.order.status,
-                            "amount_refunded": refund.order.amount_refunded,
-                            "refund_id": refund.pk,
-                            "amount": refund.amount,
-                            "tickets": sorted(t.number for t in chosen),
-                        },
-                        note=note,
-                    )
-            except TicketError as refusal:
-                self.message_user(request, f"{order}: {refusal}", messages.ERROR)
-            else:
-                done += len(chosen)
-        if done:
+        if result.tickets:
             self.message_user(
                 request,
-                ngettext("Refunded %d ticket.", "Refunded %d tickets.", done) % done,
+                ngettext("Refunded %d ticket.", "Refunded %d tickets.", result.tickets)
+                % result.tickets,
                 messages.SUCCESS,
             )
         return None
@@ -255,20 +210,13 @@ class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             user, competition = form.cleaned_data["user"], form.cleaned_data["competition"]
             quantity = form.cleaned_data["quantity"]
             try:
-                with transaction.atomic():
-                    tickets = postal_entry_add(
-                        user=user, competition=competition, quantity=quantity
-                    )
-                    audit_record(
-                        actor=request.user,
-                        action="ticket.postal_entry",
-                        obj=competition,
-                        after={
-                            "user": user.email,
-                            "numbers": sorted(t.number for t in tickets),
-                        },
-                        note=form.cleaned_data["note"],
-                    )
+                tickets = postal_entry_add(
+                    user=user,
+                    competition=competition,
+                    quantity=quantity,
+                    by=request.user,
+                    note=form.cleaned_data["note"],
+                )
             except TicketError as refusal:
                 form.add_error(None, str(refusal))
             else:
@@ -374,14 +322,6 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def retry(self, request, queryset):
         retried = 0
         for refund in queryset.filter(status=Refund.Status.FAILED):
-            # The gateway call runs outside any transaction; the audit entry records its result.
-            result = refund_retry(refund=refund)
-            audit_record(
-                actor=request.user,
-                action="refund.retry",
-                obj=result,
-                before={"status": Refund.Status.FAILED},
-                after={"status": result.status, "failure_message": result.failure_message},
-            )
+            refund_retry(refund=refund, by=request.user)
             retried += 1
         self.message_user(request, f"Retried {retried} failed refund(s).")

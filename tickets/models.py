@@ -143,10 +143,6 @@ class TicketQuerySet(models.QuerySet):
         everything except numbers merely held by a checkout awaiting payment."""
         return self.exclude(status=Ticket.Status.RESERVED)
 
-    def holding_numbers(self):
-        """Rows that keep their number off sale: live tickets and checkout reservations."""
-        return self.filter(status__in=Ticket.HOLDING_STATUSES)
-
 
 class Ticket(models.Model):
     """One numbered entry. A number is held by at most one live (active or invalid) or reserved

@@ -177,14 +177,14 @@ def test_a_payment_racing_the_release_of_its_lapsed_reservation_is_issued_once(m
     """The usual payment is prepared before the competitions' locks; if the order stops being
     pending meanwhile (here the periodic release wins the race), nothing prepared is used: the
     payment is judged again on the locked rows, and the confirmation lists the new numbers."""
-    from tickets import services
+    from tickets import locking, services
 
     competition = active_competition(max_tickets=1000, max_tickets_per_user=10)
     customer = UserFactory()
     order = reserve(
         customer, competition, numbers=[5, 6], now=timezone.now() - timedelta(minutes=30)
     )
-    real_lock = services.lock_competitions
+    real_lock = locking.lock_competitions
     raced = []
 
     def release_first(ids):
@@ -193,7 +193,7 @@ def test_a_payment_racing_the_release_of_its_lapsed_reservation_is_issued_once(m
             assert services.order_release(order_id=order.pk)
         return real_lock(ids)
 
-    monkeypatch.setattr(services, "lock_competitions", release_first)
+    monkeypatch.setattr(locking, "lock_competitions", release_first)
 
     result = pay_late(order)
 
@@ -210,14 +210,14 @@ def test_a_payment_racing_the_release_of_its_lapsed_reservation_is_issued_once(m
 
 
 def test_a_payment_whose_numbers_went_to_someone_else_during_the_race_is_refunded(monkeypatch):
-    from tickets import services
+    from tickets import locking, services
 
     competition = active_competition(max_tickets=1000, max_tickets_per_user=10)
     order = reserve(
         UserFactory(), competition, numbers=[5, 6], now=timezone.now() - timedelta(minutes=30)
     )
     rival = UserFactory()
-    real_lock = services.lock_competitions
+    real_lock = locking.lock_competitions
     raced = []
 
     def release_and_resell_first(ids):
@@ -227,7 +227,7 @@ def test_a_payment_whose_numbers_went_to_someone_else_during_the_race_is_refunde
             reserve(rival, competition, numbers=[6])
         return real_lock(ids)
 
-    monkeypatch.setattr(services, "lock_competitions", release_and_resell_first)
+    monkeypatch.setattr(locking, "lock_competitions", release_and_resell_first)
 
     result = pay_late(order)
 

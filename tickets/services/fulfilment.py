@@ -1,0 +1,349 @@
+"""A confirmed payment becomes tickets, exactly once; or, if it cannot, is refunded.
+
+`order_fulfil` locks the customer's row, then the order's competitions (tickets.locking,
+ascending ids), then the order, as every path that gives a customer numbers does. The usual
+payment (`_pay_pending`) decides everything it can before the competitions' locks and proves
+with a compare-and-set claim (pending -> paid) that nothing it read has changed; every other
+case (a lapsed or released order, a payment to refund, a duplicate, a lost race) is judged on
+the locked rows (`_fulfil_locked`). A drawn or cancelled competition never gets new tickets:
+the payment is refunded automatically. `order_record_paid` is a checkout and its payment in
+one transaction, for sales made outside online checkout.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from competitions.models import AnswerChoice, Competition
+from core.models import OperatorSettings
+
+from .. import cards, events, locking, spending
+from ..exceptions import AnswerRequired, TicketError
+from ..models import Order, OrderLine, Refund, Ticket
+from .release import drop_reservations
+from .reservations import order_reserve
+from .rules import (
+    CLOSED_FOR_GOOD,
+    Line,
+    LineRequest,
+    allocate,
+    check_eligible,
+    check_line,
+    counters_add,
+    eligibility_problem,
+    lock_customer,
+    new_tickets,
+    ticket_status,
+)
+
+
+@dataclass
+class Fulfilment:
+    """What became of a payment: `outcome` for the provider event's record, and the refund
+    if the money is going back."""
+
+    outcome: str
+    order: Order
+    refund: Refund | None = None
+
+
+def order_fulfil(
+    *,
+    order_id: int,
+    amount_paid: Decimal | None = None,
+    currency: str | None = None,
+    payment_intent_id: str = "",
+    session_id: str | None = None,
+    card_funding: str = "",
+    now=None,
+) -> Fulfilment:
+    """A payment for this order has been confirmed. Issue its tickets exactly once.
+
+    A pending order's reserved tickets become active (invalid for a wrong answer). An order whose
+    reservation lapsed is re-reserved if sales are open and the rules allow it (chosen numbers
+    must still be free; lucky dips take any free numbers, spend limits and eligibility hold);
+    otherwise, or if the payment does not match the order, or it was made by a credit card the
+    code of practice refuses (tickets.cards), the money is refunded automatically and no ticket
+    is created. `card_funding` is the paying card's type as the provider reported it."""
+    now = now or timezone.now()
+    payment = {
+        "amount_paid": amount_paid,
+        "currency": currency,
+        "payment_intent_id": payment_intent_id,
+        "session_id": session_id,
+        "card_funding": card_funding,
+    }
+    # The order with its lines, their competitions and answers, read before any lock: whose it
+    # is and what it is for never change; everything else is checked again under the locks.
+    lines = list(
+        OrderLine.objects.filter(order_id=order_id)
+        .select_related("order", "competition", "answer")
+        .order_by("pk")
+    )
+    order = lines[0].order if lines else Order.objects.get(pk=order_id)
+    with transaction.atomic():
+        # The customer's row before the competitions' (as order_reserve): their payments queue
+        # here, so two credit-card payments cannot both fit under the monthly cap.
+        user = lock_customer(order.user_id)
+        operator = OperatorSettings.current()  # read once, before the competitions' locks
+        if order.status == Order.Status.PENDING:
+            paid = _pay_pending(
+                order=order, lines=lines, user=user, operator=operator, now=now, **payment
+            )
+            if paid is not None:
+                return paid
+        return _fulfil_locked(
+            order_id=order_id,
+            competition_ids=[line.competition_id for line in lines],
+            user=user,
+            operator=operator,
+            now=now,
+            **payment,
+        )
+
+
+def _take_payment(order: Order, *, payment_intent_id, session_id, card_funding) -> None:
+    """Note the provider's facts about the payment on the order (saved when it is marked)."""
+    if payment_intent_id:
+        order.stripe_payment_intent_id = payment_intent_id
+    if session_id and not order.stripe_checkout_session_id:
+        order.stripe_checkout_session_id = session_id
+    if card_funding:
+        order.card_funding = card_funding
+
+
+def _mismatch(order: Order, amount_paid, currency) -> bool:
+    return amount_paid is not None and (
+        amount_paid != order.total or (currency or order.currency).upper() != order.currency.upper()
+    )
+
+
+def _pay_pending(
+    *, order: Order, lines: list[OrderLine], user, operator, now, amount_paid, currency, **facts
+) -> Fulfilment | None:
+    """The usual payment, with as little as possible done under the competitions' locks: a
+    pending order paid in full, by a card the rules accept, by a customer still allowed to buy.
+
+    All of that is decided before those locks, from the customer's locked row and the order's
+    amounts and lines (which never change), and the confirmation is built then too: a pending
+    order's numbers are the ones it issues. Under the locks: the competitions must not be drawn
+    or cancelled, and a compare-and-set claim (pending -> paid) proves the order is still
+    pending, so nothing read before has changed (a pending order's tickets only ever change
+    with its status). None: not the usual case, for the caller to decide on locked rows."""
+    order.user = user
+    _take_payment(order, **facts)
+    if _mismatch(order, amount_paid, currency):
+        return None
+    refusal = cards.credit_card_refusal(
+        user=user, order=order, funding=order.card_funding, now=now, operator=operator
+    )
+    if refusal or eligibility_problem(user, now, operator):
+        return None
+    order.paid_at = now
+    messages = events.order_paid_messages(order, lines=lines)
+    locked = locking.lock_competitions([line.competition_id for line in lines])
+    if any(competition.status in CLOSED_FOR_GOOD for competition in locked.values()):
+        return None
+    if not _claim_paid(order, now=now):
+        return None
+    for line in lines:
+        competition = locked[line.competition_id]
+        converted = Ticket.objects.filter(
+            order=order, competition=competition, status=Ticket.Status.RESERVED
+        ).update(status=ticket_status(line.answer), purchased_at=now)
+        counters_add(competition.pk, sold=converted, reserved=-converted, now=now)
+        competition.tickets_sold += converted
+        competition.tickets_reserved -= converted
+    events.order_paid(order, messages=messages, competitions=locked.values())
+    return Fulfilment("paid", order)
+
+
+def _fulfil_locked(
+    *, order_id: int, competition_ids, user, operator, now, amount_paid, currency, **facts
+) -> Fulfilment:
+    """order_fulfil on the locked rows, for every case: a lapsed or released order, a payment
+    that must be refunded, a duplicate; and the usual one if `_pay_pending` found the order
+    changed before it was locked."""
+    locked = locking.lock_competitions(competition_ids)
+    # The order (locked) and its lines in one query.
+    lines = list(
+        OrderLine.objects.filter(order_id=order_id)
+        .select_related("order", "answer")
+        .select_for_update(of=("order",))
+        .order_by("pk")
+    )
+    order = lines[0].order if lines else Order.objects.select_for_update().get(pk=order_id)
+    order.user = user
+    for line in lines:
+        line.competition = locked[line.competition_id]
+    if order.status in Order.PAID_STATES:
+        return Fulfilment("already paid", order)
+    _take_payment(order, **facts)
+    mismatch = _mismatch(order, amount_paid, currency)
+    refused_card = None
+    if not mismatch:
+        refused_card = cards.credit_card_refusal(
+            user=user, order=order, funding=order.card_funding, now=now, operator=operator
+        )
+    # Banned, excluded or closed since checking out: the payment is refunded, not turned
+    # into tickets (a break or self-exclusion stops every purchase at once).
+    # (A lapsed order's re-issue checks the same in _reissue.)
+    barred = (
+        eligibility_problem(user, now, operator)
+        if order.status == Order.Status.PENDING and not (mismatch or refused_card)
+        else None
+    )
+    closed = any(locked[line.competition_id].status in CLOSED_FOR_GOOD for line in lines)
+    if order.status == Order.Status.PENDING and not (mismatch or refused_card or barred or closed):
+        for line in lines:
+            converted = Ticket.objects.filter(
+                order=order, competition_id=line.competition_id, status=Ticket.Status.RESERVED
+            ).update(status=ticket_status(line.answer), purchased_at=now)
+            counters_add(line.competition_id, sold=converted, reserved=-converted, now=now)
+            line.competition.tickets_sold += converted
+            line.competition.tickets_reserved -= converted
+        _mark_paid(order, now=now)
+        events.order_paid(order, competitions=locked.values())
+        return Fulfilment("paid", order)
+
+    if order.status == Order.Status.PENDING:
+        drop_reservations(order_id=order.pk, now=now)
+        for competition in locked.values():
+            competition.refresh_from_db(fields=["tickets_sold", "tickets_reserved"])
+    if mismatch:
+        problem, reason = "the payment did not match the order", Refund.Reason.PAYMENT_MISMATCH
+    elif refused_card:
+        problem, reason = refused_card, Refund.Reason.CREDIT_CARD
+    elif barred:
+        problem, reason = barred, Refund.Reason.OTHER
+    else:
+        problem = _reissue(
+            order=order, user=user, lines=lines, locked=locked, operator=operator, now=now
+        )
+        reason = Refund.Reason.LATE_PAYMENT
+    if problem is None:
+        _mark_paid(order, now=now)
+        events.order_paid(order, competitions=locked.values())
+        return Fulfilment("paid after the reservation lapsed", order)
+
+    amount = amount_paid if amount_paid is not None else order.total
+    order.status = Order.Status.REFUNDED
+    order.paid_at = now
+    order.amount_refunded = min(amount, order.total)
+    order.save()
+    refund = Refund.objects.create(
+        order=order, amount=amount, currency=order.currency, reason=reason, note=problem[:255]
+    )
+    events.payment_refused(order, refund, problem)
+    transaction.on_commit(lambda: _queue_refund(refund.pk))
+    return Fulfilment("refunded: " + problem, order, refund)
+
+
+def _reissue(*, order: Order, user, lines: list[OrderLine], locked, operator, now) -> str | None:
+    """Issue a lapsed order's tickets afresh if the customer may still buy them, as a new
+    checkout would (eligibility, every line's sale rules, spend limits); otherwise write nothing
+    and say why (for the customer). `user` is the customer's locked row."""
+    try:
+        with transaction.atomic():
+            check_eligible(user, now, operator)
+            wanted = []
+            for line in lines:
+                competition = locked[line.competition_id]
+                chosen = list(line.chosen_numbers or [])
+                wanted.append(Line(competition, line.answer, line.quantity - len(chosen), chosen))
+                check_line(competition=competition, user=user, line=wanted[-1], now=now)
+            # The order holds nothing now (its reservation lapsed or was just dropped, and the
+            # lines were checked above), so `monthly_spend` does not count it a second time.
+            spending.spend_check(user=user, amount=order.total, now=now, operator=operator)
+            tickets = []
+            for line, want in zip(lines, wanted, strict=True):
+                competition = locked[line.competition_id]
+                numbers = allocate(competition=competition, line=want)
+                tickets += new_tickets(
+                    competition=competition,
+                    user=user,
+                    order=order,
+                    numbers=numbers,
+                    status=ticket_status(line.answer),
+                    source=Ticket.Source.PAID,
+                    now=now,
+                )
+                counters_add(competition.pk, sold=len(numbers), now=now)
+                competition.tickets_sold += len(numbers)
+            Ticket.objects.bulk_create(tickets)
+    except TicketError as exc:
+        return str(exc)
+    return None
+
+
+def _mark_paid(order: Order, *, now) -> None:
+    if not _claim_paid(order, now=now):  # we hold the row lock, so this means a bug, not a race
+        raise RuntimeError(f"Order {order.pk} changed while being paid.")
+
+
+def _claim_paid(order: Order, *, now) -> bool:
+    """Compare-and-set: the order, still in the status read, becomes paid with the payment's
+    facts (a checkout session already on record is kept). False if it was no longer so."""
+    claimed = Order.objects.filter(pk=order.pk, status=order.status).update(
+        status=Order.Status.PAID,
+        paid_at=now,
+        stripe_payment_intent_id=order.stripe_payment_intent_id,
+        stripe_checkout_session_id=Coalesce(
+            "stripe_checkout_session_id",
+            Value(order.stripe_checkout_session_id, output_field=CharField()),
+        ),
+        card_funding=order.card_funding,
+        updated_at=now,
+    )
+    if claimed != 1:
+        return False
+    order.status = Order.Status.PAID
+    order.paid_at = now
+    return True
+
+
+def _queue_refund(refund_id: int) -> None:
+    # Imported here: tickets.tasks imports the services.
+    from ..tasks import submit_refund
+
+    submit_refund.delay(refund_id)
+
+
+@transaction.atomic
+def order_record_paid(
+    *,
+    user,
+    competition: Competition,
+    answer: AnswerChoice | None,
+    quantity: int | None = None,
+    numbers: Sequence[int] = (),
+    payment_reference: str = "",
+    now=None,
+) -> Order:
+    """Record a one-line order paid outside online checkout (demo data, phone sales) and issue
+    its tickets: the same reservation and fulfilment as a checkout, in one transaction."""
+    now = now or timezone.now()
+    numbers = tuple(numbers)
+    if answer is None or answer.competition_id != competition.pk:
+        raise AnswerRequired("Please answer the skill question.")
+    if not numbers and (quantity or 0) < 1:
+        raise ValueError("quantity must be positive")
+    order = order_reserve(
+        user=user,
+        lines=[
+            LineRequest(
+                competition_id=competition.pk,
+                answer_id=answer.pk,
+                quantity=0 if numbers else quantity,
+                numbers=numbers,
+            )
+        ],
+        now=now,
+    )
+    result = order_fulfil(order_id=order.pk, payment_intent_id=payment_reference, now=now)
+    return result.order

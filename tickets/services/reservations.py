@@ -1,0 +1,185 @@
+"""Holding numbers for a customer's basket, and sending them to pay for them.
+
+`line_check` tells the customer early (no lock, nothing written) what checkout would refuse.
+`order_reserve` validates and loads the cart outside any lock, then, in one transaction, locks
+the customer's row, then the competitions' (ascending id, short timeout: tickets.locking),
+re-checks every line and writes the pending order, its lines and its reserved tickets (held
+`FAIRDRAW_RESERVATION_MINUTES`). What the customer holds is counted under their row lock,
+before the competitions' locks, because it can only grow under that lock (tickets.services).
+`order_checkout_start` opens the payment provider's checkout for the pending order.
+"""
+
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from competitions.models import Competition
+from core.models import OperatorSettings
+
+from .. import allocation, cards, events, locking, payments, spending
+from ..exceptions import LimitReached, NumberTaken, PaymentFailed, SalesClosed, SoldOut
+from ..models import Order, OrderLine, Ticket
+from .release import order_release, queue_checkout_expiry, reservations_release_expired
+from .rules import (
+    RELEASED_STATES,
+    Line,
+    LineRequest,
+    allocate,
+    check_eligible,
+    check_line,
+    check_on_sale,
+    counters_add,
+    held_by,
+    holdings,
+    lock_customer,
+    new_tickets,
+    prepare_lines,
+)
+
+
+def line_check(*, user, competition: Competition, answer_id, quantity: int, numbers) -> None:
+    """The rules a basket line can be held to before checkout (no lock, nothing written):
+    raises the same errors checkout would, so the customer hears early. Checkout re-checks."""
+    now = timezone.now()
+    (line,) = prepare_lines(
+        [LineRequest(competition.pk, answer_id, quantity=quantity, numbers=tuple(numbers))]
+    )
+    competition = line.competition
+    check_on_sale(competition, now)
+    if line.count > competition.tickets_left:
+        raise SoldOut(
+            f"Only {competition.tickets_left} tickets left for “{competition.title}”."
+            if competition.tickets_left
+            else f"“{competition.title}” is sold out."
+        )
+    held = held_by(user, competition.pk) if user is not None and user.is_authenticated else 0
+    if held + line.count > competition.max_tickets_per_user:
+        raise LimitReached(
+            f"You can hold at most {competition.max_tickets_per_user} tickets for "
+            f"“{competition.title}”" + (f"; you have {held}." if held else ".")
+        )
+    taken = allocation.taken_among(competition.pk, line.numbers)
+    if taken:
+        raise NumberTaken(taken)
+
+
+def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
+    """Hold numbers for a customer's cart in a pending order until `reserved_until`.
+
+    Validates and loads outside the lock; inside it, re-checks every line (sales open, quota,
+    per-customer limit across all orders, chosen numbers free), picks lucky-dip numbers and
+    writes the order, its lines and its reserved tickets. All or nothing. Lapsed reservations
+    standing in the way (a line short of numbers, over the limit, or wanting a held number) are
+    released and the cart tried once more; otherwise the periodic task releases them."""
+    now = now or timezone.now()
+    # Read once for this purchase and passed to every rule that needs it.
+    operator = OperatorSettings.current()
+    check_eligible(user, now, operator)
+    prepared = prepare_lines(lines)
+    try:
+        return _reserve(user=user, prepared=prepared, operator=operator, now=now)
+    except (SoldOut, LimitReached, NumberTaken):
+        # Each release takes its own transaction and locks (ascending ids), never inside ours.
+        ids = [line.competition.pk for line in prepared]
+        if not reservations_release_expired(competition_ids=ids, now=now):
+            raise
+        return _reserve(user=user, prepared=prepared, operator=operator, now=now)
+
+
+def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
+    ids = [line.competition.pk for line in prepared]
+    total = sum((x.competition.ticket_price * x.count for x in prepared), Decimal("0"))
+    with transaction.atomic():
+        # The customer's row before any competition's (always in that order): two checkouts
+        # of one customer queue here, so they cannot both fit under the spend limit, and what
+        # they hold cannot grow until this commits (see the module docstring), so it is counted
+        # here rather than under the competitions' locks.
+        user = lock_customer(user.pk)
+        check_eligible(user, now, operator)
+        spending.spend_check(user=user, amount=total, now=now, operator=operator)
+        held = holdings(user, ids)
+        # The order and its lines at the prices read before the lock: nobody else can see them
+        # yet, so they need no lock, and a price change seen under the lock refuses the order.
+        order = Order.objects.create(
+            user=user,
+            status=Order.Status.PENDING,
+            currency=settings.FAIRDRAW_CURRENCY,
+            total=total,
+            reserved_until=now + timedelta(minutes=settings.FAIRDRAW_RESERVATION_MINUTES),
+        )
+        order_lines = OrderLine.objects.bulk_create(
+            [
+                OrderLine(
+                    order=order,
+                    competition=line.competition,
+                    quantity=line.count,
+                    chosen_numbers=line.numbers,
+                    answer=line.answer,
+                    unit_price=line.competition.ticket_price,
+                    line_total=line.competition.ticket_price * line.count,
+                )
+                for line in prepared
+            ]
+        )
+        locked = locking.lock_competitions(ids)
+        for line in prepared:
+            competition = locked[line.competition.pk]
+            if competition.ticket_price != line.competition.ticket_price:
+                raise SalesClosed(f"The price of “{competition.title}” has just changed.")
+            check_line(
+                competition=competition,
+                user=user,
+                line=line,
+                now=now,
+                held=held.get(competition.pk, 0),
+            )
+        tickets = []
+        for line in prepared:
+            competition = locked[line.competition.pk]
+            tickets += new_tickets(
+                competition=competition,
+                user=user,
+                order=order,
+                numbers=allocate(competition=competition, line=line),
+                status=Ticket.Status.RESERVED,
+                source=Ticket.Source.PAID,
+                now=now,
+            )
+        Ticket.objects.bulk_create(tickets)
+        for line in prepared:
+            counters_add(line.competition.pk, reserved=line.count, now=now)
+        events.order_reserved(order, lines=order_lines)
+    return order
+
+
+def order_checkout_start(*, order: Order, success_url: str, cancel_url: str) -> str:
+    """Open the payment provider's checkout for a pending order; returns where to send the
+    customer. If the provider fails, the reservation is given back at once."""
+    gateway = payments.get_gateway()
+    position = cards.credit_card_position(
+        user=order.user, competition_ids=order.lines.values_list("competition_id", flat=True)
+    )
+    try:
+        session = gateway.create_checkout(
+            order,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            submit_message=cards.payment_notice(position),
+        )
+    except PaymentFailed:
+        order_release(order_id=order.pk, reason=Order.Status.CANCELLED, only_if_lapsed=False)
+        raise
+    Order.objects.filter(pk=order.pk).update(stripe_checkout_session_id=session.id)
+    order.stripe_checkout_session_id = session.id
+    if Order.objects.filter(pk=order.pk, status__in=RELEASED_STATES).exists():
+        # Released while the provider opened the page (its competition was cancelled, say):
+        # the release may have missed the session id, so close the page from here too.
+        if payments.is_stripe_session(session.id):
+            transaction.on_commit(partial(queue_checkout_expiry, order.pk), robust=True)
+        raise PaymentFailed("Your numbers are no longer held. Please check out again.")
+    return session.url
