@@ -19,7 +19,6 @@ from notifications.outbox import (
     money,
     sms_message,
 )
-from notifications.services import notification_enqueue_many
 
 Kind = Notification.Kind
 
@@ -43,7 +42,7 @@ def order_paid(order, *, messages=None, competitions=None) -> None:
     `competitions`: the order's competitions as locked, with this sale's counts."""
     if messages is None:
         messages = order_paid_messages(order)
-    notification_enqueue_many(messages)
+    enqueue(messages)
     if competitions is None:
         competition_ids = order.lines.values_list("competition_id", flat=True)
         competitions = Competition.objects.filter(
@@ -118,8 +117,8 @@ def order_placed(order) -> None:
 
 
 def order_placed_messages(order, *, lines=None) -> list[Notification]:
-    """The messages of `order_placed`, built but not queued (pass them to
-    notification_enqueue_many in the transaction that marks the order paid). `lines`: the
+    """The messages of `order_placed`, built but not queued (pass them to `order_paid`, which
+    queues them in the transaction that marks the order paid). `lines`: the
     order's lines with their competitions and answers, if the caller has them."""
     user = order.user
     key = f"order-placed-{order.pk}"
