@@ -29,8 +29,8 @@ from accounts.models import User
 from accounts.services import normalise_email
 from core.audit import audit_record, audit_snapshot
 from core.models import OperatorSettings
-from notifications import events as notify
 
+from . import events as notify
 from .models import Complaint, ComplaintEvent
 
 Status = Complaint.Status

@@ -32,11 +32,12 @@ from competitions.lifecycle import LIVE, Status
 from competitions.models import Competition, Prize
 from competitions.services import competition_sync_statuses
 from core.audit import audit_record
-from notifications import events
+from notifications.outbox import admin_alert
 from tickets.models import Ticket
+from winners import events as winner_events
 from winners.models import Winner
 
-from . import fairness
+from . import events, fairness
 from .exceptions import (
     AlreadyDrawn,
     DrawBusy,
@@ -182,7 +183,7 @@ def draw_refreeze_ledger(*, competition: Competition, reason: str, by=None, now=
         ledger_hash=scan.ledger_hash,
         entry_count=scan.count,
     )
-    events.admin_alert(
+    admin_alert(
         subject=f"Entry ledger re-frozen: {competition.title}",
         message=f"{by or 'System'} froze the entry ledger again: {reason}. "
         f"Entries {before[1]} → {scan.count}; hash {before[0]} → {scan.ledger_hash}.",
@@ -311,7 +312,7 @@ def _perform_in_transaction(
         )
 
     for winner in winners:
-        events.winner_announced(winner)
+        winner_events.winner_announced(winner)
     events.draw_completed(draw)
     return draw
 

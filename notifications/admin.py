@@ -1,8 +1,9 @@
 """Back-office for the notification outbox: what was sent to whom, and what failed and why.
 
-Rows are written by the services that cause them and sent by Celery tasks; staff read them
-here, see the provider's error, and may send a failed or waiting entry again ("Retry now"),
-but do not write or edit messages by hand.
+Rows are written by each domain's events (through notifications.outbox) in the transaction
+of the change that causes them, and sent by Celery tasks; staff read them here, see the
+provider's error, and may send a failed or waiting entry again ("Retry now"), but do not write
+or edit messages by hand.
 """
 
 from django.contrib import admin, messages

@@ -1,7 +1,9 @@
 """The outbox: writing messages, sending each exactly once, retrying what failed.
 
-Callers enqueue inside the transaction of the change that causes the message, so a
-notification exists exactly when its cause does. After commit a Celery task sends it:
+Callers (each domain's events.py, usually through notifications.outbox) enqueue inside the
+transaction of the change that causes the message, so a notification exists exactly when its
+cause does. What a message says is the domain's business; from here on it is only a row with a
+channel, a recipient and a payload. After commit a Celery task sends it:
 
 - a compare-and-set claim (pending → sending) lets exactly one worker send an entry, however
   many tasks were queued for it (healthchecks' sendalerts does the same);
@@ -211,7 +213,7 @@ def _record_failure(notification_id: int, error: TransportError, *, claimed_befo
 def _alert_operators(notification: Notification, *, permanent: bool) -> None:
     if notification.kind == Notification.Kind.ADMIN_ALERT:
         return  # an alert about a failing alert would fail the same way, forever
-    from .events import admin_alert
+    from .outbox import admin_alert  # outbox builds on this module
 
     why = "the provider refused it" if permanent else f"{notification.attempts} attempts failed"
     admin_alert(

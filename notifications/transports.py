@@ -5,6 +5,8 @@ A transport raises `TransportError`, whose `permanent` flag says whether trying 
 help: a rejected payload or an invalid phone number never will; an outage or a timeout may.
 The console backends are the embedded default: they log the message and succeed, so the outbox
 records and retries exactly as it does in production. Transports never touch the database.
+They know channels, not domains: a phone number is checked with core.phones, the same rule
+sign-up applies, and anything else about the customer is read from the row they are given.
 """
 
 import json
@@ -27,6 +29,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 from urllib3.exceptions import HTTPError
 
+from core.phones import phone_to_e164
+
 from .models import Notification
 
 logger = logging.getLogger(__name__)
@@ -45,8 +49,6 @@ class TransportError(Exception):
 
 def phone_e164(number: str) -> str:
     """The number in E.164, or a permanent TransportError saying why it cannot be texted."""
-    from accounts.services import phone_to_e164
-
     try:
         return phone_to_e164(number)
     except ValidationError as error:

@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import events as notify
 from accounts.models import User
 from core.audit import audit_record, audit_snapshot
-from notifications import events as notify
 
 BREAK_DAYS = (1, 42)
 SELF_EXCLUSION_MIN_MONTHS = 6

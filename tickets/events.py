@@ -1,26 +1,39 @@
-"""The moments customers and operators hear about from selling, one call site each.
+"""The moments customers and operators hear about from selling, and the messages each one
+writes: checkout started, order placed (confirmation e-mail and text, Klaviyo "Order Placed"
+and "Competition Entered"), refunds; a sale that sells a competition out tells operators.
 
 Each function is called inside the transaction that makes the change, so the outbox rows
-`notifications.events` writes commit or roll back with it."""
+it writes (notifications.outbox) commit or roll back with it."""
 
 from django.db.models import F
 
+from competitions.events import competition_properties, image_urls, sold_out
 from competitions.models import Competition
-from notifications import events as notify
-from notifications.services import notification_enqueue_many
+from notifications.models import Notification
+from notifications.outbox import (
+    absolute_url,
+    email_message,
+    enqueue,
+    klaviyo_message,
+    local_time,
+    money,
+    sms_message,
+)
+
+Kind = Notification.Kind
 
 
 def order_reserved(order, *, lines=None) -> None:
     """Numbers are held and the customer is on their way to pay. `lines`: the order's lines
     with their competitions and answers, if the caller has them."""
-    notify.checkout_started(order, lines=lines)
+    checkout_started(order, lines=lines)
 
 
 def order_paid_messages(order, *, lines=None) -> list:
     """What `order_paid` will tell the customer, built ahead: a sale builds them before taking
     the competitions' locks, from a pending order (whose numbers are the ones it will issue)
     and its lines with their competitions and answers."""
-    return notify.order_placed_messages(order, lines=lines)
+    return order_placed_messages(order, lines=lines)
 
 
 def order_paid(order, *, messages=None, competitions=None) -> None:
@@ -29,7 +42,7 @@ def order_paid(order, *, messages=None, competitions=None) -> None:
     `competitions`: the order's competitions as locked, with this sale's counts."""
     if messages is None:
         messages = order_paid_messages(order)
-    notification_enqueue_many(messages)
+    enqueue(messages)
     if competitions is None:
         competition_ids = order.lines.values_list("competition_id", flat=True)
         competitions = Competition.objects.filter(
@@ -37,7 +50,7 @@ def order_paid(order, *, messages=None, competitions=None) -> None:
         )
     for competition in competitions:
         if competition.tickets_sold >= competition.max_tickets:
-            notify.sold_out(competition)
+            sold_out(competition)
 
 
 def payment_refused(order, refund, problem: str) -> None:
@@ -53,11 +66,206 @@ def payment_refused(order, refund, problem: str) -> None:
         "issued and your payment is being refunded in full. ",
     }.get(refund.reason, "No tickets were issued and your payment is being refunded in full: ")
     reason = opening if refund.reason == Reason.PAYMENT_MISMATCH else opening + problem
-    notify.order_refunded(order, amount=refund.amount, reason=reason, refund=refund)
+    order_refunded(order, amount=refund.amount, reason=reason, refund=refund)
 
 
 def refund_created(refund) -> None:
     """Staff (or the provider's dashboard) refunded tickets: which ones and how much."""
-    notify.order_refunded(
+    order_refunded(
         refund.order, amount=refund.amount, reason=refund.get_reason_display(), refund=refund
     )
+
+
+# --- the messages ---------------------------------------------------------------------------
+
+
+def checkout_started(order, *, lines=None) -> None:
+    """Klaviyo "Checkout Started" (marketing: abandoned-checkout flows) when numbers are held.
+    `lines`: the order's lines with their competitions and answers, if the caller has them."""
+    if not order.user.marketing_consent:
+        return  # Klaviyo only: nothing to build (the checkout holds the sale's lock meanwhile)
+    items = _order_items(_order_lines(order, lines))
+    enqueue(
+        [
+            klaviyo_message(
+                kind=Kind.CHECKOUT_STARTED,
+                user=order.user,
+                metric="Checkout Started",
+                properties={
+                    "OrderID": order.reference,
+                    "CheckoutURL": absolute_url("/checkout/"),
+                    "CartURL": absolute_url("/cart/"),
+                    "ItemNames": [item["ProductName"] for item in items],
+                    "Items": items,
+                    "TicketCount": sum(item["Quantity"] for item in items),
+                    "ReservedUntil": (
+                        order.reserved_until.isoformat() if order.reserved_until else None
+                    ),
+                },
+                value=order.total,
+                time=order.created_at,
+                key=f"checkout-started-{order.pk}",
+            )
+        ]
+    )
+
+
+def order_placed(order) -> None:
+    """A paid order: confirmation e-mail and text (always), Klaviyo "Order Placed" and one
+    "Competition Entered" per line (with consent)."""
+    enqueue(order_placed_messages(order))
+
+
+def order_placed_messages(order, *, lines=None) -> list[Notification]:
+    """The messages of `order_placed`, built but not queued (pass them to `order_paid`, which
+    queues them in the transaction that marks the order paid). `lines`: the
+    order's lines with their competitions and answers, if the caller has them."""
+    user = order.user
+    key = f"order-placed-{order.pk}"
+    order_lines = _order_lines(order, lines)
+    lines = [
+        {
+            "competition": line.competition.title,
+            "competition_url": absolute_url(line.competition.get_absolute_url()),
+            "quantity": line.quantity,
+            "unit_price": money(line.unit_price, order.currency),
+            "line_total": money(line.line_total, order.currency),
+            "ticket_numbers": numbers,
+            "answered_correctly": line.answer.is_correct,
+            "draw_at": local_time(line.competition.draw_at),
+        }
+        for line, numbers in order_lines
+    ]
+    email = email_message(
+        kind=Kind.ORDER_PLACED,
+        recipient=user.email,
+        user=user,
+        subject=f"Your Fairdraw order {order.reference} is confirmed",
+        template="order_placed",
+        context={
+            "first_name": user.first_name,
+            "order_reference": order.reference,
+            "order_url": absolute_url("/account/"),
+            "total": money(order.total, order.currency),
+            "lines": lines,
+        },
+        key=f"{key}-email",
+    )
+    if not (user.phone or user.marketing_consent):
+        return [email]  # no text, no Klaviyo: nothing more to build
+    items = _order_items(order_lines)
+    images = {item["ProductID"]: item["ImageURL"] for item in items}
+    summary = "; ".join(
+        f"{item['ProductName']} #{', #'.join(map(str, item['TicketNumbers']))}"
+        if 0 < len(item["TicketNumbers"]) <= 5
+        else f"{item['Quantity']} tickets in {item['ProductName']}"
+        for item in items
+    )
+    messages = [
+        email,
+        sms_message(
+            kind=Kind.ORDER_PLACED,
+            user=user,
+            body=f"Fairdraw: thanks {user.first_name}! Order {order.reference} confirmed: "
+            f"{summary}. Good luck! {absolute_url('/account/')}",
+            key=f"{key}-sms",
+        ),
+        klaviyo_message(
+            kind=Kind.ORDER_PLACED,
+            user=user,
+            metric="Order Placed",
+            properties={
+                "OrderID": order.reference,
+                "OrderURL": absolute_url("/account/"),
+                "ItemNames": [item["ProductName"] for item in items],
+                "Items": items,
+                "TicketCount": sum(len(item["TicketNumbers"]) for item in items),
+            },
+            value=order.total,
+            time=order.paid_at,
+            key=f"{key}-klaviyo",
+        ),
+    ]
+    for line, numbers in order_lines:
+        messages.append(
+            klaviyo_message(
+                kind=Kind.COMPETITION_ENTERED,
+                user=user,
+                metric="Competition Entered",
+                properties={
+                    **competition_properties(line.competition, images[line.competition_id]),
+                    "OrderID": order.reference,
+                    "TicketNumbers": numbers,
+                    "TicketCount": len(numbers),
+                    "AnsweredCorrectly": line.answer.is_correct,
+                },
+                value=line.line_total,
+                time=order.paid_at,
+                key=f"competition-entered-{order.pk}-{line.pk}",
+            )
+        )
+    return [m for m in messages if m is not None]
+
+
+def order_refunded(order, *, amount, reason: str, refund=None) -> None:
+    """Tell the customer about a refund (e-mail). `reason` is shown to them, e.g.
+    "The competition was cancelled." Each refund is its own message: pass the `refund` row when
+    there is one, else the order's amounts tell successive refunds apart."""
+    user = order.user
+    which = f"r{refund.pk}" if refund is not None else f"{order.amount_refunded}-{amount}"
+    enqueue(
+        [
+            email_message(
+                kind=Kind.ORDER_REFUNDED,
+                recipient=user.email,
+                user=user,
+                subject=f"Refund of {money(amount, order.currency)} for order {order.reference}",
+                template="order_refunded",
+                context={
+                    "first_name": user.first_name,
+                    "order_reference": order.reference,
+                    "amount": money(amount, order.currency),
+                    "reason": reason,
+                    "order_url": absolute_url("/account/"),
+                },
+                key=f"order-refunded-{order.pk}-{which}",
+            )
+        ]
+    )
+
+
+def _order_lines(order, lines=None) -> list[tuple]:
+    """(line, ticket numbers) for each line of an order, the numbers in one query. `lines`:
+    the order's lines with their competitions and answers, if the caller has them."""
+    if lines is None:
+        lines = order.lines.select_related("competition", "answer").order_by("pk")
+    numbers: dict[int, list[int]] = {}
+    tickets = order.tickets.exclude(status="refunded").order_by("number")
+    for competition_id, number in tickets.values_list("competition_id", "number"):
+        numbers.setdefault(competition_id, []).append(number)
+    return [(line, numbers.get(line.competition_id, [])) for line in lines]
+
+
+def _order_items(order_lines) -> list[dict]:
+    images = image_urls([line.competition for line, _ in order_lines])
+    return [
+        _order_item(line, numbers, images.get(line.competition_id, ""))
+        for line, numbers in order_lines
+    ]
+
+
+def _order_item(line, numbers: list[int], image_url: str) -> dict:
+    """An order line in Klaviyo's e-commerce vocabulary, plus our ticket numbers."""
+    competition = line.competition
+    return {
+        "ProductID": competition.pk,
+        "ProductName": competition.title,
+        "ProductURL": absolute_url(competition.get_absolute_url()),
+        "ImageURL": image_url,
+        "Quantity": line.quantity,
+        "ItemPrice": float(line.unit_price),
+        "RowTotal": float(line.line_total),
+        "TicketNumbers": numbers,
+        "AnsweredCorrectly": line.answer.is_correct,
+        "DrawAt": competition.draw_at.isoformat(),
+    }

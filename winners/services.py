@@ -108,8 +108,7 @@ def winner_hide(*, winner: Winner, by, note: str = "") -> Winner:
 @transaction.atomic
 def winner_mark_delivered(*, winner: Winner, by, now=None) -> Winner:
     """Record delivery and tell the winner ("Prize Delivered"). Once only."""
-    from notifications.events import prize_delivered
-
+    from .events import prize_delivered
     from .exceptions import WinnerError
 
     winner, before = _locked(winner)
@@ -129,8 +128,7 @@ def winner_announce(*, winner: Winner, by, now=None) -> Winner:
     """Send the winner their announcement (e-mail, and SMS when they gave a phone number)
     through the outbox. Each send is a new message: after editing the text staff may send
     again, because the idempotency key carries the time of this announcement."""
-    from notifications.events import winner_announcement
-
+    from .events import winner_announcement
     from .exceptions import WinnerError
 
     winner, before = _locked(winner)

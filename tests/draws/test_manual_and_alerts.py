@@ -129,7 +129,7 @@ def test_failed_draw_alerts_the_operators_once_an_hour(closed_competition, admin
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("draws.services.events.winner_announced", boom)
+    monkeypatch.setattr("winners.events.winner_announced", boom)
     for _ in range(3):
         with pytest.raises(RuntimeError):
             draw_perform(

@@ -9,8 +9,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from notifications import events
+from accounts import events as account_events
 from notifications.models import Notification
+from notifications.outbox import admin_alert
 from notifications.services import (
     notification_enqueue,
     notification_enqueue_many,
@@ -20,6 +21,8 @@ from notifications.services import (
 from tests.fakes.twilio_server import INVALID_NUMBER
 from tests.notifications.conftest import OPERATOR
 from tests.notifications.helpers import competition, customer, outbox, paid_order, winner
+from tickets import events as ticket_events
+from winners import events as winner_events
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +68,7 @@ def test_order_placed_reaches_klaviyo_twilio_and_email(committed, fake_klaviyo, 
     user = customer()
     order = paid_order(user, (competition(title="Win a Porsche 911", slug="porsche"), [3, 7], True))
 
-    committed(events.order_placed, order)
+    committed(ticket_events.order_placed, order)
 
     assert {n.status for n in outbox()} == {Status.SENT}
     placed, entered = fake_klaviyo.events()
@@ -125,7 +128,12 @@ def test_each_klaviyo_event_arrives_with_its_metric(committed, fake_klaviyo, eve
     else:
         subject = winner(user, delivered=True)
 
-    committed(getattr(events, event), subject)
+    send = {
+        "checkout_started": ticket_events.checkout_started,
+        "winner_announced": winner_events.winner_announced,
+        "prize_delivered": winner_events.prize_delivered,
+    }[event]
+    committed(send, subject)
 
     (body,) = fake_klaviyo.events()
     attributes = body["data"]["attributes"]
@@ -146,7 +154,7 @@ def test_each_klaviyo_event_arrives_with_its_metric(committed, fake_klaviyo, eve
 def test_consent_given_subscribes_the_profile(committed, fake_klaviyo, settings):
     settings.KLAVIYO_LIST_ID = "LiSt42"
     user = customer(consent=True)
-    committed(events.profile_updated, user)
+    committed(account_events.profile_updated, user)
 
     upsert, subscribe = fake_klaviyo.requests
     assert upsert.path == "/api/profile-import"
@@ -165,7 +173,7 @@ def test_consent_given_subscribes_the_profile(committed, fake_klaviyo, settings)
 
 def test_consent_withdrawn_unsubscribes_email_and_sms(committed, fake_klaviyo):
     user = customer(consent=False)
-    committed(events.profile_updated, user)
+    committed(account_events.profile_updated, user)
 
     _upsert, unsubscribe = fake_klaviyo.requests
     assert unsubscribe.path == "/api/profile-subscription-bulk-delete-jobs"
@@ -180,8 +188,8 @@ def test_consent_withdrawn_unsubscribes_email_and_sms(committed, fake_klaviyo):
 
 def test_no_consent_nothing_reaches_klaviyo(committed, fake_klaviyo, fake_twilio):
     order = paid_order(customer(consent=False), (competition(), [1], True))
-    committed(events.checkout_started, order)
-    committed(events.order_placed, order)
+    committed(ticket_events.checkout_started, order)
+    committed(ticket_events.order_placed, order)
     assert fake_klaviyo.requests == []
     assert len(fake_twilio.messages()) == 1
     assert len(mail.outbox) == 1
@@ -217,7 +225,7 @@ def test_provider_500_then_200_is_sent_once_after_a_retry(committed, fake_klaviy
 def test_twilio_500_then_201_is_sent_once_after_a_retry(committed, fake_twilio):
     fake_twilio.script(500)
     order = paid_order(customer(consent=False), (competition(), [1], True))
-    committed(events.order_placed, order)
+    committed(ticket_events.order_placed, order)
     sms = Notification.objects.get(channel=Channel.SMS)
     assert (sms.status, sms.attempts) == (Status.PENDING, 1)
     assert "Twilio 500" in sms.last_error
@@ -257,7 +265,7 @@ def test_klaviyo_4xx_fails_with_the_error_and_alerts_the_operators(committed, fa
 def test_twilio_invalid_number_fails_for_good(committed, fake_twilio):
     fake_twilio.script(INVALID_NUMBER)
     order = paid_order(customer(consent=False), (competition(), [1], True))
-    committed(events.order_placed, order)
+    committed(ticket_events.order_placed, order)
 
     sms = Notification.objects.get(channel=Channel.SMS)
     assert sms.status == Status.FAILED
@@ -268,7 +276,7 @@ def test_twilio_invalid_number_fails_for_good(committed, fake_twilio):
 
 def test_an_invalid_number_never_reaches_the_provider(committed, fake_twilio):
     order = paid_order(customer(consent=False, phone="0770 12"), (competition(), [1], True))
-    committed(events.order_placed, order)
+    committed(ticket_events.order_placed, order)
     sms = Notification.objects.get(channel=Channel.SMS)
     assert sms.status == Status.FAILED
     assert sms.last_error.startswith("Invalid phone number '0770 12'")
@@ -361,7 +369,7 @@ def test_klaviyo_unreachable_is_retried(committed, settings):
 
 def test_failing_admin_alerts_do_not_alert_about_themselves(committed, settings):
     settings.EMAIL_BACKEND = "tests.notifications.test_delivery.RefusingEmailBackend"
-    committed(events.admin_alert, subject="Sold out", message="All gone", key="sold-out-1")
+    committed(admin_alert, subject="Sold out", message="All gone", key="sold-out-1")
     alert = Notification.objects.get()
     assert alert.status == Status.FAILED
     assert "Recipient refused" in alert.last_error
@@ -385,8 +393,8 @@ def test_console_backends_log_and_mark_sent(committed, console_backends, caplog)
     caplog.set_level("INFO", logger="notifications")
     user = customer()
     order = paid_order(user, (competition(title="Win a Rolex"), [5], True))
-    committed(events.order_placed, order)
-    committed(events.profile_updated, user)
+    committed(ticket_events.order_placed, order)
+    committed(account_events.profile_updated, user)
 
     assert {n.status for n in outbox()} == {Status.SENT}
     sms = Notification.objects.get(channel=Channel.SMS)
@@ -400,7 +408,7 @@ def test_auto_backends_use_console_without_credentials(committed, settings, capl
     settings.KLAVIYO_PRIVATE_API_KEY = ""
     settings.TWILIO_ACCOUNT_SID = ""
     caplog.set_level("INFO", logger="notifications")
-    committed(events.winner_announced, winner(customer()))
+    committed(winner_events.winner_announced, winner(customer()))
     assert {n.status for n in outbox()} == {Status.SENT}
     assert "Klaviyo event 'Winner Announced'" in caplog.text
 
@@ -408,7 +416,7 @@ def test_auto_backends_use_console_without_credentials(committed, settings, capl
 def test_a_forced_provider_without_credentials_says_not_enabled(committed, settings):
     settings.NOTIFICATIONS_SMS_BACKEND = "twilio"
     settings.TWILIO_ACCOUNT_SID = ""
-    committed(events.winner_announced, winner(customer(consent=False)))
+    committed(winner_events.winner_announced, winner(customer(consent=False)))
     sms = Notification.objects.get(channel=Channel.SMS)
     assert sms.status == Status.FAILED
     assert sms.last_error.startswith("Twilio is not enabled")
@@ -463,7 +471,7 @@ def test_broker_down_at_commit_leaves_the_entry_for_the_sweeper(
     monkeypatch.setattr(tasks.send_notification, "delay", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         order = paid_order(customer(consent=False), (competition(), [1], True))
-        events.order_refunded(order, amount=Decimal("2.50"), reason="Cancelled.")
+        ticket_events.order_refunded(order, amount=Decimal("2.50"), reason="Cancelled.")
     assert Notification.objects.get().status == Status.PENDING
 
 
@@ -487,13 +495,13 @@ def test_a_queued_marketing_event_is_dropped_when_consent_is_withdrawn(fake_klav
 def test_a_late_retry_of_a_subscribe_cannot_undo_a_withdrawal(committed, fake_klaviyo):
     user = customer(consent=True)
     fake_klaviyo.script(500)
-    committed(events.profile_updated, user)  # the subscribe fails and waits for a retry
+    committed(account_events.profile_updated, user)  # the subscribe fails and waits for a retry
     subscribe = Notification.objects.get()
     assert subscribe.status == Status.PENDING
 
     user.marketing_consent, user.marketing_consent_at = False, None
     user.save()
-    committed(events.profile_updated, user)  # the withdrawal goes through at once
+    committed(account_events.profile_updated, user)  # the withdrawal goes through at once
     notification_sweep(now=subscribe.next_attempt_at)  # then the old subscribe is retried
 
     paths = [r.path for r in fake_klaviyo.requests]

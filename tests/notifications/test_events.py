@@ -1,13 +1,18 @@
-"""Which messages each business event writes to the outbox, with what payload, for whom."""
+"""Which messages each domain's events (tickets, winners, draws, competitions, accounts) write
+to the outbox, with what payload, for whom."""
 
 from decimal import Decimal
 
 import pytest
 
-from notifications import events
+from accounts import events as account_events
+from competitions import events as competition_events
+from draws import events as draw_events
 from notifications.models import Notification
 from tests.notifications.conftest import OPERATOR
 from tests.notifications.helpers import competition, customer, outbox, paid_order, winner
+from tickets import events as ticket_events
+from winners import events as winner_events
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +26,7 @@ def test_order_placed_writes_confirmation_email_sms_and_klaviyo_events():
     cash = competition(title="£5,000 Tax Free", slug="cash", ticket_price=Decimal("0.99"))
     order = paid_order(user, (car, [7, 3], True), (cash, [12], True))
 
-    events.order_placed(order)
+    ticket_events.order_placed(order)
 
     email, sms, placed, *entered = outbox()
     assert (email.channel, email.kind, email.recipient) == ("email", Kind.ORDER_PLACED, user.email)
@@ -80,8 +85,8 @@ def test_marketing_events_need_consent_transactional_messages_do_not():
     user = customer(consent=False)
     order = paid_order(user, (competition(), [1], True))
 
-    events.checkout_started(order)
-    events.order_placed(order)
+    ticket_events.checkout_started(order)
+    ticket_events.order_placed(order)
 
     assert [(n.channel, n.kind) for n in outbox()] == [
         ("email", Kind.ORDER_PLACED),
@@ -91,13 +96,13 @@ def test_marketing_events_need_consent_transactional_messages_do_not():
 
 def test_no_phone_no_text():
     order = paid_order(customer(phone=""), (competition(), [1], True))
-    events.order_placed(order)
+    ticket_events.order_placed(order)
     assert Notification.objects.filter(channel=Channel.SMS).count() == 0
 
 
 def test_wrong_answer_is_told_in_the_confirmation():
     order = paid_order(customer(), (competition(), [4], False))
-    events.order_placed(order)
+    ticket_events.order_placed(order)
     email = Notification.objects.get(channel=Channel.EMAIL)
     assert email.payload["context"]["lines"][0]["answered_correctly"] is False
     entered = Notification.objects.get(kind=Kind.COMPETITION_ENTERED)
@@ -106,15 +111,15 @@ def test_wrong_answer_is_told_in_the_confirmation():
 
 def test_the_same_event_twice_is_one_set_of_messages():
     order = paid_order(customer(), (competition(), [1, 2], True))
-    events.order_placed(order)
-    events.order_placed(order)
+    ticket_events.order_placed(order)
+    ticket_events.order_placed(order)
     assert Notification.objects.count() == 4  # e-mail, SMS, Order Placed, Competition Entered
 
 
 def test_checkout_started_is_a_klaviyo_event_with_the_cart():
     user = customer()
     order = paid_order(user, (competition(title="Win a Rolex"), [5], True), status="pending")
-    events.checkout_started(order)
+    ticket_events.checkout_started(order)
     (started,) = outbox()
     assert (started.channel, started.kind) == ("klaviyo", Kind.CHECKOUT_STARTED)
     assert started.payload["metric"] == "Checkout Started"
@@ -125,10 +130,14 @@ def test_checkout_started_is_a_klaviyo_event_with_the_cart():
 
 def test_order_refunded_emails_the_customer_once_per_refund():
     order = paid_order(customer(), (competition(), [1, 2], True))
-    events.order_refunded(order, amount=Decimal("2.50"), reason="The competition was cancelled.")
-    events.order_refunded(order, amount=Decimal("2.50"), reason="The competition was cancelled.")
+    ticket_events.order_refunded(
+        order, amount=Decimal("2.50"), reason="The competition was cancelled."
+    )
+    ticket_events.order_refunded(
+        order, amount=Decimal("2.50"), reason="The competition was cancelled."
+    )
     order.amount_refunded = Decimal("2.50")
-    events.order_refunded(order, amount=Decimal("2.50"), reason="You asked for a refund.")
+    ticket_events.order_refunded(order, amount=Decimal("2.50"), reason="You asked for a refund.")
     first, second = outbox()
     assert (first.channel, first.kind) == ("email", Kind.ORDER_REFUNDED)
     assert first.payload["subject"] == f"Refund of £2.50 for order {order.reference}"
@@ -139,7 +148,7 @@ def test_order_refunded_emails_the_customer_once_per_refund():
 def test_winner_announced_tells_the_winner_everywhere():
     user = customer()
     won = winner(user)
-    events.winner_announced(won)
+    winner_events.winner_announced(won)
     email, klaviyo, sms = outbox()
     assert email.payload["template"] == "winner"
     assert email.payload["context"]["ticket_number"] == 42
@@ -154,13 +163,13 @@ def test_winner_announced_tells_the_winner_everywhere():
 
 
 def test_winner_without_consent_still_gets_email_and_text():
-    events.winner_announced(winner(customer(consent=False)))
+    winner_events.winner_announced(winner(customer(consent=False)))
     assert [n.channel for n in outbox()] == ["email", "sms"]
 
 
 def test_prize_delivered_emails_and_tracks():
     won = winner(customer(), delivered=True)
-    events.prize_delivered(won)
+    winner_events.prize_delivered(won)
     email, klaviyo = outbox()
     assert email.payload["template"] == "prize_delivered"
     assert klaviyo.payload["metric"] == "Prize Delivered"
@@ -169,9 +178,9 @@ def test_prize_delivered_emails_and_tracks():
 
 def test_profile_updated_carries_the_consent_both_ways():
     user = customer(consent=True)
-    events.profile_updated(user)
+    account_events.profile_updated(user)
     user.marketing_consent, user.marketing_consent_at = False, None
-    events.profile_updated(user)
+    account_events.profile_updated(user)
     subscribe, unsubscribe = outbox(kind=Kind.PROFILE_UPDATED)
     assert subscribe.payload["subscribed"] is True
     assert unsubscribe.payload["subscribed"] is False
@@ -180,7 +189,7 @@ def test_profile_updated_carries_the_consent_both_ways():
 
 def test_invalid_phone_is_left_out_of_the_klaviyo_profile():
     order = paid_order(customer(phone="12345"), (competition(), [1], True))
-    events.order_placed(order)
+    ticket_events.order_placed(order)
     placed = Notification.objects.get(kind=Kind.ORDER_PLACED, channel=Channel.KLAVIYO)
     assert "phone_number" not in placed.payload["profile"]
 
@@ -188,8 +197,8 @@ def test_invalid_phone_is_left_out_of_the_klaviyo_profile():
 def test_admin_alerts_go_to_every_operator_once_per_key(settings):
     settings.ADMINS = [("Ops", OPERATOR), ("CTO", "cto@fairdraw.example")]
     comp = competition(title="Win a Rolex")
-    events.sold_out(comp)
-    events.sold_out(comp)
+    competition_events.sold_out(comp)
+    competition_events.sold_out(comp)
     alerts = outbox(kind=Kind.ADMIN_ALERT)
     assert sorted(a.recipient for a in alerts) == ["cto@fairdraw.example", OPERATOR]
     assert alerts[0].payload["subject"] == "[Fairdraw] Sold out: Win a Rolex"
@@ -197,9 +206,9 @@ def test_admin_alerts_go_to_every_operator_once_per_key(settings):
 
 def test_draw_failed_alerts_once_per_error():
     comp = competition(title="Win a Rolex")
-    events.draw_failed(comp, error="lock timeout")
-    events.draw_failed(comp, error="lock timeout")
-    events.draw_failed(comp, error="ledger mismatch")
+    draw_events.draw_failed(comp, error="lock timeout")
+    draw_events.draw_failed(comp, error="lock timeout")
+    draw_events.draw_failed(comp, error="ledger mismatch")
     assert Notification.objects.filter(kind=Kind.ADMIN_ALERT).count() == 2
 
 
@@ -208,10 +217,10 @@ def test_winner_announcement_sends_the_staff_text_each_time():
 
     won = winner(customer())
     won.announcement = "Sarah from Leeds wins the Tesla!"
-    events.winner_announcement(won)
-    events.winner_announcement(won)
+    winner_events.winner_announcement(won)
+    winner_events.winner_announcement(won)
     won.announced_at += timedelta(minutes=5)
-    events.winner_announcement(won)
+    winner_events.winner_announcement(won)
     emails = outbox(channel=Channel.EMAIL)
     assert len(emails) == 2
     assert emails[0].payload["template"] == "winner_announcement"

@@ -8,11 +8,11 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from notifications import events
 from notifications.models import Notification
 from tests.celery_worker import wait_until
 from tests.fakes.klaviyo_server import FakeKlaviyo
 from tests.notifications.helpers import competition, customer, paid_order
+from tickets import events as ticket_events
 
 Status = Notification.Status
 
@@ -39,7 +39,7 @@ def test_the_worker_delivers_what_a_transaction_committed(fake_klaviyo_for_worke
     comp = competition(title="Win a Porsche 911")
     with transaction.atomic():
         order = paid_order(user, (comp, [3, 7], True))
-        events.order_placed(order)
+        ticket_events.order_placed(order)
         assert Notification.objects.filter(status=Status.PENDING).count() == 4
 
     wait_until(
