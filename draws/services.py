@@ -34,7 +34,6 @@ from competitions.services import competition_sync_statuses
 from core.audit import audit_record
 from notifications import events
 from tickets.models import Ticket
-from winners.models import Winner
 
 from . import fairness
 from .exceptions import (
@@ -48,6 +47,7 @@ from .exceptions import (
 )
 from .models import Draw, DrawLogEntry
 from .selectors import ledger_index_of, ledger_scan
+from .signals import prizes_won
 
 logger = logging.getLogger(__name__)
 
@@ -267,22 +267,7 @@ def _perform_in_transaction(
     draw.manual_reason = reason
     draw.save()
 
-    winners = [
-        Winner.objects.create(
-            competition=competition,
-            prize=prize,
-            draw=draw,
-            ticket=ticket,
-            user=ticket.user,
-            ledger_index=index,
-            display_name=ticket.user.public_name,
-            announcement=(
-                f"Congratulations to {ticket.user.public_name}, winner of {prize.title} "
-                f"with ticket #{ticket.number}!"
-            ),
-        )
-        for prize, index, ticket in zip(prizes, indexes, tickets, strict=False)
-    ]
+    winners = _record_winners(competition, draw, list(zip(prizes, indexes, tickets, strict=False)))
     if tickets:
         summary = "Winners: " + ", ".join(f"#{t.number}" for t in tickets)
         if mode == Draw.Mode.MANUAL:
@@ -314,6 +299,20 @@ def _perform_in_transaction(
         events.winner_announced(winner)
     events.draw_completed(draw)
     return draw
+
+
+def _record_winners(competition, draw, picks) -> list:
+    """Have the winners app record who won (the `prizes_won` hook, see draws.signals)."""
+    if not picks:
+        return []
+    responses = prizes_won.send(sender=Draw, competition=competition, draw=draw, picks=picks)
+    winners = [winner for _receiver, made in responses for winner in (made or [])]
+    if len(winners) != len(picks):
+        raise RuntimeError(
+            f"The draw picked {len(picks)} winner(s) but {len(winners)} were recorded: "
+            "is the winners app installed?"
+        )
+    return winners
 
 
 def _guarded(perform, *, competition: Competition, mode: str, by, now):
