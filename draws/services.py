@@ -1,7 +1,8 @@
 """Every state change around a competition's draw (DESIGN §4), one transaction each.
 
 The life of a draw:
-1. Activation commits to the secret seed (`competitions.services.competition_activate`).
+1. Activation commits to the secret seed (`competitions.services.competition_activate`
+   sends `competition_activating`; `draws.receivers.commit_to_seed` answers it).
 2. At close the entry ledger is frozen (`draw_freeze_ledger`): its SHA-256 and entry count
    are stored on the competition's one `Draw` row (status pending) and published at once.
    The periodic job does this for every competition that has ended or sold out; a draw of a
@@ -9,7 +10,8 @@ The life of a draw:
 3. The draw (`draw_perform`, `draw_perform_manual`) recomputes the ledger while picking the
    winning tickets in one streamed pass and refuses (`LedgerChanged`, operators alerted) when
    it differs from the frozen one: a ticket changed after close never silently changes the
-   result. Staff may re-freeze with a logged reason (`draw_refreeze_ledger`).
+   result. Staff may re-freeze with a logged reason (`draw_refreeze_ledger`). The winners
+   are recorded by the winners app, answering the `prizes_won` hook (draws.signals).
 
 When a draw may happen: automatic draws (beat) wait for the advertised `draw_at` and need
 automatic draw enabled; staff (admin button, `manage.py draw`) may draw any competition whose
