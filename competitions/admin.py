@@ -1,4 +1,11 @@
-"""Back-office for competitions.
+"""Back-office for competitions: what the competition itself owns.
+
+Apps above competitions add to this page (config/layers.py: nothing here may import them):
+tickets adds cancel-and-refund and the ticket-number floor on the quantity
+(`tickets.admin_competition`), draws adds the draw buttons and panel, and `draws/admin.py`
+registers the assembled admin in place of this one. The rules themselves (what is fixed
+once activated or final) are `Competition.locked_changes` and the services; read-only fields
+here only spare staff a refusal.
 
 The secret draw seed (`Competition.draw_seed`) appears nowhere here, not even read-only: until
 the draw reveals it, anyone who saw it could tell which ticket will win. Staff see only its
@@ -7,33 +14,22 @@ public commitment. The revealed seed is on the draw's own page once the draw has
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Max
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
-from draws.admin import CompetitionDrawAdminMixin
-from tickets.models import Ticket
-
 from .admin_backoffice import CompetitionBackofficeAdminMixin
 from .exceptions import ActivationRefused
 from .lifecycle import Status
-from .models import AnswerChoice, Competition, CompetitionImage, Prize
-from .services import competition_activate
-
-# Entries were judged against the question and its answers, so both are fixed once on sale.
-FIXED_ONCE_ACTIVATED = ("question",)
-# DESIGN §2: a drawn competition is locked. A cancelled one is final too.
-FIXED_ONCE_FINAL = (
-    "ticket_price",
-    "max_tickets",
-    "max_tickets_per_user",
-    "min_tickets",
-    "starts_at",
-    "ends_at",
-    "draw_at",
+from .models import (
+    LOCKED_WHEN_ACTIVATED,
+    LOCKED_WHEN_FINAL,
+    AnswerChoice,
+    Competition,
+    CompetitionImage,
+    Prize,
 )
-FINAL = (Status.DRAWN, Status.CANCELLED)
+from .services import competition_activate
 
 
 def is_activated(competition) -> bool:
@@ -41,7 +37,7 @@ def is_activated(competition) -> bool:
 
 
 def is_final(competition) -> bool:
-    return competition is not None and competition.status in FINAL
+    return competition is not None and competition.is_final
 
 
 class CompetitionImageInline(admin.TabularInline):
@@ -121,31 +117,9 @@ class CompetitionAdminForm(forms.ModelForm):
             "auto_draw_enabled",
         )
 
-    def clean_max_tickets(self):
-        """Never below what is already issued: the database refuses an oversold competition,
-        and every ticket number must stay within 1..max_tickets."""
-        max_tickets = self.cleaned_data["max_tickets"]
-        if self.instance.pk:
-            highest = (
-                Ticket.objects.filter(
-                    competition=self.instance,
-                    status__in=(Ticket.Status.ACTIVE, Ticket.Status.INVALID),
-                ).aggregate(highest=Max("number"))["highest"]
-                or 0
-            )
-            floor = max(highest, self.instance.tickets_sold)
-            if max_tickets < floor:
-                raise forms.ValidationError(
-                    f"{self.instance.tickets_sold} tickets are sold and the highest number "
-                    f"issued is {highest}: the quantity cannot go below {floor}."
-                )
-        return max_tickets
-
 
 @admin.register(Competition)
-class CompetitionAdmin(
-    CompetitionBackofficeAdminMixin, CompetitionDrawAdminMixin, admin.ModelAdmin
-):
+class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
     form = CompetitionAdminForm
     inlines = (CompetitionImageInline, AnswerChoiceInline, PrizeInline)
     fieldsets = (
@@ -164,7 +138,6 @@ class CompetitionAdmin(
         ("Dates", {"fields": ("starts_at", "ends_at", "draw_at")}),
         ("Skill question", {"fields": ("question",)}),
         ("Promotion and draw", {"fields": ("is_featured", "auto_draw_enabled", "seed_commitment")}),
-        ("Draw", {"fields": ("draw_panel",)}),
         (
             "Record",
             {
@@ -179,7 +152,6 @@ class CompetitionAdmin(
         "tickets_sold",
         "tickets",
         "seed_commitment",
-        "draw_panel",
         "activated_at",
         "cancelled_at",
         "created_at",
@@ -200,19 +172,15 @@ class CompetitionAdmin(
     search_fields = ("title", "slug")
     ordering = ("-ends_at", "-id")
     date_hierarchy = "ends_at"
-    actions = (
-        "activate",
-        *CompetitionBackofficeAdminMixin.backoffice_actions,
-        *CompetitionDrawAdminMixin.draw_actions,
-    )
+    actions = ("activate", *CompetitionBackofficeAdminMixin.backoffice_actions)
     save_on_top = True
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if is_activated(obj):
-            fields += FIXED_ONCE_ACTIVATED
         if is_final(obj):
-            fields += FIXED_ONCE_FINAL
+            fields += LOCKED_WHEN_FINAL
+        elif is_activated(obj):
+            fields += LOCKED_WHEN_ACTIVATED
         return fields
 
     @admin.display(description="live status")

@@ -1,4 +1,5 @@
-"""The read-only JSON API of DESIGN §5 (competitions, and a customer's own tickets).
+"""The read-only JSON API of DESIGN §5: competitions. (A customer's own tickets are
+`tickets.api`; ticket counts here come from the competition's own counters.)
 
 Shapes follow the brief: camelCase keys, money as decimal strings ("118500.00"), times in
 ISO 8601 UTC ending in "Z". The secret draw seed never appears here: only its commitment,
@@ -14,8 +15,6 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
-from tickets.models import Ticket
-
 from .lifecycle import Status
 from .models import AnswerChoice, Competition, CompetitionImage
 from .selectors import competitions_for_listing
@@ -25,7 +24,7 @@ PUBLIC_MAX_AGE = 30  # seconds a browser or CDN may reuse a public answer
 MAX_ID = 2**63 - 1  # the largest primary key the database can hold
 
 
-def _utc(value: datetime | None) -> str | None:
+def utc(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -35,7 +34,7 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def _error(message: str, status: int) -> JsonResponse:
+def error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
@@ -44,7 +43,7 @@ def _public(response: JsonResponse) -> JsonResponse:
     return response
 
 
-def _private(response: JsonResponse) -> JsonResponse:
+def private(response: JsonResponse) -> JsonResponse:
     patch_cache_control(response, private=True, no_store=True)
     return response
 
@@ -69,9 +68,9 @@ def competition_data(competition: Competition, request, now: datetime) -> dict:
         "soldTickets": competition.tickets_sold,
         "ticketsLeft": competition.tickets_left,
         "maxTicketsPerUser": competition.max_tickets_per_user,
-        "startDate": _utc(competition.starts_at),
-        "endDate": _utc(competition.ends_at),
-        "drawDate": _utc(competition.draw_at),
+        "startDate": utc(competition.starts_at),
+        "endDate": utc(competition.ends_at),
+        "drawDate": utc(competition.draw_at),
         "status": competition.live_status(now).value,
         "isFeatured": competition.is_featured,
         "closingSoon": competition.is_closing_soon(now),
@@ -92,7 +91,7 @@ def competition_list(request):
     """GET /api/competitions?status=active (the default): competitions in a derived status."""
     status = request.GET.get("status", Status.ACTIVE)
     if status not in API_STATUSES:
-        return _error(f"status must be one of: {', '.join(API_STATUSES)}.", 400)
+        return error(f"status must be one of: {', '.join(API_STATUSES)}.", 400)
     now = timezone.now()
     competitions = _with_answers(competitions_for_listing(status, now))
     results = [competition_data(c, request, now) for c in competitions]
@@ -103,7 +102,7 @@ def competition_list(request):
 def competition_detail(request, pk: int):
     """GET /api/competitions/<id>: one competition (drafts do not exist for the public)."""
     if pk > MAX_ID:
-        return _error("No such competition.", 404)
+        return error("No such competition.", 404)
     competition = (
         _with_answers(Competition.objects.public())
         .prefetch_related(
@@ -113,39 +112,5 @@ def competition_detail(request, pk: int):
         .first()
     )
     if competition is None:
-        return _error("No such competition.", 404)
+        return error("No such competition.", 404)
     return _public(JsonResponse(competition_data(competition, request, timezone.now())))
-
-
-@require_safe
-def user_tickets(request):
-    """GET /api/tickets/user?competitionId=<id>: the logged-in customer's own tickets only."""
-    if not request.user.is_authenticated:
-        return _private(_error("Log in to see your tickets.", 401))
-    raw = request.GET.get("competitionId", "")
-    if not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_ID):
-        return _private(_error("competitionId is required and must be a competition id.", 400))
-    competition = Competition.objects.public().filter(pk=int(raw)).only("pk").first()
-    if competition is None:
-        return _private(_error("No such competition.", 404))
-    tickets = (
-        Ticket.objects.filter(competition=competition, user=request.user)
-        .order_by("number")
-        .values("number", "status", "purchased_at", "source")
-    )
-    return _private(
-        JsonResponse(
-            {
-                "competitionId": competition.pk,
-                "tickets": [
-                    {
-                        "number": t["number"],
-                        "status": t["status"],
-                        "purchasedAt": _utc(t["purchased_at"]),
-                        "source": t["source"],
-                    }
-                    for t in tickets
-                ],
-            }
-        )
-    )

@@ -4,3 +4,8 @@ class CompetitionError(Exception):
 
 class ActivationRefused(CompetitionError):
     pass
+
+
+class CompetitionLocked(CompetitionError):
+    """A change to what was sold (price, quantity, dates, question, prizes) of a competition
+    that is final, or to the question and answers once entries were judged against them."""

@@ -20,10 +20,19 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# A final competition is over for good: drawn, or cancelled and refunded. Nothing about its
+# sale (price, quantity, dates, question, prizes) changes any more, and it is never drawn or
+# cancelled again. The one definition: `Competition.is_final` and `.final()`/`.not_final()`
+# on the queryset read it.
+FINAL = frozenset({Status.DRAWN, Status.CANCELLED})
 # Stored states staff set and the clock never changes.
-FINAL_OR_MANUAL = {Status.DRAFT, Status.DRAWN, Status.CANCELLED}
+FINAL_OR_MANUAL = FINAL | {Status.DRAFT}
 # Stored states that mean "activated": the clock decides between them.
 LIVE = (Status.UPCOMING, Status.ACTIVE, Status.ENDED)
+
+
+def is_final(status: str) -> bool:
+    return status in FINAL
 
 
 def derive_status(

@@ -2,13 +2,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from .lifecycle import Status, derive_status, status_q
+from .exceptions import CompetitionLocked
+from .lifecycle import FINAL, Status, derive_status, status_q
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -20,6 +22,28 @@ class CompetitionQuerySet(models.QuerySet):
     def public(self):
         """Everything a visitor may see: never drafts."""
         return self.exclude(status=Status.DRAFT)
+
+    def final(self):
+        return self.filter(status__in=FINAL)
+
+    def not_final(self):
+        return self.exclude(status__in=FINAL)
+
+
+# DESIGN §2: what was sold is fixed once a competition is final (drawn or cancelled): tickets
+# were priced, numbered, dated and judged against these. Entries are judged against the
+# question from the first sale, so it is fixed from activation on.
+LOCKED_WHEN_FINAL = (
+    "ticket_price",
+    "max_tickets",
+    "max_tickets_per_user",
+    "min_tickets",
+    "starts_at",
+    "ends_at",
+    "draw_at",
+    "question",
+)
+LOCKED_WHEN_ACTIVATED = ("question",)
 
 
 class Competition(models.Model):
@@ -116,8 +140,70 @@ class Competition(models.Model):
     def __str__(self):
         return self.title
 
+    def save(self, *args, **kwargs):
+        # The lock below (DESIGN §2) holds for every save, whoever calls it.
+        if changed := self.locked_changes(kwargs.get("update_fields")):
+            raise CompetitionLocked(
+                f"“{self}” is {self._stored['status']}: {', '.join(changed)} cannot change."
+            )
+        super().save(*args, **kwargs)
+        self._remember_stored()
+
     def get_absolute_url(self):
         return reverse("competitions:detail", kwargs={"slug": self.slug})
+
+    # --- the lock (DESIGN §2), enforced here for every save, not only by read-only admin fields.
+    # The stored values are remembered when the row is loaded, so checking costs no query.
+    # Queryset `.update()` bypasses save(); only services use it, never on locked fields.
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._remember_stored()
+        return instance
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_stored()
+
+    def _remember_stored(self) -> None:
+        deferred = self.get_deferred_fields()
+        self._stored = {
+            name: getattr(self, name)
+            for name in ("status", *LOCKED_WHEN_FINAL)
+            if name not in deferred
+        }
+
+    @property
+    def is_final(self) -> bool:
+        """Drawn or cancelled: over for good (as stored, see `competitions.lifecycle.FINAL`)."""
+        return self.status in FINAL
+
+    def locked_changes(self, fields=None) -> list[str]:
+        """The fields changed since this row was loaded that its stored status fixes."""
+        stored = getattr(self, "_stored", None)
+        if self.pk is None or not stored or "status" not in stored:
+            return []
+        if stored["status"] in FINAL:
+            locked = LOCKED_WHEN_FINAL
+        elif stored["status"] != Status.DRAFT:
+            locked = LOCKED_WHEN_ACTIVATED
+        else:
+            return []
+        return [
+            name
+            for name in locked
+            if name in stored
+            and (fields is None or name in fields)
+            and getattr(self, name) != stored[name]
+        ]
+
+    def clean(self):
+        super().clean()
+        if changed := self.locked_changes():
+            raise ValidationError(
+                dict.fromkeys(changed, f"Fixed: this competition is {self._stored['status']}.")
+            )
 
     def live_status(self, now=None) -> Status:
         return derive_status(

@@ -1,18 +1,29 @@
-"""Every state change of a competition, one transaction each."""
+"""Every state change of a competition, one transaction each, each writing its audit entry.
 
+Competitions is low in the layers (config/layers.py): nothing here calls tickets, draws or
+winners. What they add to a competition's life comes in from above:
+- activation commits to the draw seed through the `competition_activating` hook, answered by
+  draws (see `competitions.signals`);
+- cancelling refunds every ticket, so it is a tickets service (`tickets.cancellation`);
+- "does anyone hold a ticket?" is read from the counters the ticket services keep on the
+  competition (`tickets_sold`, `tickets_reserved`), and deleting relies on the tickets' and
+  draw log's protecting foreign keys.
+"""
+
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
-from core.audit import audit_record
+from core.audit import audit_record, audit_snapshot
 from core.models import OperatorSettings
-from draws import fairness
-from draws.models import DrawLogEntry
 
-from .exceptions import ActivationRefused
+from .exceptions import ActivationRefused, CompetitionError, CompetitionLocked
 from .lifecycle import LIVE, Status, derive_status, status_q
-from .models import Competition, Prize
+from .models import LOCKED_WHEN_FINAL, Competition, Prize
+from .signals import competition_activating
 
 SUNDAY = 6  # date.weekday()
 
@@ -64,8 +75,11 @@ def competition_activate(
     if problems:
         raise ActivationRefused("Cannot activate: " + "; ".join(problems) + ".")
 
-    competition.draw_seed = fairness.new_seed()
-    competition.seed_commitment = fairness.commitment_for(competition.draw_seed)
+    competition_activating.send(sender=Competition, competition=competition, by=by, now=now)
+    if not competition.seed_commitment:
+        raise ActivationRefused(
+            "Cannot activate: no draw seed was committed (is draws installed?)."
+        )
     competition.activated_at = now
     competition.status = derive_status(
         stored=Status.UPCOMING,
@@ -86,13 +100,6 @@ def competition_activate(
             before={"status": Status.DRAFT},
             after={"status": competition.status, "seed_commitment": competition.seed_commitment},
         )
-    DrawLogEntry.objects.create(
-        competition=competition,
-        actor=by,
-        action="seed_committed",
-        message="Competition activated; draw seed committed.",
-        data={"seed_commitment": competition.seed_commitment},
-    )
     return competition
 
 
@@ -119,8 +126,6 @@ DATE_FIELDS = ("starts_at", "ends_at", "draw_at")
 
 
 def _audit(competition, *, by, action: str, before: dict, after_fields, note: str = "") -> None:
-    from core.audit import audit_record, audit_snapshot
-
     audit_record(
         actor=by,
         action=action,
@@ -132,8 +137,6 @@ def _audit(competition, *, by, action: str, before: dict, after_fields, note: st
 
 
 def _snapshot(competition, fields) -> dict:
-    from core.audit import audit_snapshot
-
     return audit_snapshot(competition, fields)
 
 
@@ -142,11 +145,9 @@ def competition_change_dates(
     *, competition: Competition, by, starts_at, ends_at, draw_at, now=None
 ) -> Competition:
     """Move a competition's start, end or draw. Refused once drawn or cancelled (DESIGN §2)."""
-    from .exceptions import CompetitionError
-
     competition = Competition.objects.select_for_update().get(pk=competition.pk)
-    if competition.status in (Status.DRAWN, Status.CANCELLED):
-        raise CompetitionError(f"“{competition}” is {competition.status}: its dates are fixed.")
+    if competition.is_final:
+        raise CompetitionLocked(f"“{competition}” is {competition.status}: its dates are fixed.")
     if not ends_at > starts_at:
         raise CompetitionError("The end must be after the start.")
     if draw_at < ends_at:
@@ -164,16 +165,13 @@ def competition_change_dates(
 
 @transaction.atomic
 def competition_deactivate(*, competition: Competition, by, now=None) -> Competition:
-    """Take an activated competition back to draft, only while nobody holds a ticket in it.
-    The seed is discarded: activating again commits to a new one."""
-    from tickets.models import Ticket
-
-    from .exceptions import CompetitionError
-
+    """Take an activated competition back to draft, only while nobody holds a ticket in it
+    (none sold, none held by a checkout: the counters the ticket services keep, read under the
+    same row lock they take). The seed is discarded: activating again commits to a new one."""
     competition = Competition.objects.select_for_update().get(pk=competition.pk)
     if competition.status not in LIVE:
         raise CompetitionError("Only a competition on sale or upcoming can be deactivated.")
-    if Ticket.objects.filter(competition=competition).exists():
+    if competition.tickets_sold or competition.tickets_reserved:
         raise CompetitionError(
             f"“{competition}” has tickets: cancel it and refund everyone instead."
         )
@@ -240,62 +238,103 @@ def competition_duplicate(*, competition: Competition, by) -> Competition:
 
 
 @transaction.atomic
-def competition_cancel(*, competition: Competition, by, reason: str, now=None) -> Competition:
-    """Cancel a competition before its draw and refund every paid ticket in it; checkouts in
-    progress give their numbers back. One transaction: all refunded and cancelled, or nothing.
-    The refunds go to the payment provider after commit (tickets.services.order_refund)."""
-    from django.db.models import F
-
-    from tickets.models import Order, Refund, Ticket
-    from tickets.services import order_refund, order_release
-
-    from .exceptions import CompetitionError
-
-    now = now or timezone.now()
-    if not (reason or "").strip():
-        raise CompetitionError("Say why the competition is cancelled.")
-    competition = Competition.objects.select_for_update().get(pk=competition.pk)
-    if competition.status in (Status.DRAWN, Status.CANCELLED):
-        raise CompetitionError(f"“{competition}” is already {competition.status}.")
-    before = _snapshot(competition, ("status", "tickets_sold"))
-    pending = Order.objects.filter(
-        status=Order.Status.PENDING, lines__competition=competition
-    ).values_list("pk", flat=True)
-    for order_id in list(pending):
-        order_release(order_id=order_id, reason=Order.Status.CANCELLED, only_if_lapsed=False)
-    live = Ticket.objects.filter(
-        competition=competition, status__in=Ticket.SOLD_STATUSES, order__isnull=False
-    )
-    orders = Order.objects.filter(pk__in=live.values("order_id")).order_by("pk")
-    refunds = 0
-    for order in orders.iterator(chunk_size=500):
-        order_refund(
-            order=order,
-            tickets=list(live.filter(order=order)),
-            reason=Refund.Reason.COMPETITION_CANCELLED,
-            note=reason,
-            by=by,
-            now=now,
-        )
-        refunds += 1
-    # Free postal entries have no money to return; they are voided the same way.
-    voided = Ticket.objects.filter(
-        competition=competition, status__in=Ticket.SOLD_STATUSES, order__isnull=True
-    ).update(status=Ticket.Status.REFUNDED, refunded_at=now)
-    Competition.objects.filter(pk=competition.pk).update(
-        status=Status.CANCELLED,
-        cancelled_at=now,
-        is_featured=False,
-        tickets_sold=F("tickets_sold") - voided,
-        updated_at=now,
-    )
-    competition.refresh_from_db()
-    _audit(
-        competition,
-        by=by,
-        action="competition.cancel",
-        before=before,
-        after_fields=("status", "cancelled_at", "tickets_sold"),
-        note=f"{reason} ({refunds} orders refunded)",
-    )
+def competition_create(*, competition: Competition, by) -> Competition:
+    """Save a new competition (always a draft: activation is its own step)."""
+    competition.status = Status.DRAFT
+    competition.save()
+    audit_record(actor=by, action="competition.create", obj=competition)
     return competition
+
+
+DATE_FIELDS_SET = frozenset(DATE_FIELDS)
+
+
+@transaction.atomic
+def competition_update(
+    *, competition: Competition, by, fields: Iterable[str], now=None
+) -> Competition:
+    """Save staff's edits of `fields` on `competition` (an unsaved instance carrying the new
+    values). Refused (`CompetitionLocked`) when the stored competition fixes one of them: a
+    final one fixes what was sold, an activated one its question. Dates go through
+    `competition_change_dates` (their own rules and audit entry)."""
+    fields = [name for name in fields if name != "status"]
+    stored = Competition.objects.select_for_update().get(pk=competition.pk)
+    fixed = LOCKED_WHEN_FINAL if stored.is_final else ()
+    if stored.status != Status.DRAFT:
+        fixed = (*fixed, "question")
+    changed = [n for n in fields if getattr(competition, n) != getattr(stored, n)]
+    if refused := [n for n in changed if n in fixed]:
+        raise CompetitionLocked(
+            f"“{stored}” is {stored.status}: {', '.join(refused)} cannot change."
+        )
+    dates = {n: getattr(competition, n) for n in DATE_FIELDS}
+    others = [n for n in changed if n not in DATE_FIELDS_SET]
+    if any(n in DATE_FIELDS_SET for n in changed):
+        stored = competition_change_dates(competition=stored, by=by, now=now, **dates)
+    if others:
+        before = {n: str(getattr(stored, n)) for n in others}
+        for name in others:
+            setattr(stored, name, getattr(competition, name))
+        stored.save(update_fields=[*others, "updated_at"])
+        audit_record(
+            actor=by,
+            action="competition.edit",
+            obj=stored,
+            before=before,
+            after={n: str(getattr(stored, n)) for n in others},
+        )
+    return stored
+
+
+# Which parts of a competition staff may still edit, by the competition's stored status.
+PART_RULES = {
+    # Entries were judged against the answers: fixed from the first sale.
+    "answerchoice": lambda c: c.status == Status.DRAFT,
+    # What can be won is part of what was sold.
+    "prize": lambda c: not c.is_final,
+    "competitionimage": lambda c: True,
+}
+
+
+@transaction.atomic
+def competition_edit_parts(
+    *, competition: Competition, by, part: str, save: Callable[[], dict[str, list[str]]]
+) -> dict[str, list[str]]:
+    """Save edits of a competition's answers, prizes or images (`part` is the model name;
+    `save` writes them and returns {"added": [...], "changed": [...], "deleted": [...]}), after
+    checking the competition still allows them, and audit what changed."""
+    stored = Competition.objects.select_for_update().get(pk=competition.pk)
+    changes = save()
+    if any(changes.values()) and not PART_RULES[part](stored):
+        # Raised after saving, so the whole edit rolls back; nothing changed, nothing refused.
+        raise CompetitionLocked(f"“{stored}” is {stored.status}: its {part}s are fixed.")
+    if any(changes.values()):
+        audit_record(actor=by, action=f"competition.edit_{part}", obj=stored, after=changes)
+    return changes
+
+
+@transaction.atomic
+def competition_delete(*, competition: Competition, by) -> None:
+    """Delete a competition nobody has a ticket in (DESIGN §2: otherwise cancel and refund).
+
+    Tickets, orders and the draw log protect their competition (on_delete=PROTECT), so the
+    database refuses what this refuses; the refusal is turned into a message."""
+    competition = Competition.objects.select_for_update().get(pk=competition.pk)
+    # Written first, while the row (and so its id) still exists; a refusal rolls it back.
+    audit_record(
+        actor=by,
+        action="competition.delete",
+        obj=competition,
+        before=_snapshot(competition, ("title", "slug", "status")),
+    )
+    try:
+        competition.delete()
+    except ProtectedError as error:
+        kinds = sorted({obj._meta.verbose_name_plural for obj in error.protected_objects})
+        if "tickets" in kinds:
+            raise CompetitionError(
+                f"“{competition}” has tickets: it cannot be deleted. Cancel and refund it instead."
+            ) from error
+        raise CompetitionError(
+            f"“{competition}” cannot be deleted: it has {', '.join(kinds)}."
+        ) from error

@@ -1,3 +1,6 @@
+"""The competition pages that need only competitions. Mounted through
+`pages.competition_urls`, which adds the detail page (it shows the draw and winners)."""
+
 from django.urls import path
 
 from . import views
@@ -6,5 +9,4 @@ app_name = "competitions"
 
 urlpatterns = [
     path("", views.competition_list, name="list"),
-    path("<slug:slug>/", views.competition_detail, name="detail"),
 ]

@@ -1,10 +1,10 @@
-from django.shortcuts import get_object_or_404, render
+"""Competition pages that need nothing but competitions. The detail page shows the draw and
+its winners too, so it is assembled above them: `pages.competition`."""
+
+from django.shortcuts import render
 from django.utils import timezone
 
-from draws.replay import draw_replay, latest_draw
-
 from .lifecycle import Status
-from .models import Competition
 from .selectors import competitions_for_listing
 
 LIST_TABS = [Status.ACTIVE, Status.UPCOMING, Status.ENDED, Status.DRAWN]
@@ -23,28 +23,5 @@ def competition_list(request):
             "tabs": [(s, s.label) for s in LIST_TABS],
             "current": status,
             "now": now,
-        },
-    )
-
-
-def competition_detail(request, slug):
-    competition = get_object_or_404(
-        Competition.objects.public().prefetch_related("images", "answers", "prizes"), slug=slug
-    )
-    now = timezone.now()
-    status = competition.live_status(now)
-    draw = latest_draw(competition) if status == Status.DRAWN else None
-    return render(
-        request,
-        "competitions/detail.html",
-        {
-            "competition": competition,
-            "status": status,
-            "now": now,
-            "winners": competition.winners.select_related("prize", "ticket")
-            .filter(is_published=True)
-            .order_by("prize__position", "id"),
-            "draw": draw,
-            "replay": draw_replay(draw),
         },
     )

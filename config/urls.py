@@ -13,7 +13,7 @@ admin.site.index_title = "Operations"
 urlpatterns = [
     path("", page_views.home, name="home"),
     path("competitions/<slug:slug>/draw/", include("draws.urls")),
-    path("competitions/", include("competitions.urls")),
+    path("competitions/", include("pages.competition_urls")),
     path("account/", include("pages.account_urls")),
     path("champions/", include("winners.urls")),
     path("api/", include("config.api_urls")),

@@ -2,6 +2,12 @@
 
 Draws are made only by `draws.services.draw_perform` (scheduled, admin button or command);
 an edited or deleted draw or log entry would break the public verification of the result.
+
+This module also registers the competition admin, assembled from what each app adds to the
+competition's page: competitions' own admin, tickets' cancel-and-refund
+(`tickets.admin_competition`) and the draw buttons below. Apps import only downwards
+(config/layers.py), so the page is put together in the highest app that adds to it; the
+competitions app registers its own admin first and this one takes its place.
 """
 
 from django import forms
@@ -15,9 +21,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from competitions import admin as competition_admin
 from competitions.lifecycle import Status
 from competitions.models import Competition, Prize
 from core.admin_helpers import ReadOnlyAdminMixin
+from tickets.admin_competition import CompetitionTicketsAdminForm, CompetitionTicketsAdminMixin
 
 from .exceptions import DrawError
 from .models import Draw, DrawLogEntry
@@ -169,7 +177,7 @@ class DrawLogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # --- Draw actions on the competition's admin page ------------------------------------------
-# Mixed into competitions.admin.CompetitionAdmin. Every button leads to a confirmation page
+# Mixed into the competition admin registered at the end. Every button leads to a confirmation page
 # whose POST calls a draws service; the permission is change permission on the competition.
 
 
@@ -352,7 +360,7 @@ class CompetitionDrawAdminMixin:
                 "status": obj.live_status(),
                 "draw": draw,
                 "log": draw_log(obj.pk).order_by("-at", "-id")[:50],
-                "drawable": obj.status not in (Status.DRAFT, Status.DRAWN, Status.CANCELLED),
+                "drawable": obj.status != Status.DRAFT and not obj.is_final,
             },
         )
 
@@ -375,3 +383,24 @@ class CompetitionDrawAdminMixin:
     @admin.action(description="Disable automatic draw", permissions=["change"])
     def disable_auto_draw(self, request, queryset):
         self._set_auto_draw(request, queryset, False)
+
+
+# --- The competition admin, assembled (see the module docstring) ----------------------------
+
+_base = competition_admin.CompetitionAdmin
+
+
+class CompetitionAdmin(CompetitionDrawAdminMixin, CompetitionTicketsAdminMixin, _base):
+    form = CompetitionTicketsAdminForm
+    # The draw section goes before the (collapsed) record at the end.
+    fieldsets = (*_base.fieldsets[:-1], ("Draw", {"fields": ("draw_panel",)}), _base.fieldsets[-1])
+    readonly_fields = (*_base.readonly_fields, "draw_panel")
+    actions = (
+        *_base.actions,
+        *CompetitionTicketsAdminMixin.tickets_actions,
+        *CompetitionDrawAdminMixin.draw_actions,
+    )
+
+
+admin.site.unregister(Competition)
+admin.site.register(Competition, CompetitionAdmin)

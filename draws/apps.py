@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class DrawsConfig(AppConfig):
     name = "draws"
+
+    def ready(self):
+        # Activation commits to the draw seed through this hook: competitions is below draws
+        # (see competitions.signals for why it is a hook and not a call).
+        from competitions.signals import competition_activating
+
+        from .receivers import commit_to_seed
+
+        competition_activating.connect(commit_to_seed, dispatch_uid="draws.commit_to_seed")

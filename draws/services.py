@@ -1,7 +1,8 @@
 """Every state change around a competition's draw (DESIGN §4), one transaction each.
 
 The life of a draw:
-1. Activation commits to the secret seed (`competitions.services.competition_activate`).
+1. Activation commits to the secret seed (`competitions.services.competition_activate`
+   sends `competition_activating`; `draws.receivers.commit_to_seed` answers it).
 2. At close the entry ledger is frozen (`draw_freeze_ledger`): its SHA-256 and entry count
    are stored on the competition's one `Draw` row (status pending) and published at once.
    The periodic job does this for every competition that has ended or sold out; a draw of a
@@ -9,7 +10,8 @@ The life of a draw:
 3. The draw (`draw_perform`, `draw_perform_manual`) recomputes the ledger while picking the
    winning tickets in one streamed pass and refuses (`LedgerChanged`, operators alerted) when
    it differs from the frozen one: a ticket changed after close never silently changes the
-   result. Staff may re-freeze with a logged reason (`draw_refreeze_ledger`).
+   result. Staff may re-freeze with a logged reason (`draw_refreeze_ledger`). The winners
+   are recorded by the winners app, answering the `prizes_won` hook (draws.signals).
 
 When a draw may happen: automatic draws (beat) wait for the advertised `draw_at` and need
 automatic draw enabled; staff (admin button, `manage.py draw`) may draw any competition whose
@@ -34,8 +36,6 @@ from competitions.services import competition_sync_statuses
 from core.audit import audit_record
 from notifications.outbox import admin_alert
 from tickets.models import Ticket
-from winners import events as winner_events
-from winners.models import Winner
 
 from . import events, fairness
 from .exceptions import (
@@ -49,6 +49,7 @@ from .exceptions import (
 )
 from .models import Draw, DrawLogEntry
 from .selectors import ledger_index_of, ledger_scan
+from .signals import prizes_won
 
 logger = logging.getLogger(__name__)
 
@@ -268,22 +269,7 @@ def _perform_in_transaction(
     draw.manual_reason = reason
     draw.save()
 
-    winners = [
-        Winner.objects.create(
-            competition=competition,
-            prize=prize,
-            draw=draw,
-            ticket=ticket,
-            user=ticket.user,
-            ledger_index=index,
-            display_name=ticket.user.public_name,
-            announcement=(
-                f"Congratulations to {ticket.user.public_name}, winner of {prize.title} "
-                f"with ticket #{ticket.number}!"
-            ),
-        )
-        for prize, index, ticket in zip(prizes, indexes, tickets, strict=False)
-    ]
+    _record_winners(competition, draw, list(zip(prizes, indexes, tickets, strict=False)))
     if tickets:
         summary = "Winners: " + ", ".join(f"#{t.number}" for t in tickets)
         if mode == Draw.Mode.MANUAL:
@@ -311,10 +297,22 @@ def _perform_in_transaction(
             seed=draw.seed,
         )
 
-    for winner in winners:
-        winner_events.winner_announced(winner)
     events.draw_completed(draw)
     return draw
+
+
+def _record_winners(competition, draw, picks) -> list:
+    """Have the winners app record who won (the `prizes_won` hook, see draws.signals)."""
+    if not picks:
+        return []
+    responses = prizes_won.send(sender=Draw, competition=competition, draw=draw, picks=picks)
+    winners = [winner for _receiver, made in responses for winner in (made or [])]
+    if len(winners) != len(picks):
+        raise RuntimeError(
+            f"The draw picked {len(picks)} winner(s) but {len(winners)} were recorded: "
+            "is the winners app installed?"
+        )
+    return winners
 
 
 def _guarded(perform, *, competition: Competition, mode: str, by, now):

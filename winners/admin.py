@@ -1,22 +1,21 @@
 """Back-office for winners: the public write-up is edited here; who won is the draw's.
 
-Approval and publication go through `winners.services` (actions below), so the timestamps
-and the approver are recorded the same way wherever they happen.
+Every change goes through `winners.services` (actions below, and the write-up through
+`winner_edit`), which records the timestamps, the approver and the audit entry the same way
+wherever they happen.
 """
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.utils.translation import ngettext
 
 from core.admin_helpers import confirm_page, is_confirmed
-from core.audit import audit_record, audit_snapshot
 
 from .exceptions import WinnerError
 from .models import Winner
 from .services import (
-    AUDITED,
     winner_announce,
     winner_approve,
+    winner_edit,
     winner_hide,
     winner_mark_delivered,
     winner_publish,
@@ -100,24 +99,14 @@ class WinnerAdmin(admin.ModelAdmin):
         return f"#{obj.ticket.number}"
 
     def save_model(self, request, obj, form, change):
-        """Edits of the write-up (name, town, text, photo, video) are audited too; the admin
-        runs this inside the change's transaction."""
-        before = {}
+        """Only the write-up (name, town, text, photo, video) is editable; the service saves
+        and audits it."""
         if change and form.changed_data:
-            old = Winner.objects.get(pk=obj.pk)
-            before = {name: str(getattr(old, name)) for name in form.changed_data}
-        super().save_model(request, obj, form, change)
-        if change and form.changed_data:
-            audit_record(
-                actor=request.user,
-                action="winner.edit",
-                obj=obj,
-                before=before,
-                after={name: str(getattr(obj, name)) for name in form.changed_data},
-            )
+            winner_edit(winner=obj, by=request.user, fields=form.changed_data)
 
-    def _each(self, request, queryset, service, done_message: str, **kwargs) -> int:
-        """Call `service` per winner, reporting refusals by name; returns how many succeeded."""
+    def _each(self, request, queryset, service, done_message, **kwargs) -> int:
+        """Call `service` per winner, reporting refusals by name; returns how many succeeded.
+        `done_message` is a "%d" format or a function of the count."""
         done = 0
         for winner in queryset.select_related("prize"):
             try:
@@ -127,27 +116,17 @@ class WinnerAdmin(admin.ModelAdmin):
             else:
                 done += 1
         if done:
-            self.message_user(request, done_message % done, messages.SUCCESS)
+            text = done_message(done) if callable(done_message) else done_message % done
+            self.message_user(request, text, messages.SUCCESS)
         return done
 
     @admin.action(description="Approve selected winners", permissions=["change"])
     def approve(self, request, queryset):
-        for winner in queryset:
-            with transaction.atomic():
-                before = audit_snapshot(winner, AUDITED)
-                winner = winner_approve(winner=winner, by=request.user)
-                audit_record(
-                    actor=request.user,
-                    action="winner.approve",
-                    obj=winner,
-                    before=before,
-                    after=audit_snapshot(winner, AUDITED),
-                )
-        count = len(queryset)
-        self.message_user(
+        self._each(
             request,
-            ngettext("Approved %d winner.", "Approved %d winners.", count) % count,
-            level=messages.SUCCESS,
+            queryset,
+            winner_approve,
+            lambda n: ngettext("Approved %d winner.", "Approved %d winners.", n) % n,
         )
 
     @admin.action(
@@ -177,29 +156,12 @@ class WinnerAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish selected winners to Champions", permissions=["change"])
     def publish(self, request, queryset):
-        published = 0
-        for winner in queryset:
-            try:
-                with transaction.atomic():
-                    before = audit_snapshot(winner, AUDITED)
-                    winner = winner_publish(winner=winner)
-                    audit_record(
-                        actor=request.user,
-                        action="winner.publish",
-                        obj=winner,
-                        before=before,
-                        after=audit_snapshot(winner, AUDITED),
-                    )
-            except WinnerError as refusal:
-                self.message_user(request, f"{winner.display_name}: {refusal}", messages.ERROR)
-            else:
-                published += 1
-        if published:
-            self.message_user(
-                request,
-                ngettext("Published %d winner.", "Published %d winners.", published) % published,
-                level=messages.SUCCESS,
-            )
+        self._each(
+            request,
+            queryset,
+            winner_publish,
+            lambda n: ngettext("Published %d winner.", "Published %d winners.", n) % n,
+        )
 
     @admin.action(description="Hide selected winners from Champions", permissions=["change"])
     def hide(self, request, queryset):

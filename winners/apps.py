@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class WinnersConfig(AppConfig):
     name = "winners"
+
+    def ready(self):
+        # Draws tells us who won through this hook: draws is below winners (see draws.signals
+        # for why it is a hook and not a call).
+        from draws.signals import prizes_won
+
+        from .receivers import record_winners
+
+        prizes_won.connect(record_winners, dispatch_uid="winners.record_winners")

@@ -1,36 +1,56 @@
-"""State changes of a winner after the draw: verification and publication."""
+"""State changes of a winner, one transaction each, each writing its own audit entry.
+
+A winner is recorded when a draw picks them (`winners_record`, called through the draws
+hook `draws.signals.prizes_won`), then verified (`winner_approve` / `winner_reject`),
+announced, published to Champions (`winner_publish` / `winner_hide`) and delivered to."""
 
 from django.db import transaction
 from django.utils import timezone
 
-from .exceptions import NotApproved
+from core.audit import audit_record, audit_snapshot
+
+from .exceptions import NotApproved, WinnerError
 from .models import Winner
 
-
-@transaction.atomic
-def winner_approve(*, winner: Winner, by=None, now=None) -> Winner:
-    winner = Winner.objects.select_for_update().get(pk=winner.pk)
-    winner.verification_status = Winner.Verification.APPROVED
-    winner.verified_at = now or timezone.now()
-    winner.verified_by = by
-    winner.save(update_fields=["verification_status", "verified_at", "verified_by"])
-    return winner
-
-
-@transaction.atomic
-def winner_publish(*, winner: Winner, now=None) -> Winner:
-    """Show a winner on the Champions page (approved winners only)."""
-    winner = Winner.objects.select_for_update().get(pk=winner.pk)
-    if winner.verification_status != Winner.Verification.APPROVED:
-        raise NotApproved("Approve the winner before publishing them to Champions.")
-    if not winner.is_published:
-        winner.is_published = True
-        winner.published_at = now or timezone.now()
-        winner.save(update_fields=["is_published", "published_at"])
-    return winner
+AUDITED = (
+    "verification_status",
+    "verified_at",
+    "verified_by",
+    "is_published",
+    "published_at",
+    "announced_at",
+    "prize_delivered_at",
+)
+# The public write-up staff edit by hand; everything else comes from the draw or a service.
+WRITE_UP = ("display_name", "location", "announcement", "photo", "video")
 
 
-# ---------------------------------------------------------------- back-office (audited)
+def winners_record(*, competition, draw, picks) -> list[Winner]:
+    """One winner per (prize, ledger index, ticket) the draw picked, in prize order. Runs in
+    the draw's transaction (the draw logs and audits itself); the announcement is a draft
+    staff edit before sending. Each winner is told at once ("you won"), through the outbox."""
+    from .events import winner_announced
+
+    winners = [
+        Winner.objects.create(
+            competition=competition,
+            prize=prize,
+            draw=draw,
+            ticket=ticket,
+            user=ticket.user,
+            ledger_index=index,
+            display_name=ticket.user.public_name,
+            announcement=(
+                f"Congratulations to {ticket.user.public_name}, winner of {prize.title} "
+                f"with ticket #{ticket.number}!"
+            ),
+        )
+        for prize, index, ticket in picks
+    ]
+    for winner in winners:
+        winner_announced(winner)
+    return winners
+
 
 AUDITED = (
     "verification_status",
@@ -44,8 +64,6 @@ AUDITED = (
 
 
 def _audit(winner, *, by, action: str, before: dict, note: str = "") -> None:
-    from core.audit import audit_record, audit_snapshot
-
     audit_record(
         actor=by,
         action=action,
@@ -57,8 +75,6 @@ def _audit(winner, *, by, action: str, before: dict, note: str = "") -> None:
 
 
 def _locked(winner: Winner) -> tuple[Winner, dict]:
-    from core.audit import audit_snapshot
-
     winner = (
         Winner.objects.select_for_update()
         .select_related("competition", "prize", "ticket", "user")
@@ -68,11 +84,55 @@ def _locked(winner: Winner) -> tuple[Winner, dict]:
 
 
 @transaction.atomic
+def winner_approve(*, winner: Winner, by=None, now=None) -> Winner:
+    """The winner passed verification (age, identity, eligibility)."""
+    winner, before = _locked(winner)
+    winner.verification_status = Winner.Verification.APPROVED
+    winner.verified_at = now or timezone.now()
+    winner.verified_by = by
+    winner.save(update_fields=["verification_status", "verified_at", "verified_by"])
+    _audit(winner, by=by, action="winner.approve", before=before)
+    return winner
+
+
+@transaction.atomic
+def winner_publish(*, winner: Winner, by=None, now=None) -> Winner:
+    """Show a winner on the Champions page (approved winners only)."""
+    winner, before = _locked(winner)
+    if winner.verification_status != Winner.Verification.APPROVED:
+        raise NotApproved("Approve the winner before publishing them to Champions.")
+    if not winner.is_published:
+        winner.is_published = True
+        winner.published_at = now or timezone.now()
+        winner.save(update_fields=["is_published", "published_at"])
+        _audit(winner, by=by, action="winner.publish", before=before)
+    return winner
+
+
+@transaction.atomic
+def winner_edit(*, winner: Winner, by, fields) -> Winner:
+    """Save staff's edits of the public write-up (`winner` carries the new values; `fields`
+    names the changed ones). Who won, and the verification steps, are never edited here."""
+    fields = list(fields)
+    if refused := [name for name in fields if name not in WRITE_UP]:
+        raise WinnerError(f"Only the write-up can be edited, not {', '.join(refused)}.")
+    stored, _ = _locked(winner)
+    before = {name: str(getattr(stored, name)) for name in fields}
+    winner.save(update_fields=fields)
+    audit_record(
+        actor=by,
+        action="winner.edit",
+        obj=winner,
+        before=before,
+        after={name: str(getattr(winner, name)) for name in fields},
+    )
+    return winner
+
+
+@transaction.atomic
 def winner_reject(*, winner: Winner, by, reason: str, now=None) -> Winner:
     """The winner failed verification (e.g. under 18, fraud). A rejected winner is never
     published; a published one is taken off Champions."""
-    from .exceptions import WinnerError
-
     if not (reason or "").strip():
         raise WinnerError("Say why the winner is rejected.")
     winner, before = _locked(winner)

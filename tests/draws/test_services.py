@@ -290,7 +290,7 @@ def test_failed_draw_leaves_nothing_behind(sold_competition, monkeypatch):
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(
-        "draws.services.Winner", SimpleNamespace(objects=SimpleNamespace(create=boom))
+        "winners.services.Winner", SimpleNamespace(objects=SimpleNamespace(create=boom))
     )
     with pytest.raises(RuntimeError):
         draw(sold_competition)

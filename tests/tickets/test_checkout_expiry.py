@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from competitions.services import competition_cancel
 from tests.factories import UserFactory, active_competition
 from tickets import payments, tasks
+from tickets.cancellation import competition_cancel
 from tickets.exceptions import PaymentFailed
 from tickets.models import Order, Refund
 from tickets.services import (

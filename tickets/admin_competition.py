@@ -1,0 +1,81 @@
+"""What tickets adds to the competition's admin page: cancel and refund everyone, the guard
+that hides "delete" once tickets exist, and the floor on the quantity (never below a number
+already issued).
+
+Competitions is below tickets in the layers (config/layers.py), so its admin cannot know
+about tickets; `draws/admin.py` assembles this mixin and the form into the registered
+competition admin. Every operation calls a service that audits itself.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Max
+
+from competitions.admin import CompetitionAdminForm
+from core.admin_helpers import confirm_page, is_confirmed
+
+from .cancellation import competition_cancel
+from .models import Ticket
+
+
+class CompetitionTicketsAdminForm(CompetitionAdminForm):
+    def clean_max_tickets(self):
+        """Never below what is already issued: the database refuses an oversold competition,
+        and every ticket number must stay within 1..max_tickets."""
+        max_tickets = self.cleaned_data["max_tickets"]
+        if self.instance.pk:
+            highest = (
+                Ticket.objects.filter(
+                    competition=self.instance,
+                    status__in=(Ticket.Status.ACTIVE, Ticket.Status.INVALID),
+                ).aggregate(highest=Max("number"))["highest"]
+                or 0
+            )
+            floor = max(highest, self.instance.tickets_sold)
+            if max_tickets < floor:
+                raise forms.ValidationError(
+                    f"{self.instance.tickets_sold} tickets are sold and the highest number "
+                    f"issued is {highest}: the quantity cannot go below {floor}."
+                )
+        return max_tickets
+
+
+class CompetitionTicketsAdminMixin:
+    tickets_actions = ("cancel_and_refund",)
+
+    def has_delete_permission(self, request, obj=None):
+        # competition_delete refuses too (tickets protect their competition); this only hides
+        # a button that could not work.
+        if obj is not None and Ticket.objects.filter(competition=obj).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Cancel and refund all tickets", permissions=["change"])
+    def cancel_and_refund(self, request, queryset):
+        if not is_confirmed(request):
+            return confirm_page(
+                self,
+                request,
+                queryset,
+                action="cancel_and_refund",
+                title="Cancel these competitions and refund every ticket?",
+                items=[
+                    f"{c.title} — {c.tickets_sold} tickets sold, status {c.status}"
+                    for c in queryset.order_by("id")
+                ],
+                summary="Every paid ticket is refunded to the customer's card and the "
+                "competition closes for good. This cannot be undone.",
+                warnings=[
+                    f"{c.title} is {c.status}: it will be refused." for c in queryset.final()
+                ],
+                reason_label="Reason (shown in the audit log and on the refunds)",
+                button="Cancel and refund",
+            )
+        self._each(
+            request,
+            queryset,
+            competition_cancel,
+            "Cancelled and refunded",
+            reason=request.POST.get("reason", ""),
+        )
+        return None
