@@ -23,7 +23,7 @@ from .services import competition_activate
 
 # Entries were judged against the question and its answers, so both are fixed once on sale.
 FIXED_ONCE_ACTIVATED = ("question",)
-# DESIGN §2: a drawn competition is locked. A cancelled one is final too.
+# docs/architecture.md §2: a drawn competition is locked. A cancelled one is final too.
 FIXED_ONCE_FINAL = (
     "ticket_price",
     "max_tickets",

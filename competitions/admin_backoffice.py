@@ -23,7 +23,8 @@ from .services import (
 class CompetitionBackofficeAdminMixin:
     backoffice_actions = ("deactivate", "duplicate", "cancel_and_refund")
 
-    # --- deleting: only a competition nobody has a ticket in (DESIGN §2: cancel instead)
+    # --- deleting: only a competition nobody has a ticket in (cancel instead:
+    # docs/architecture.md §2)
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.tickets.exists():

@@ -1,4 +1,4 @@
-"""The read-only JSON API of DESIGN §5 (competitions, and a customer's own tickets).
+"""The read-only JSON API of docs/architecture.md §5 (competitions, and a customer's own tickets).
 
 Shapes follow the brief: camelCase keys, money as decimal strings ("118500.00"), times in
 ISO 8601 UTC ending in "Z". The secret draw seed never appears here: only its commitment,

@@ -42,7 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    # Fairdraw, bottom layer first (docs/architecture.md; `python3 dev.py check-layers`).
+    # Fairdraw, bottom layer first (docs/architecture.md §1; `python3 dev.py check-layers`).
     "core",
     "notifications",
     "accounts",
