@@ -6,10 +6,15 @@ pyproject.toml changes), then:
 
   serve  migrate, seed demo data, create the demo admin, start a Celery worker with beat
          (no Redis: kombu's filesystem broker) and serve the site on http://127.0.0.1:8000
-  test   ruff (lint + format check) and the whole pytest suite; extra arguments go to pytest
+  test   ruff (lint + format check), the layer check, then the whole pytest suite; extra
+         arguments go to pytest
+  check-layers [-v]
+         every import between apps points down the layers (config/layers.py); -v prints
+         the graph. Needs no virtualenv.
 """
 
 import hashlib
+import importlib.util
 import os
 import signal
 import subprocess
@@ -86,24 +91,39 @@ def serve(argv) -> int:
             worker.kill()
 
 
+def check_layers(argv) -> int:
+    # Loaded from its file: importing the `config` package would import Celery, which lives
+    # in the virtualenv this command does not need.
+    spec = importlib.util.spec_from_file_location("fairdraw_layers", ROOT / "config" / "layers.py")
+    layers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(layers)
+    return layers.main(argv)
+
+
 def test(argv) -> int:
     say("ruff check")
     run(BIN / "ruff", "check", ".")
     say("ruff format --check")
     run(BIN / "ruff", "format", "--check", ".")
+    say("check-layers")
+    if check_layers([]) != 0:
+        return 1
     database = os.environ.get("DATABASE_URL", "sqlite (no DATABASE_URL set)")
     say(f"pytest on {database}")
     return subprocess.call([str(PY), "-m", "pytest", *argv], cwd=ROOT)
 
 
-COMMANDS = {"serve": serve, "test": test}
+COMMANDS = {"serve": serve, "test": test, "check-layers": check_layers}
+# Commands that run on the standard library alone, before (or without) .venv.
+NO_VENV = {"check-layers"}
 
 
 def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print(__doc__)
         return 2
-    ensure_venv()
+    if sys.argv[1] not in NO_VENV:
+        ensure_venv()
     try:
         return COMMANDS[sys.argv[1]](sys.argv[2:])
     except subprocess.CalledProcessError as error:

@@ -1,20 +1,25 @@
+"""The identity half of the customer's admin page: the account's own fields, its forms (e-mail
+is the login) and the actions on it (ban, unban, verify age, withdraw verification), each
+calling an audited service in accounts.services.
+
+Not registered here: the page staff use also shows the customer's tickets, orders, spend
+limits and harm flags, which live in apps above accounts. backoffice/admin.py registers
+`CustomerAdmin`, this class plus those panels, so accounts imports nothing above it
+(docs/architecture.md §1). The admin URLs stay `admin:accounts_user_*` (the model is ours).
+"""
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
-from accounts.models import User
 from core.admin_helpers import confirm_page, is_confirmed
 
 from .admin_verification import unverify_age, verify_age
+from .models import User
 from .services import user_ban, user_unban
-
-# Rows of a customer's tickets and orders shown on their page; the rest are a click away.
-RECENT_ROWS = 10
 
 
 class EmailFieldMixin:
@@ -53,41 +58,44 @@ STATUS_BY_ACTION = (
 )
 
 
-@admin.register(User)
+# The account's own fieldsets; CustomerAdmin (backoffice/admin.py) appends its panels.
+IDENTITY_FIELDSETS = (
+    (None, {"fields": ("email", "password")}),
+    ("Personal info", {"fields": ("first_name", "last_name", "phone", "date_of_birth")}),
+    (
+        "Status",
+        {
+            "fields": (
+                ("is_verified", "verified_at"),
+                ("verification_method", "verified_by"),
+                "verification_note",
+                ("is_banned", "banned_at"),
+                "ban_reason",
+                ("marketing_consent", "marketing_consent_at"),
+            )
+        },
+    ),
+    (
+        "Responsible play",
+        {"fields": (("exclusion_kind", "excluded_at", "excluded_until"),)},
+    ),
+    (
+        "Permissions",
+        {
+            "classes": ("collapse",),
+            "fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
+        },
+    ),
+    ("Important dates", {"fields": ("last_login", "date_joined")}),
+)
+
+
 class UserAdmin(DjangoUserAdmin):
+    """The account alone: usable by any admin site that wants users without the domain."""
+
     form = UserChangeForm
     add_form = UserCreationForm
-    fieldsets = (
-        (None, {"fields": ("email", "password")}),
-        ("Personal info", {"fields": ("first_name", "last_name", "phone", "date_of_birth")}),
-        (
-            "Status",
-            {
-                "fields": (
-                    ("is_verified", "verified_at"),
-                    ("verification_method", "verified_by"),
-                    "verification_note",
-                    ("is_banned", "banned_at"),
-                    "ban_reason",
-                    ("marketing_consent", "marketing_consent_at"),
-                )
-            },
-        ),
-        (
-            "Responsible play",
-            {"fields": (("exclusion_kind", "excluded_at", "excluded_until"),)},
-        ),
-        (
-            "Permissions",
-            {
-                "classes": ("collapse",),
-                "fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
-            },
-        ),
-        ("Important dates", {"fields": ("last_login", "date_joined")}),
-        ("Tickets and orders", {"fields": ("tickets_summary", "orders_summary")}),
-        ("Spend limits and harm signals", {"fields": ("limits_summary", "harm_summary")}),
-    )
+    fieldsets = IDENTITY_FIELDSETS
     add_fieldsets = (
         (
             None,
@@ -101,14 +109,11 @@ class UserAdmin(DjangoUserAdmin):
         "last_login",
         "date_joined",
         *STATUS_BY_ACTION,
-        # Set only by the customer's own choice (accounts.services), never lifted early here.
+        # Set only by the customer's own choice (responsible_play.services), never lifted
+        # early here.
         "exclusion_kind",
         "excluded_at",
         "excluded_until",
-        "tickets_summary",
-        "orders_summary",
-        "limits_summary",
-        "harm_summary",
     )
     actions = ("ban", "unban", verify_age, unverify_age)
     list_display = ("email", "name", "is_verified", "is_banned", "is_staff", "date_joined")
@@ -128,63 +133,6 @@ class UserAdmin(DjangoUserAdmin):
     @admin.display(description="name", ordering="last_name")
     def name(self, obj):
         return obj.get_full_name()
-
-    @admin.display(description="tickets")
-    def tickets_summary(self, obj):
-        if obj is None or obj.pk is None:
-            return "—"
-        from tickets.models import Ticket
-
-        tickets = Ticket.objects.filter(user=obj).issued()
-        recent = list(
-            tickets.select_related("competition").order_by("-purchased_at", "-id")[:RECENT_ROWS]
-        )
-        url = reverse("admin:tickets_ticket_changelist") + f"?user__id__exact={obj.pk}"
-        rows = format_html_join(
-            "",
-            "<li>#{} in {} — {} ({})</li>",
-            (
-                (t.number, t.competition.title, t.get_status_display(), t.get_source_display())
-                for t in recent
-            ),
-        )
-        return format_html('<a href="{}">All {} tickets</a><ul>{}</ul>', url, tickets.count(), rows)
-
-    @admin.display(description="orders")
-    def orders_summary(self, obj):
-        if obj is None or obj.pk is None:
-            return "—"
-        from tickets.models import Order
-
-        orders = Order.objects.filter(user=obj)
-        recent = list(orders.order_by("-created_at", "-id")[:RECENT_ROWS])
-        url = reverse("admin:tickets_order_changelist") + f"?user__id__exact={obj.pk}"
-        rows = format_html_join(
-            "",
-            '<li><a href="{}">{}</a> — {} £{}</li>',
-            (
-                (
-                    reverse("admin:tickets_order_change", args=[o.pk]),
-                    o.reference,
-                    o.get_status_display(),
-                    o.total,
-                )
-                for o in recent
-            ),
-        )
-        return format_html('<a href="{}">All {} orders</a><ul>{}</ul>', url, orders.count(), rows)
-
-    @admin.display(description="spend limits")
-    def limits_summary(self, obj):
-        from harm_signals.admin import spend_limits_panel
-
-        return spend_limits_panel(obj) if obj is not None and obj.pk else "—"
-
-    @admin.display(description="harm flags")
-    def harm_summary(self, obj):
-        from harm_signals.admin import harm_panel
-
-        return harm_panel(obj) if obj is not None and obj.pk else "—"
 
     @admin.action(description="Ban selected users", permissions=["change"])
     def ban(self, request, queryset):

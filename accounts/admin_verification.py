@@ -1,4 +1,5 @@
-"""Back-office actions on customers' age verification, used by UserAdmin (accounts/admin.py).
+"""Back-office actions on customers' age verification, used by UserAdmin (accounts/admin.py;
+registered with its cross-domain panels as CustomerAdmin in backoffice/admin.py).
 
 "Verify age" first asks how the age was checked (and a note when the method is "other"),
 then records it through accounts.services.user_verify; "Withdraw age verification" asks why.

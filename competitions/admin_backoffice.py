@@ -24,7 +24,8 @@ from .services import (
 class CompetitionBackofficeAdminMixin:
     backoffice_actions = ("deactivate", "duplicate")
 
-    # --- deleting: only a competition nobody has a ticket in (DESIGN §2: cancel instead)
+    # --- deleting: only a competition nobody has a ticket in (cancel instead:
+    # docs/architecture.md §2)
 
     def delete_queryset(self, request, queryset):
         refused = []

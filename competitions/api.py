@@ -1,4 +1,4 @@
-"""The read-only JSON API of DESIGN §5: competitions. (A customer's own tickets are
+"""The read-only JSON API of docs/architecture.md §5: competitions. (A customer's own tickets are
 `tickets.api`; ticket counts here come from the competition's own counters.)
 
 Shapes follow the brief: camelCase keys, money as decimal strings ("118500.00"), times in

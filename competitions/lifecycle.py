@@ -1,4 +1,4 @@
-"""The one place that says what state a competition is in (DESIGN §2).
+"""The one place that says what state a competition is in (docs/architecture.md §2).
 
 The stored status records what staff decided (draft, activated, drawn, cancelled); the clock
 and the ticket count decide the rest. `derive_status` answers for one competition in Python,

@@ -87,8 +87,9 @@ class Competition(models.Model):
 
     question = models.CharField("skill question", max_length=300)
 
-    # Commit–reveal (DESIGN §4): the secret seed is made at activation and kept out of every
-    # page, API and admin list until the draw reveals it; its SHA-256 is public from the start.
+    # Commit–reveal (docs/architecture.md §4): the secret seed is made at activation and kept
+    # out of every page, API and admin list until the draw reveals it; its SHA-256 is public
+    # from the start.
     seed_commitment = models.CharField(max_length=64, blank=True, editable=False)
     draw_seed = models.CharField(max_length=64, blank=True, editable=False)
 

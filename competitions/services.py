@@ -144,7 +144,8 @@ def _snapshot(competition, fields) -> dict:
 def competition_change_dates(
     *, competition: Competition, by, starts_at, ends_at, draw_at, now=None
 ) -> Competition:
-    """Move a competition's start, end or draw. Refused once drawn or cancelled (DESIGN §2)."""
+    """Move a competition's start, end or draw. Refused once drawn or
+    cancelled (docs/architecture.md §2)."""
     competition = Competition.objects.select_for_update().get(pk=competition.pk)
     if competition.is_final:
         raise CompetitionLocked(f"“{competition}” is {competition.status}: its dates are fixed.")

@@ -1,4 +1,4 @@
-"""JSON API routes (DESIGN §5), mounted at /api/.
+"""JSON API routes (docs/architecture.md §5), mounted at /api/.
 
 Paths follow the brief, without a trailing slash; the trailing-slash spelling works too.
 """

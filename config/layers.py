@@ -139,7 +139,7 @@ def main(argv=None) -> int:
     for problem in found:
         print(problem)
     if found:
-        print(f"check-layers: {len(found)} problem(s); see docs/architecture.md")
+        print(f"check-layers: {len(found)} problem(s); see docs/architecture.md §1")
         return 1
     print("check-layers: every import between apps points down; no cycles")
     return 0

@@ -1,4 +1,4 @@
-"""Provably fair selection (DESIGN §4): pure functions, no Django, so the published
+"""Provably fair selection (docs/architecture.md §4): pure functions, no Django, so the published
 verification script and the server compute exactly the same thing.
 
 - seed: 32 random bytes, kept as 64 hex characters.

@@ -1,5 +1,5 @@
-"""Reading the entry ledger (DESIGN §4): the valid tickets of a competition in ascending
-number order. Everything here streams; no caller ever holds every ticket in memory."""
+"""Reading the entry ledger (docs/architecture.md §4): the valid tickets of a competition in
+ascending number order. Everything here streams; no caller ever holds every ticket in memory."""
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field

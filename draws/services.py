@@ -1,4 +1,4 @@
-"""Every state change around a competition's draw (DESIGN §4), one transaction each.
+"""Every state change around a competition's draw (docs/architecture.md §4), one transaction each.
 
 The life of a draw:
 1. Activation commits to the secret seed (`competitions.services.competition_activate`

@@ -1,4 +1,4 @@
-"""Re-checking a draw from its published data and the database (DESIGN §4 step 5).
+"""Re-checking a draw from its published data and the database (docs/architecture.md §4, step 5).
 
 `verify_draw` is what `manage.py verify_draw`, the admin's "Re-verify", the public draw page,
 the API and the tests run. It recomputes everything from the revealed seed, the entry ledger

@@ -44,7 +44,7 @@ from .services import (
 # Rows of history shown in a panel; the rest are a click away.
 PANEL_ROWS = 10
 
-# ---------------------------------------------------------------- panels (also on UserAdmin)
+# ------------------------------------- panels (also on the customer page, backoffice/admin.py)
 
 
 def _when(moment) -> str:

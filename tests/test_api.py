@@ -1,5 +1,5 @@
-"""The JSON API of DESIGN §5: its shapes, its caching, and that a customer only ever sees
-their own tickets."""
+"""The JSON API of docs/architecture.md §5: its shapes, its caching, and that a customer only
+ever sees their own tickets."""
 
 import re
 from datetime import timedelta

@@ -61,3 +61,13 @@ def test_twilio_request_logging_is_quiet():
     import logging
 
     assert logging.getLogger("twilio.http_client").getEffectiveLevel() == logging.WARNING
+
+
+def test_the_filesystem_broker_keeps_every_folder_under_var(settings):
+    """kombu's filesystem transport writes a control/ folder into the working directory
+    unless told where; all of its folders belong under var/, which git ignores."""
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("the broker is not kombu's filesystem transport")
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
+        assert Path(options[key]).is_relative_to(settings.VAR_DIR), key

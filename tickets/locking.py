@@ -1,4 +1,4 @@
-"""Locking competitions for selling (DESIGN §3).
+"""Locking competitions for selling (docs/architecture.md §3).
 
 Every change to a competition's numbers or counters locks its row first, several competitions
 in ascending id order so two carts can never deadlock. On PostgreSQL a transaction-scoped

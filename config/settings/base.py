@@ -42,7 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    # Fairdraw, bottom layer first (docs/architecture.md; `python3 dev.py check-layers`).
+    # Fairdraw, bottom layer first (docs/architecture.md §1; `python3 dev.py check-layers`).
     "core",
     "notifications",
     "accounts",
@@ -161,6 +161,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir / "queue"),
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
+        # Broadcast control messages (`celery inspect`, remote control): kombu's default is
+        # a `control/` folder in the working directory, which ended up committed once.
+        "control_folder": str(_queue_dir / "control"),
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True

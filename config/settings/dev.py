@@ -1,4 +1,4 @@
-"""Local development: the embedded defaults of DESIGN §6 with debugging on."""
+"""Local development: the embedded defaults of docs/architecture.md §6 with debugging on."""
 
 from .base import *  # noqa: F403
 from .base import env

@@ -93,3 +93,21 @@ def test_user_page_lists_their_tickets_and_orders_in_constant_queries(operations
 
     tickets = operations.get(changelist("tickets.ticket") + f"?user__id__exact={sale.customer.pk}")
     assert tickets.context["cl"].result_count == 11
+
+
+def test_the_customer_page_is_the_account_admin_plus_the_cross_domain_panels():
+    """accounts.admin keeps identity (forms, ban, age verification) and registers nothing;
+    the back-office registers the page with the panels that read apps above accounts."""
+    from django.contrib import admin
+
+    from accounts.admin import UserAdmin
+    from accounts.models import User
+    from backoffice.admin import CustomerAdmin
+
+    registered = admin.site._registry[User]
+    assert type(registered) is CustomerAdmin
+    assert issubclass(CustomerAdmin, UserAdmin)
+    assert {"ban", "unban"} <= set(UserAdmin.actions)
+    for panel in ("tickets_summary", "orders_summary", "limits_summary", "harm_summary"):
+        assert not hasattr(UserAdmin, panel)
+        assert panel in CustomerAdmin.readonly_fields

@@ -1,4 +1,5 @@
-"""DESIGN §5: seed_demo draws through the real services, so every drawn demo verifies."""
+"""docs/architecture.md §5: seed_demo draws through the real services, so every drawn demo
+verifies."""
 
 import io
 

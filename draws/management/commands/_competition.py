@@ -4,7 +4,7 @@ from competitions.models import Competition
 
 
 def competition_arg(value: str) -> Competition:
-    """`<competition>` is an id or a slug (DESIGN §5)."""
+    """`<competition>` is an id or a slug (docs/architecture.md §5)."""
     lookup = {"pk": int(value)} if value.isdigit() else {"slug": value}
     try:
         return Competition.objects.get(**lookup)

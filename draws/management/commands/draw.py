@@ -9,7 +9,8 @@ from ._competition import competition_arg
 
 class Command(BaseCommand):
     help = (
-        "Draw a closed competition now (random, per DESIGN §4), or record a manual winner with "
+        "Draw a closed competition now (random, per docs/architecture.md §4), or record a manual "
+        "winner with "
         "--manual-ticket N --reason '...'. Staff draws may run before the advertised draw time."
     )
 
