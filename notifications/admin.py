@@ -10,8 +10,6 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.text import Truncator
 
-from core.audit import audit_record
-
 from .models import Notification
 from .services import notification_retry
 
@@ -80,14 +78,7 @@ class NotificationAdmin(admin.ModelAdmin):
         queued = skipped = 0
         with transaction.atomic():
             for notification in queryset:
-                if notification_retry(notification=notification):
-                    audit_record(
-                        actor=request.user,
-                        action="notification.retry",
-                        obj=notification,
-                        before={"status": notification.status, "attempts": notification.attempts},
-                        after={"status": Notification.Status.PENDING},
-                    )
+                if notification_retry(notification=notification, by=request.user):
                     queued += 1
                 else:
                     skipped += 1

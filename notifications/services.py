@@ -24,6 +24,8 @@ from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from core.audit import audit_record
+
 from .models import Notification
 from .transports import TransportError, transport_for
 
@@ -262,9 +264,11 @@ def notification_sweep(*, now=None) -> int:
     return len(ids)
 
 
-def notification_retry(*, notification: Notification) -> bool:
+@transaction.atomic
+def notification_retry(*, notification: Notification, by=None) -> bool:
     """Send again now: a failed entry starts over with fresh attempts, a pending one skips the
-    rest of its back-off. False when it is sent or being sent."""
+    rest of its back-off, and the retry is audited. False when it is sent or being sent."""
+    before = {"status": notification.status, "attempts": notification.attempts}
     updated = Notification.objects.filter(
         pk=notification.pk, status__in=[Status.FAILED, Status.PENDING]
     ).update(
@@ -277,5 +281,12 @@ def notification_retry(*, notification: Notification) -> bool:
         next_attempt_at=None,
     )
     if updated:
+        audit_record(
+            actor=by,
+            action="notification.retry",
+            obj=notification,
+            before=before,
+            after={"status": Status.PENDING},
+        )
         transaction.on_commit(lambda: _dispatch(notification.pk))
     return bool(updated)

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from core.models import AuditEntry
 from notifications.models import Notification
 from notifications.services import notification_retry
 
@@ -58,7 +59,6 @@ def test_retry_now_sends_a_failed_entry_again(
     failed.refresh_from_db()
     assert failed.status == Status.SENT
     assert failed.attempts == 1  # a fresh start, then one successful attempt
-    from core.models import AuditEntry
 
     entry = AuditEntry.objects.get(action="notification.retry", object_id=str(failed.pk))
     assert entry.before["status"] == Status.FAILED and entry.after["status"] == Status.PENDING
@@ -93,3 +93,17 @@ def test_retry_service_restarts_attempts_of_a_failed_entry(failed):
     assert notification_retry(notification=failed) is True
     failed.refresh_from_db()
     assert (failed.status, failed.attempts, failed.next_attempt_at) == (Status.PENDING, 0, None)
+
+
+def test_retry_service_audits_itself_and_only_a_real_retry(failed, django_user_model):
+    staff = django_user_model.objects.create_user(
+        email="ops@fairdraw.example", password="pw", first_name="O", is_staff=True
+    )
+    assert notification_retry(notification=failed, by=staff) is True
+    entry = AuditEntry.objects.get(action="notification.retry", object_id=str(failed.pk))
+    assert entry.actor == staff and entry.before["status"] == Status.FAILED
+    failed.refresh_from_db()
+    failed.status = Status.SENT
+    failed.save(update_fields=["status"])
+    assert notification_retry(notification=failed, by=staff) is False
+    assert AuditEntry.objects.filter(action="notification.retry").count() == 1

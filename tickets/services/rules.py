@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import ExclusionKind, User
 from accounts.services import age_verification_needed_message
-from competitions.lifecycle import Status
+from competitions.lifecycle import FINAL, Status
 from competitions.models import AnswerChoice, Competition
 
 from .. import allocation
@@ -34,7 +34,7 @@ from ..models import Order, OrderLine, Ticket
 RELEASED_STATES = (Order.Status.EXPIRED, Order.Status.CANCELLED)
 # A drawn or cancelled competition is locked for good: no purchase, no payment turns into
 # tickets (a late one is refunded), no refund once drawn.
-CLOSED_FOR_GOOD = (Status.DRAWN, Status.CANCELLED)
+CLOSED_FOR_GOOD = FINAL  # drawn or cancelled: competitions.lifecycle's one definition
 
 
 @dataclass(frozen=True)
