@@ -102,8 +102,7 @@ def test_retry_service_audits_itself_and_only_a_real_retry(failed, django_user_m
     assert notification_retry(notification=failed, by=staff) is True
     entry = AuditEntry.objects.get(action="notification.retry", object_id=str(failed.pk))
     assert entry.actor == staff and entry.before["status"] == Status.FAILED
+    Notification.objects.filter(pk=failed.pk).update(status=Status.SENDING)
     failed.refresh_from_db()
-    failed.status = Status.SENT
-    failed.save(update_fields=["status"])
     assert notification_retry(notification=failed, by=staff) is False
     assert AuditEntry.objects.filter(action="notification.retry").count() == 1
