@@ -149,6 +149,17 @@ def test_production_logs_one_line_per_optional_service_that_is_off():
         assert result.stderr.count(service) == 1, result.stderr
 
 
+def test_sentry_is_on_when_a_dsn_is_set():
+    # A DSN at a closed local port: the SDK sends nothing unless an error is reported.
+    dsn = f"http://public@127.0.0.1:{closed_port()}/1"
+    code = SETUP + "; import sentry_sdk; print(sentry_sdk.get_client().is_active())"
+    result = run_python(code, production_env(SENTRY_DSN=dsn))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+    assert "Sentry is off" not in result.stderr
+    assert "Klaviyo is off" in result.stderr
+
+
 # --- dev tools stay in development ----------------------------------------------------------
 
 
