@@ -25,6 +25,7 @@ from tests.draws.conftest import after_end, buy
 from tests.factories import UserFactory, active_competition
 from tests.tickets.helpers import reserve
 from tickets import payments
+from tickets.exceptions import Busy
 from tickets.models import Order
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,12 +281,46 @@ def test_a_saturated_database_is_a_503_with_retry_after(client, listing_fails, m
 
 
 @pytest.mark.django_db
+def test_a_competition_too_busy_to_lock_is_a_503(client, listing_fails):
+    listing_fails(Busy())
+    response = client.get("/")
+    assert response.status_code == 503
+    assert "Retry-After" in response
+
+
+@pytest.mark.django_db
+def test_the_api_answers_busy_in_json(client, monkeypatch):
+    competition = active_competition()
+
+    def saturated(*args, **kwargs):
+        raise OperationalError("FATAL:  sorry, too many clients already")
+
+    monkeypatch.setattr("draws.api.draw_for", saturated)
+    response = client.get(f"/api/draws/{competition.pk}")
+    assert response.status_code == 503
+    assert response.json()["error"] == "busy"
+    assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.django_db
 def test_other_database_errors_stay_500(client, listing_fails):
     listing_fails(OperationalError("no such column: competitions_competition.colour"))
     client.raise_request_exception = False
     response = client.get("/")
     assert response.status_code == 500
     assert "Retry-After" not in response
+
+
+# --- request ids -----------------------------------------------------------------------------
+
+
+def test_every_response_carries_a_request_id(client):
+    first, second = client.get("/healthz"), client.get("/healthz")
+    assert first["X-Request-ID"] and first["X-Request-ID"] != second["X-Request-ID"]
+    # The load balancer's id is kept; anything that does not look like an id is replaced.
+    assert client.get("/healthz", HTTP_X_REQUEST_ID="lb-7f3a.1")["X-Request-ID"] == "lb-7f3a.1"
+    forged = client.get("/healthz", HTTP_X_REQUEST_ID="x\nINFO fake log line")
+    assert "fake" not in forged["X-Request-ID"]
 
 
 # --- a dead cache slows pages down, never breaks them ---------------------------------------
