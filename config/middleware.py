@@ -19,7 +19,7 @@ request_logger = logging.getLogger("fairdraw.request")
 logger = logging.getLogger(__name__)
 
 # An id handed over by the load balancer is kept if it looks like one.
-_INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_INCOMING_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class RequestIdMiddleware:
@@ -31,7 +31,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
-        request.id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        request.id = incoming if _INCOMING_ID.fullmatch(incoming) else uuid.uuid4().hex
         # Not reset on the way out: Django logs 4xx/5xx responses ("django.request") after the
         # middleware has returned, and those lines should carry the id too. The next request
         # served by this thread sets its own.
