@@ -1,16 +1,22 @@
+import re
+
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from pages import compliance
 from pages import views as page_views
+
+from . import health, media
 
 admin.site.site_header = "Fairdraw back-office"
 admin.site.site_title = "Fairdraw admin"
 admin.site.index_title = "Operations"
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", page_views.home, name="home"),
     path("competitions/<slug:slug>/draw/", include("draws.urls")),
     path("competitions/", include("pages.competition_urls")),
@@ -25,3 +31,14 @@ urlpatterns = [
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+elif settings.SERVE_MEDIA:
+    # Production without a bucket: one machine, the app serves uploads (config/media.py).
+    prefix = settings.MEDIA_URL.lstrip("/")
+    urlpatterns.append(
+        re_path(
+            rf"^{re.escape(prefix)}(?P<path>.*)$",
+            media.serve_media,
+            {"document_root": settings.MEDIA_ROOT},
+            name="media",
+        )
+    )

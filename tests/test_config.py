@@ -1,5 +1,4 @@
 import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_production_settings_pass_the_deploy_check():
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
-        "DATABASE_URL": "sqlite:///:memory:",
-    }
+    from tests.test_production import production_env
+
+    env = production_env()
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -44,11 +40,12 @@ def test_production_settings_refuse_a_missing_secret_key():
 
 
 @pytest.mark.django_db
-def test_demo_admin_is_created_in_debug_only(settings, client):
-    settings.DEBUG = False
+def test_demo_admin_is_created_in_development_only(settings, client):
+    settings.FAIRDRAW_DEV_TOOLS = False
     with pytest.raises(CommandError):
         call_command("ensure_demo_admin")
-    settings.DEBUG = True
+    assert not User.objects.filter(email="admin@demo.fairdraw.example").exists()
+    settings.FAIRDRAW_DEV_TOOLS = True
     call_command("ensure_demo_admin")
     admin = User.objects.get(email="admin@demo.fairdraw.example")
     assert admin.is_superuser

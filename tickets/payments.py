@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import stripe
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 from django.utils import timezone
 
@@ -241,6 +242,8 @@ def is_stripe_session(session_id: str | None) -> bool:
 def get_gateway() -> PaymentGateway:
     if settings.STRIPE_SECRET_KEY:
         return StripeGateway(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+    if not settings.FAIRDRAW_DEV_TOOLS:  # never free tickets outside development
+        raise ImproperlyConfigured("STRIPE_SECRET_KEY is not set: no payment provider.")
     return DevGateway()
 
 

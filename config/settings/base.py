@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
+from config.cache import cache_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -56,9 +58,11 @@ INSTALLED_APPS = [
     "pages",
     "backoffice",
     "demo",
+    "config.apps.FairdrawConfig",
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -66,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -93,7 +98,8 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://fairdraw")}
+# A Redis cache that is down makes pages slower, never broken (config/cache.py).
+CACHES = {"default": cache_config(env.str("CACHE_URL", default="locmemcache://fairdraw"))}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
@@ -133,6 +139,8 @@ if AWS_STORAGE_BUCKET_NAME:
     MEDIA_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
     MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+# Without a bucket, the app serves MEDIA_ROOT itself when DEBUG is off (config/media.py).
+SERVE_MEDIA = not AWS_STORAGE_BUCKET_NAME and MEDIA_URL.startswith("/")
 STORAGES = {
     "default": MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -225,6 +233,13 @@ NOTIFICATIONS_RETRY_BASE_SECONDS = 30
 NOTIFICATIONS_RETRY_MAX_SECONDS = 3600
 NOTIFICATIONS_SENDING_TIMEOUT = timedelta(minutes=10)
 
+# The test payment page (tickets dev_pay, payments.DevGateway), `seed_demo` and
+# `ensure_demo_admin`: on only in the dev and test settings, never in production.
+FAIRDRAW_DEV_TOOLS = False
+
+# Error reports to Sentry when a DSN is set (config/settings/production.py).
+SENTRY_DSN = env_secret("SENTRY_DSN")
+
 # Business settings an operator may tune.
 FAIRDRAW_CURRENCY = "GBP"
 FAIRDRAW_RESERVATION_MINUTES = env.int("FAIRDRAW_RESERVATION_MINUTES", default=15)
@@ -250,11 +265,24 @@ FAIRDRAW_POSTAL_ENTRY_ADDRESS = env.str(
     default="Fairdraw Free Entry, PO Box 1234, Leeds LS1 1AA",
 )
 
+# LOG_FORMAT=json: one JSON object per line (config/logging.py); every line carries the id of
+# the request it was written for (X-Request-ID), and each request logs one "fairdraw.request" line.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "config.logging.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

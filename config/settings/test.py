@@ -8,6 +8,7 @@ DEBUG = False
 SECRET_KEY = "test-only-key"
 # The dev checkout signs its events with this; real Stripe sets STRIPE_WEBHOOK_SECRET.
 STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET or "whsec_fairdraw_dev_only"  # noqa: F405
+FAIRDRAW_DEV_TOOLS = True  # the test payment page, seed_demo, ensure_demo_admin
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = tempfile.mkdtemp(prefix="fairdraw-test-media-")

@@ -11,10 +11,8 @@ class Command(BaseCommand):
     help = "Create (or reset) the demo superuser for local development and print its login."
 
     def handle(self, *args, **options):
-        if not settings.DEBUG:
-            raise CommandError(
-                "The demo admin is for local development only (DJANGO_DEBUG is off)."
-            )
+        if not settings.FAIRDRAW_DEV_TOOLS:
+            raise CommandError("The demo admin is for local development only.")
         user, created = User.objects.get_or_create(
             email=DEMO_ADMIN_EMAIL,
             defaults={

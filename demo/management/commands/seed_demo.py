@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from demo import seed as demo
 
@@ -12,6 +13,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reset=False, **options):
+        if not settings.FAIRDRAW_DEV_TOOLS:
+            raise CommandError("Demo data (with a published password) is for development only.")
         if reset:
             demo.reset()
             self.stdout.write("Removed the previous demo data.")
