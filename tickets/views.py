@@ -356,11 +356,11 @@ def stripe_webhook(request):
     """Stripe's (or the dev checkout's) events: verified, recorded, processed once."""
     try:
         event = payments.verify_event(request.body, request.headers.get("Stripe-Signature", ""))
-    except stripe.SignatureVerificationError:
+    except stripe.SignatureVerificationError as exc:
+        logger.warning("Webhook refused: invalid signature (%s)", exc)
         return HttpResponseBadRequest("invalid signature")
-    except ValueError:
-        return HttpResponseBadRequest("invalid payload")
-    if not isinstance(event, dict) or not event.get("id"):
+    except ValueError as exc:  # payments.InvalidEvent, or a body that is not UTF-8
+        logger.warning("Webhook refused: invalid payload (%s)", exc)
         return HttpResponseBadRequest("invalid payload")
     try:
         outcome = services.payment_event_handle(event=event)

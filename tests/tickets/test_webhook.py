@@ -1,6 +1,10 @@
 """POST /webhooks/stripe/: real signature checks, once-only processing, late payments."""
 
+import copy
+import hashlib
+import hmac
 import json
+import logging
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -11,7 +15,9 @@ from django.utils import timezone
 from competitions.lifecycle import Status
 from competitions.models import Competition
 from tests.factories import UserFactory, active_competition
+from tickets import payments
 from tickets.models import Order, PaymentEvent, Refund, Ticket
+from tickets.services.payment_events import EVENT_HANDLERS
 
 from .conftest import completed_event, paid_event, post_event
 from .helpers import reserve
@@ -66,6 +72,188 @@ def test_stale_timestamp_is_refused(client, pending):
     response = post_event(client, completed_event(order), timestamp=int(time.time()) - 301)
     assert response.status_code == 400
     assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
+
+
+WEBHOOK_SECRET = "whsec_test_fairdraw"
+
+
+def stripe_signature(payload: bytes, *, timestamp: int, secret: str = WEBHOOK_SECRET) -> str:
+    """Stripe's scheme, written out: t=<ts>,v1=HMAC-SHA256(secret, "<ts>.<payload>")."""
+    signed = f"{timestamp}.".encode() + payload
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def post_signed(client, payload: bytes, *, timestamp: int | None = None):
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return client.post(
+        "/webhooks/stripe/",
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=stripe_signature(payload, timestamp=timestamp),
+    )
+
+
+def assert_nothing_written(order):
+    assert not PaymentEvent.objects.exists()
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING
+    assert not order.tickets.filter(status=Ticket.Status.ACTIVE).exists()
+
+
+def test_a_correctly_signed_event_is_accepted(client, pending):
+    _, order = pending
+    response = post_signed(client, json.dumps(completed_event(order)).encode())
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "paid"
+
+
+@pytest.mark.parametrize("seconds", [-200, 200], ids=["200s-old", "200s-ahead"])
+def test_a_signature_within_the_tolerance_either_way_is_accepted(client, pending, seconds):
+    _, order = pending
+    payload = json.dumps(completed_event(order)).encode()
+    response = post_signed(client, payload, timestamp=int(time.time()) + seconds)
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "paid"
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [
+        -(payments.WEBHOOK_TOLERANCE_SECONDS + 5),
+        payments.WEBHOOK_TOLERANCE_SECONDS + 5,
+        86_400,
+    ],
+    ids=["too-old", "too-far-ahead", "a-day-ahead"],
+)
+def test_a_signature_outside_the_tolerance_either_way_is_refused(client, pending, caplog, seconds):
+    _, order = pending
+    payload = json.dumps(completed_event(order)).encode()
+    with caplog.at_level(logging.WARNING, logger="tickets.views"):
+        response = post_signed(client, payload, timestamp=int(time.time()) + seconds)
+    assert response.status_code == 400
+    assert response.content == b"invalid signature"
+    assert_nothing_written(order)
+    assert "Webhook refused: invalid signature" in caplog.text
+
+
+def _set(path: str, value):
+    """A change to a valid event: set the dotted `path` to `value` (Ellipsis deletes it)."""
+
+    def change(event):
+        *parents, leaf = path.split(".")
+        node = event
+        for key in parents:
+            node = node[key]
+        if value is ...:
+            del node[leaf]
+        else:
+            node[leaf] = value
+        return event
+
+    return change
+
+
+def _retype(event_type: str, obj: dict):
+    def change(event):
+        event["type"] = event_type
+        event["data"]["object"] = obj
+        return event
+
+    return change
+
+
+ODD_BODIES = {
+    # Not an event object at all.
+    "not-json": lambda event: b"{not json",
+    "not-utf8": lambda event: b'{"id": "evt_\xff\xfe"}',
+    "json-list": lambda event: [event],
+    "json-string": lambda event: "checkout.session.completed",
+    "json-null": lambda event: None,
+    "json-number": lambda event: 42,
+    # The envelope.
+    "no-id": _set("id", ...),
+    "numeric-id": _set("id", 12345),
+    "empty-id": _set("id", ""),
+    "huge-id": _set("id", "evt_" + "x" * 300),
+    "no-type": _set("type", ...),
+    "type-not-text": _set("type", ["checkout.session.completed"]),
+    "no-data": _set("data", ...),
+    "data-null": _set("data", None),
+    "data-list": _set("data", [{"object": {}}]),
+    "no-data-object": _set("data.object", ...),
+    "data-object-list": _set("data.object", []),
+    "data-object-text": _set("data.object", "cs_test_1"),
+    "unknown-type-data-list": lambda event: {"id": "evt_u", "type": "customer.created", "data": []},
+    # A checkout session of another shape.
+    "session-without-id": _set("data.object.id", ...),
+    "metadata-list": _set("data.object.metadata", ["order_id"]),
+    "order-id-number": _set("data.object.metadata.order_id", 1),
+    "order-id-unicode-digits": _set("data.object.metadata.order_id", "\u00b2"),
+    "order-id-overflows": _set("data.object.metadata.order_id", "9" * 30),
+    "amount-text": _set("data.object.amount_total", "750"),
+    "amount-float": _set("data.object.amount_total", 7.5),
+    "amount-bool": _set("data.object.amount_total", True),
+    "amount-negative": _set("data.object.amount_total", -750),
+    "amount-overflows": _set("data.object.amount_total", 10**20),
+    "expanded-payment-intent": _set("data.object.payment_intent", {"id": "pi_1"}),
+    "payment-status-number": _set("data.object.payment_status", 1),
+    "currency-object": _set("data.object.currency", {"code": "gbp"}),
+    "client-reference-list": _set("data.object.client_reference_id", ["FD-1"]),
+    # The other handled types.
+    "expired-session-metadata-text": _retype(
+        "checkout.session.expired", {"id": "cs_1", "metadata": "order 1"}
+    ),
+    "refund-amount-text": _retype(
+        "charge.refunded", {"id": "ch_1", "payment_intent": "pi_1", "amount_refunded": "750"}
+    ),
+    "refund-flag-text": _retype(
+        "charge.refunded", {"id": "ch_1", "payment_intent": "pi_1", "refunded": "yes"}
+    ),
+    "refund-intent-object": _retype("charge.refunded", {"id": "ch_1", "payment_intent": {}}),
+    "decline-error-text": _retype(
+        "payment_intent.payment_failed",
+        {"id": "pi_1", "metadata": {}, "last_payment_error": "card_declined"},
+    ),
+    "decline-code-number": _retype(
+        "payment_intent.payment_failed",
+        {"id": "pi_1", "last_payment_error": {"decline_code": 51}},
+    ),
+}
+
+
+@pytest.mark.parametrize("change", ODD_BODIES.values(), ids=ODD_BODIES.keys())
+def test_a_signed_body_of_an_unexpected_shape_is_refused_with_nothing_written(
+    client, pending, caplog, change
+):
+    _, order = pending
+    body = change(copy.deepcopy(completed_event(order)))
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+
+    with caplog.at_level(logging.WARNING, logger="tickets.views"):
+        response = post_signed(client, payload)
+
+    assert response.status_code == 400
+    assert response.content == b"invalid payload"
+    assert_nothing_written(order)
+    assert "Webhook refused: invalid payload" in caplog.text
+
+
+def test_every_handled_event_type_has_a_shape():
+    assert set(payments.EVENT_SHAPES) == set(EVENT_HANDLERS)
+
+
+def test_fields_we_do_not_read_may_be_anything(client, pending):
+    _, order = pending
+    event = completed_event(order)
+    event["data"]["object"].update(
+        customer_details={"email": "x@example.com", "address": None},
+        payment_intent=None,  # sessions that need no payment have none
+        metadata={"order_id": str(order.pk), "note": ""},
+    )
+    event["data"]["previous_attributes"] = {"status": "open"}
+    response = post_signed(client, json.dumps(event).encode())
+    assert response.status_code == 200
 
 
 def test_wrong_secret_is_refused(client, pending):
