@@ -3,12 +3,23 @@
 Tests point the real `stripe` SDK at it (`STRIPE_API_BASE`), so the SDK builds and sends its
 real form-encoded requests and parses real-shaped JSON; the fake records every request so a
 test can assert what was sent. It listens on 127.0.0.1 only and never reaches the network.
+
+It also plays Stripe's hosted Checkout page for browser tests: a session's `url` is a page on
+the fake whose Pay button completes the session, delivers a `checkout.session.completed`
+event signed with `webhook_secret` to `webhook_url` (as Stripe would, over HTTP, before the
+customer is sent back) and redirects the browser to the session's `success_url`.
 """
 
+import hashlib
+import hmac
+import html
 import itertools
 import json
+import ssl
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
@@ -56,6 +67,11 @@ class FakeStripe:
     fail_refunds: bool = False
     unavailable: bool = False  # every request answers 503, as in a Stripe outage
     fail_next: int = 0  # the next this many requests answer 503 (a short outage)
+    # Where Pay on the hosted page delivers its event (empty: nowhere), and what it answered.
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_ssl_context: ssl.SSLContext | None = None
+    deliveries: list[tuple[int, str]] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _idempotent: dict[str, dict] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -98,6 +114,70 @@ class FakeStripe:
         )
         return session
 
+    # ------------------------------------------------------------ the hosted Checkout page
+
+    def checkout_page(self, session_id: str) -> str | None:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return None
+        pounds = f"£{int(session['amount_total']) / 100:.2f}"
+        return (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<title>Fake Stripe Checkout</title></head><body>"
+            "<h1>Fake Stripe Checkout</h1>"
+            f"<p>Session {html.escape(session_id)}: {html.escape(pounds)}</p>"
+            f"<form method='post' action='/c/pay/{html.escape(session_id)}'>"
+            f"<button type='submit'>Pay {html.escape(pounds)}</button></form></body></html>"
+        )
+
+    def pay(self, session_id: str, *, funding: str = "debit") -> str:
+        """The customer paid on the hosted page: complete the session, deliver the signed
+        `checkout.session.completed` event to the webhook, and return where the browser goes
+        next (the session's success URL)."""
+        with self._lock:
+            session = self.complete_session(session_id)
+            self.add_payment(
+                session["payment_intent"], amount=session["amount_total"], funding=funding
+            )
+            event = {
+                "id": f"evt_test_{next(self._ids):06d}",
+                "object": "event",
+                "api_version": "2025-01-27",
+                "created": int(time.time()),
+                "livemode": False,
+                "type": "checkout.session.completed",
+                "data": {"object": dict(session)},
+            }
+        if self.webhook_url:
+            self.deliveries.append(self.deliver(event))
+        return session["success_url"]
+
+    def deliver(self, event: dict) -> tuple[int, str]:
+        """POST `event` to `webhook_url` signed as Stripe signs: `Stripe-Signature:
+        t=<ts>,v1=<HMAC-SHA256(secret, "<ts>.<body>")>`. Returns (status, body)."""
+        payload = json.dumps(event).encode()
+        timestamp = int(time.time())
+        digest = hmac.new(
+            self.webhook_secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256
+        ).hexdigest()
+        request = urllib.request.Request(
+            self.webhook_url,
+            data=payload,
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Stripe-Signature": f"t={timestamp},v1={digest}",
+                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            },
+        )
+        try:
+            with urllib.request.urlopen(
+                request, timeout=30, context=self.webhook_ssl_context
+            ) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
     def handle(self, method: str, path: str, params: dict, headers: dict) -> tuple[int, dict]:
         with self._lock:
             self.requests.append(Recorded(method, path, params, headers))
@@ -132,7 +212,7 @@ class FakeStripe:
             session = {
                 "id": session_id,
                 "object": "checkout.session",
-                "url": f"https://checkout.stripe.test/c/pay/{session_id}",
+                "url": f"{self.url}/c/pay/{session_id}",
                 "status": "open",
                 "payment_status": "unpaid",
                 "mode": params.get("mode"),
@@ -142,6 +222,8 @@ class FakeStripe:
                 "metadata": params.get("metadata", {}),
                 "expires_at": int(params.get("expires_at", time.time() + 86400)),
                 "payment_intent": None,
+                "success_url": params.get("success_url"),
+                "cancel_url": params.get("cancel_url"),
             }
             self.sessions[session_id] = session
             return 200, session
@@ -190,8 +272,31 @@ def start() -> tuple[FakeStripe, ThreadingHTTPServer]:
     fake = FakeStripe()
 
     class Handler(BaseHTTPRequestHandler):
+        def _hosted_checkout(self, method, path) -> bool:
+            if not path.startswith("/c/pay/"):
+                return False
+            session_id = path.rsplit("/", 1)[-1]
+            if session_id not in fake.sessions:
+                self.send_error(404)
+            elif method == "GET":
+                data = fake.checkout_page(session_id).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            else:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(303)
+                self.send_header("Location", fake.pay(session_id))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            return True
+
         def _serve(self, method):
             path, _, query = self.path.partition("?")
+            if self._hosted_checkout(method, path):
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else query
             params = _unflatten(parse_qsl(body, keep_blank_values=True))
