@@ -18,9 +18,9 @@ The operator creates a competition with the real services (`manage.py shell`, si
 production refuses `seed_demo`), the customer signs up, answers, buys and sees the tickets,
 the competition is closed early with the dates service (the test's stand-in for the clock)
 and beat's automatic draw draws it; the verification page says every check passes. Every
-stylesheet, script and image the pages use must answer 200. Screenshots go to
-test-artefacts/production/. Needs PostgreSQL (DATABASE_URL), Redis (REDIS_URL), openssl and
-chromium; skips naming what is missing.
+stylesheet, script and image the pages use must answer 200. Screenshots, and the logs of
+gunicorn, the worker and beat, go to test-artefacts/production/. Needs PostgreSQL
+(DATABASE_URL), Redis (REDIS_URL), openssl and chromium; skips naming what is missing.
 """
 
 import json
@@ -200,6 +200,9 @@ class Site:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)  # the logs outlive the temporary folder
+        for name in self.processes:
+            shutil.copyfile(self.folder / f"{name}.log", ARTEFACTS / f"{name}.log")
 
 
 @pytest.fixture
@@ -316,7 +319,7 @@ class Shots:
         self.page = page
         self.step = 0
         ARTEFACTS.mkdir(parents=True, exist_ok=True)
-        for old in ARTEFACTS.glob("*.png"):
+        for old in [*ARTEFACTS.glob("*.png"), *ARTEFACTS.glob("*.log")]:
             old.unlink()
 
     def __call__(self, name: str) -> None:
