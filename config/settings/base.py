@@ -247,6 +247,11 @@ FAIRDRAW_RESERVATION_MINUTES = env.int("FAIRDRAW_RESERVATION_MINUTES", default=1
 FAIRDRAW_LOCK_TIMEOUT_SECONDS = env.float("FAIRDRAW_LOCK_TIMEOUT_SECONDS", default=3.0)
 FAIRDRAW_CLOSING_SOON_HOURS = env.int("FAIRDRAW_CLOSING_SOON_HOURS", default=24)
 FAIRDRAW_MINIMUM_AGE = 18
+# Nobody alive is older: a date of birth further back is a typing mistake (accounts.services).
+FAIRDRAW_MAXIMUM_AGE = 120
+# How many proxies (load balancer, CDN) stand in front of the app and append to
+# X-Forwarded-For; the client address rate limits use is read accordingly (core.ratelimit).
+FAIRDRAW_TRUSTED_PROXIES = env.int("FAIRDRAW_TRUSTED_PROXIES", default=0)
 # Responsible play. The next four are only the first values of the operator settings
 # (core.models.OperatorSettings), taken when that row is created; from then on they are
 # changed in admin ("Operator settings"), audited, and these variables are no longer read.
