@@ -28,11 +28,18 @@ def normalise_email(email: str) -> str:
 
 
 def check_of_age(date_of_birth: date, today: date | None = None) -> None:
-    """Refuse anyone under the minimum age (18) on `today`, UK time by default."""
+    """Refuse anyone under the minimum age (18) on `today`, UK time by default, and a date of
+    birth no living person has (older than FAIRDRAW_MAXIMUM_AGE: year 1 is a typing slip)."""
     today = today or timezone.localdate()
     minimum = settings.FAIRDRAW_MINIMUM_AGE
     if date_of_birth > today:
         raise ValidationError("Your date of birth can’t be in the future.", code="future")
+    if age_on(date_of_birth, today) > settings.FAIRDRAW_MAXIMUM_AGE:
+        raise ValidationError(
+            f"Check the year of your date of birth: {date_of_birth.year} would make you "
+            f"over {settings.FAIRDRAW_MAXIMUM_AGE}.",
+            code="implausible",
+        )
     if age_on(date_of_birth, today) < minimum:
         raise ValidationError(
             f"You must be {minimum} or over to open an account and enter.", code="underage"

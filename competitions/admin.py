@@ -51,9 +51,7 @@ class CompetitionImageInline(admin.TabularInline):
     def preview(self, obj):
         if not obj.image:
             return "—"
-        return format_html(
-            '<img src="{}" alt="" style="max-height: 60px; max-width: 100px;">', obj.image.url
-        )
+        return format_html('<img src="{}" alt="" class="fd-thumb">', obj.image.url)
 
 
 class AnswerChoiceInline(admin.TabularInline):

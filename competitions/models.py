@@ -20,7 +20,8 @@ class CompetitionQuerySet(models.QuerySet):
         return self.filter(status_q(status, now or timezone.now()))
 
     def public(self):
-        """Everything a visitor may see: never drafts."""
+        """Everything a visitor may see: never drafts. Every public page, form and API that
+        looks a competition up (by id or slug) starts from this."""
         return self.exclude(status=Status.DRAFT)
 
     def final(self):

@@ -16,7 +16,8 @@ def competitions_for_listing(status: str = Status.ACTIVE, now=None) -> QuerySet[
         Status.UPCOMING: ["starts_at", "id"],
     }.get(status, ["-ends_at", "-id"])
     return (
-        Competition.objects.with_status(status, now)
+        Competition.objects.public()
+        .with_status(status, now)
         .prefetch_related(
             Prefetch("images", queryset=CompetitionImage.objects.order_by("position", "id"))
         )

@@ -108,7 +108,7 @@ STEPS = {
 def _short(moment) -> str:
     """A time that fits a list column: '25 Nov 2026 18:03', UK time."""
     return format_html(
-        '<span style="white-space: nowrap;">{}</span>',
+        '<span class="fd-nowrap">{}</span>',
         timezone.localtime(moment).strftime("%-d %b %Y %H:%M"),
     )
 
@@ -215,7 +215,7 @@ class ComplaintAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="reference", ordering="reference")
     def reference_column(self, obj):
-        return format_html('<span style="white-space: nowrap;">{}</span>', obj.reference)
+        return format_html('<span class="fd-nowrap">{}</span>', obj.reference)
 
     @admin.display(description="received", ordering="created_at")
     def received(self, obj):
@@ -276,7 +276,7 @@ class ComplaintAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not late:
             return "—"
         return format_html(
-            '<strong style="color: var(--error-fg);">{} overdue</strong>',
+            '<strong class="fd-overdue">{} overdue</strong>',
             " and ".join(late).capitalize(),
         )
 

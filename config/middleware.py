@@ -1,10 +1,12 @@
-"""Request ids with one log line per request, and "busy, try again" pages instead of 500s."""
+"""Request ids with one log line per request, "busy, try again" pages instead of 500s, and the
+Permissions-Policy header."""
 
 import logging
 import re
 import time
 import uuid
 
+from django.conf import settings
 from django.db import OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
@@ -104,4 +106,30 @@ class ServiceUnavailableMiddleware:
             response = HttpResponse(loader.render_to_string("503.html"), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         add_never_cache_headers(response)
+        return response
+
+
+def permissions_policy_header(policy: dict[str, list[str]]) -> str:
+    """`{"camera": [], "payment": ["self"]}` as the header says it: `camera=(), payment=(self)`.
+    "self" and "*" are keywords; anything else is an origin, quoted."""
+
+    def allow(origin: str) -> str:
+        return origin if origin in ("self", "*") else f'"{origin}"'
+
+    return ", ".join(
+        f"{feature}=({' '.join(allow(o) for o in origins)})" for feature, origins in policy.items()
+    )
+
+
+class PermissionsPolicyMiddleware:
+    """Puts settings.PERMISSIONS_POLICY on every response that has none of its own."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.header = permissions_policy_header(getattr(settings, "PERMISSIONS_POLICY", {}))
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.header:
+            response.headers.setdefault("Permissions-Policy", self.header)
         return response

@@ -5,6 +5,17 @@ from django.db import connection
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: rate-limit counts (core.ratelimit) and cached
+    pages from one test must not leak into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_minimum_open_time(settings):
     """Most tests open competitions for minutes or days; the operator's minimum open time has
     its own tests (tests/competitions/test_min_open_time.py), which set it back.

@@ -66,7 +66,8 @@ class Cart:
 
     def lines(self) -> list[CartLine]:
         ids = [int(k) for k in self.data]
-        competitions = Competition.objects.in_bulk(ids)
+        # A competition taken back to draft since it was added is no longer shown.
+        competitions = Competition.objects.public().in_bulk(ids)
         answers = AnswerChoice.objects.in_bulk(
             [v.get("answer") for v in self.data.values() if v.get("answer")]
         )

@@ -163,7 +163,7 @@ def cart_pick(request, slug):
 def cart_update(request, competition_id):
     cart = Cart(request.session)
     current = cart.raw(competition_id)
-    competition = get_object_or_404(Competition, pk=competition_id)
+    competition = get_object_or_404(Competition.objects.public(), pk=competition_id)
     quantity = max(_int(request.POST.get("quantity"), current["quantity"]), 0)
     drop = {_int(n) for n in request.POST.getlist("drop")}
     numbers = [n for n in current["numbers"] if n not in drop]

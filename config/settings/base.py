@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 
 from config.cache import cache_config
 
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -144,6 +147,55 @@ SERVE_MEDIA = not AWS_STORAGE_BUCKET_NAME and MEDIA_URL.startswith("/")
 STORAGES = {
     "default": MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Content-Security-Policy on every response (django-csp). Scripts and styles come only from our
+# own origin: an inline <script> or <style> needs the request's nonce
+# (nonce="{{ request.csp_nonce }}"), and style="" attributes and onclick= handlers are not
+# allowed at all (static/css/admin-fairdraw.css, static/js/). Images and video may also come
+# from the media bucket or its CDN. Forms post to us; checkout then redirects to Stripe's hosted
+# page, and form-action covers that redirect too. Nobody may frame the site.
+CSP_MEDIA_ORIGINS = []
+if AWS_STORAGE_BUCKET_NAME:
+    if AWS_S3_CUSTOM_DOMAIN:
+        CSP_MEDIA_ORIGINS.append(f"https://{AWS_S3_CUSTOM_DOMAIN}")
+    elif AWS_S3_ENDPOINT_URL:
+        CSP_MEDIA_ORIGINS.append(AWS_S3_ENDPOINT_URL.rstrip("/"))
+    else:
+        CSP_MEDIA_ORIGINS += [
+            f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com",
+            f"https://{AWS_STORAGE_BUCKET_NAME}.s3.{AWS_S3_REGION_NAME}.amazonaws.com",
+        ]
+if MEDIA_URL.startswith(("https://", "http://")):
+    CSP_MEDIA_ORIGINS.append("/".join(MEDIA_URL.split("/")[:3]))
+STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", *CSP_MEDIA_ORIGINS],
+        "media-src": [SELF, *CSP_MEDIA_ORIGINS],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, STRIPE_CHECKOUT_ORIGIN],
+    },
+}
+# Browser features no page of ours uses, switched off (config.middleware). Payment is off too:
+# Stripe Checkout is a redirect to Stripe's own page, not a payment request made from ours.
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "camera": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "payment": [],
+    "usb": [],
+    "browsing-topics": [],
 }
 
 # E-mail: console in the embedded default, SMTP (EMAIL_URL=smtp+tls://...) in production.
@@ -247,6 +299,11 @@ FAIRDRAW_RESERVATION_MINUTES = env.int("FAIRDRAW_RESERVATION_MINUTES", default=1
 FAIRDRAW_LOCK_TIMEOUT_SECONDS = env.float("FAIRDRAW_LOCK_TIMEOUT_SECONDS", default=3.0)
 FAIRDRAW_CLOSING_SOON_HOURS = env.int("FAIRDRAW_CLOSING_SOON_HOURS", default=24)
 FAIRDRAW_MINIMUM_AGE = 18
+# Nobody alive is older: a date of birth further back is a typing mistake (accounts.services).
+FAIRDRAW_MAXIMUM_AGE = 120
+# How many proxies (load balancer, CDN) stand in front of the app and append to
+# X-Forwarded-For; the client address rate limits use is read accordingly (core.ratelimit).
+FAIRDRAW_TRUSTED_PROXIES = env.int("FAIRDRAW_TRUSTED_PROXIES", default=0)
 # Responsible play. The next four are only the first values of the operator settings
 # (core.models.OperatorSettings), taken when that row is created; from then on they are
 # changed in admin ("Operator settings"), audited, and these variables are no longer read.

@@ -85,6 +85,17 @@ def browser_page(chromium, playwright_api, live_server, monkeypatch):
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
+        # Whatever the Content-Security-Policy blocks (an inline script, style or handler)
+        # fails the test: the page looked fine only because the browser was lenient.
+        blocked: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                blocked.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         try:
             yield page
         finally:
@@ -93,6 +104,7 @@ def browser_page(chromium, playwright_api, live_server, monkeypatch):
             # The ORM calls made while Playwright's loop ran opened a connection of their own;
             # close it so the test database can be dropped at the end of the session.
             connections.close_all()
+        assert not blocked, "blocked by the Content-Security-Policy:\n" + "\n".join(blocked)
 
 
 class Journey:
