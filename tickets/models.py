@@ -351,9 +351,12 @@ class CancellationJob(models.Model):
     @property
     def progress(self) -> str:
         """'120 of 400 orders (30%)', and the failures if any: what staff read in the admin."""
-        total = max(self.orders_total, self.orders_done)
-        percent = 100 if not total else self.orders_done * 100 // total
-        text = f"{self.orders_done} of {total} orders ({percent}%)"
+        if self.status == self.Status.DONE:
+            text = f"done: {self.orders_refunded} orders refunded"
+        else:
+            total = max(self.orders_total, self.orders_done)
+            percent = 100 if not total else self.orders_done * 100 // total
+            text = f"{self.orders_done} of {total} orders ({percent}%)"
         if self.orders_failed:
             text += f", {self.orders_failed} not refunded"
         return text

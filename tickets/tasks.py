@@ -3,7 +3,7 @@ import random
 
 from celery import shared_task
 
-from . import services
+from . import cancellation, services
 from .exceptions import ProviderUnavailable
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,19 @@ def submit_refund(refund_id: int) -> str:
 def sweep_refunds() -> int:
     """Every minute: send refunds that are due (again) or were never queued."""
     return services.refund_sweep()
+
+
+@shared_task(ignore_result=True)
+def run_cancellation(job_id: int) -> str:
+    """Refund a cancelled competition's orders in batches (queued when it is cancelled, and
+    again by beat if it stops). Safe to run twice: the job's row and cursor decide."""
+    return cancellation.cancellation_job_run(job_id=job_id).status
+
+
+@shared_task(ignore_result=True)
+def resume_cancellations() -> int:
+    """Every minute: carry on cancellation jobs that have stopped making progress."""
+    return cancellation.cancellation_jobs_resume()
 
 
 def expire_retry_delay(retries: int) -> float:
