@@ -35,6 +35,7 @@ from tests.factories import (
     correct_answer,
     draft_ready_to_activate,
 )
+from tickets.cancellation import competition_cancel
 from tickets.models import Order, PaymentEvent, Refund
 from tickets.services import order_record_paid, postal_entry_add
 from winners.models import Winner
@@ -178,6 +179,12 @@ def world(admin_user):
         note="sarah.khan asked",
     )
     audit_record(actor=admin_user, action="user.verify", obj=customer, note="sarah.khan checked")
+    # A cancelled competition whose refunds are under way (its job has not run here).
+    competition_cancel(
+        competition=active_competition(title="Win a Mini", slug="win-a-mini"),
+        by=admin_user,
+        reason="Prize unavailable",
+    )
     spend_limit_set(user=customer, monthly_limit=Decimal("50"))
     HarmFlag.objects.create(
         user=customer, rule=HarmFlag.Rule.DECLINED_PAYMENTS, detail="3 declined card payments"
@@ -215,6 +222,7 @@ def test_every_model_of_ours_is_in_the_admin_or_inline():
         "harm_signals.harmflag",
         "notifications.notification",
         "responsible_play.spendlimit",
+        "tickets.cancellationjob",
         "tickets.order",
         "tickets.paymentevent",
         "tickets.refund",
@@ -245,6 +253,7 @@ SEARCH_AND_FILTER = {
     "tickets.refund": ("sarah.khan", "status__exact=failed"),
     "accounts.user": ("khan", "is_verified__exact=1"),
     "competitions.competition": ("tesla", "status__exact=drawn"),
+    "tickets.cancellationjob": ("mini", "status__exact=running"),
     "tickets.order": ("FD-ABCDEFGH", "status__exact=paid"),
     "tickets.ticket": ("sarah.khan", "source__exact=postal"),
     "draws.draw": ("tesla", "mode__exact=admin"),

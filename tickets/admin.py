@@ -24,7 +24,7 @@ from core.admin_helpers import ReadOnlyAdminMixin, confirm_page, is_confirmed
 
 from .exceptions import TicketError
 from .export import tickets_csv
-from .models import Order, OrderLine, PaymentEvent, Refund, Ticket
+from .models import CancellationJob, Order, OrderLine, PaymentEvent, Refund, Ticket
 from .services import postal_entry_add, refund_plan, refund_retry, tickets_refund
 
 # Ticket numbers are PositiveIntegerField: a longer run of digits cannot be one.
@@ -294,7 +294,16 @@ class PaymentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("order", "amount", "currency", "reason", "status", "created_by", "created_at")
+    list_display = (
+        "order",
+        "amount",
+        "currency",
+        "reason",
+        "status",
+        "attempts",
+        "created_by",
+        "created_at",
+    )
     list_filter = ("status", "reason")
     list_select_related = ("order", "created_by")
     search_fields = ("order__reference", "provider_refund_id", "order__user__email")
@@ -307,6 +316,9 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "provider_refund_id",
         "failure_message",
+        "attempts",
+        "next_attempt_at",
+        "claimed_at",
         "created_by",
         "created_at",
         "completed_at",
@@ -325,3 +337,34 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             refund_retry(refund=refund, by=request.user)
             retried += 1
         self.message_user(request, f"Retried {retried} failed refund(s).")
+
+
+@admin.register(CancellationJob)
+class CancellationJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Cancelled competitions being refunded in the background (tickets.cancellation)."""
+
+    list_display = ("competition", "status", "progress", "started_by", "started_at", "finished_at")
+    list_filter = ("status",)
+    list_select_related = ("competition", "started_by")
+    search_fields = ("competition__title", "competition__slug")
+    fields = (
+        "competition",
+        "reason",
+        "status",
+        "progress",
+        "orders_total",
+        "orders_refunded",
+        "orders_failed",
+        "failures",
+        "last_order_id",
+        "started_by",
+        "started_at",
+        "updated_at",
+        "finished_at",
+    )
+    readonly_fields = fields
+    ordering = ("-started_at", "-id")
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        return obj.progress

@@ -10,12 +10,14 @@ competition admin. Every operation calls a service that audits itself.
 from django import forms
 from django.contrib import admin
 from django.db.models import Max
+from django.urls import reverse
+from django.utils.html import format_html
 
 from competitions.admin import CompetitionAdminForm
 from core.admin_helpers import confirm_page, is_confirmed
 
 from .cancellation import competition_cancel
-from .models import Ticket
+from .models import CancellationJob, Ticket
 
 
 class CompetitionTicketsAdminForm(CompetitionAdminForm):
@@ -50,6 +52,32 @@ class CompetitionTicketsAdminMixin:
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and CancellationJob.objects.filter(competition=obj).exists():
+            # Before the (collapsed) record at the end.
+            section = ("Cancellation", {"fields": ("cancellation_progress",)})
+            fieldsets = (*fieldsets[:-1], section, fieldsets[-1])
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "cancellation_progress")
+
+    @admin.display(description="refunds")
+    def cancellation_progress(self, obj):
+        job = CancellationJob.objects.filter(competition=obj).first()
+        if job is None:
+            return "—"
+        url = reverse("admin:tickets_cancellationjob_change", args=[job.pk])
+        return format_html(
+            '<a href="{}">{}</a> ({}, started {} by {})',
+            url,
+            job.progress,
+            job.get_status_display(),
+            f"{job.started_at:%d %b %Y %H:%M}",
+            job.started_by or "—",
+        )
+
     @admin.action(description="Cancel and refund all tickets", permissions=["change"])
     def cancel_and_refund(self, request, queryset):
         if not is_confirmed(request):
@@ -63,8 +91,9 @@ class CompetitionTicketsAdminMixin:
                     f"{c.title} — {c.tickets_sold} tickets sold, status {c.status}"
                     for c in queryset.order_by("id")
                 ],
-                summary="Every paid ticket is refunded to the customer's card and the "
-                "competition closes for good. This cannot be undone.",
+                summary="The competition closes for good at once; every paid ticket is then "
+                "refunded to the customer's card in the background (progress on the "
+                "competition's page). This cannot be undone.",
                 warnings=[
                     f"{c.title} is {c.status}: it will be refused." for c in queryset.final()
                 ],
@@ -75,7 +104,7 @@ class CompetitionTicketsAdminMixin:
             request,
             queryset,
             competition_cancel,
-            "Cancelled and refunded",
+            "Cancelled (refunds follow in the background)",
             reason=request.POST.get("reason", ""),
         )
         return None

@@ -230,10 +230,16 @@ class PaymentEvent(models.Model):
 
 
 class Refund(models.Model):
-    """Money returned to a customer for some or all tickets of an order."""
+    """Money returned to a customer for some or all tickets of an order.
+
+    Also the refunds' outbox (tickets.services.refunds): the row is written in the transaction
+    that decides on the refund (`pending`), a worker claims it (`submitting`) and sends it to the
+    provider with an idempotency key derived from the row, until the provider confirms it
+    (`succeeded`) or it fails for good (`failed`, operators alerted)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        SUBMITTING = "submitting", "Being sent"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
@@ -259,6 +265,15 @@ class Refund(models.Model):
         max_length=255, null=True, blank=True, unique=True, help_text="e.g. Stripe re_..."
     )
     failure_message = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="How often it has been sent to the provider."
+    )
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sweeper sends this refund (again)."
+    )
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker last took this refund to send it."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -274,6 +289,74 @@ class Refund(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
         ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="refund_due_idx")]
 
     def __str__(self):
         return f"Refund {self.amount} on {self.order}"
+
+    @property
+    def idempotency_key(self) -> str:
+        """The provider's idempotency key: one per refund row, however often it is sent."""
+        return f"fairdraw-refund-{self.pk}"
+
+
+class CancellationJob(models.Model):
+    """Refunding everyone in a cancelled competition, in the background (tickets.cancellation).
+
+    The competition is cancelled at once (sales stop); the orders are then refunded in batches,
+    each batch one transaction that moves `last_order_id` on, so a job that stopped half-way
+    resumes after the last order it committed and never refunds an order twice."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Refunding"
+        DONE = "done", "Done"
+
+    competition = models.OneToOneField(
+        Competition, on_delete=models.PROTECT, related_name="cancellation_job"
+    )
+    reason = models.CharField(max_length=255)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.RUNNING, db_index=True
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    orders_total = models.PositiveIntegerField(help_text="Paid orders to refund at the start.")
+    orders_refunded = models.PositiveIntegerField(default=0)
+    orders_failed = models.PositiveIntegerField(default=0)
+    last_order_id = models.PositiveBigIntegerField(
+        default=0, help_text="Orders up to this id have been dealt with."
+    )
+    failures = models.JSONField(
+        default=list, blank=True, help_text="Orders not refunded, and why (for staff)."
+    )
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField(help_text="When the job last made progress.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self):
+        return f"Cancellation of {self.competition}"
+
+    @property
+    def orders_done(self) -> int:
+        return self.orders_refunded + self.orders_failed
+
+    @property
+    def progress(self) -> str:
+        """'120 of 400 orders (30%)', and the failures if any: what staff read in the admin."""
+        if self.status == self.Status.DONE:
+            text = f"done: {self.orders_refunded} orders refunded"
+        else:
+            total = max(self.orders_total, self.orders_done)
+            percent = 100 if not total else self.orders_done * 100 // total
+            text = f"{self.orders_done} of {total} orders ({percent}%)"
+        if self.orders_failed:
+            text += f", {self.orders_failed} not refunded"
+        return text

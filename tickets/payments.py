@@ -196,6 +196,9 @@ class StripeGateway(PaymentGateway):
                 {"payment_intent": payment_intent_id, "amount": amount_pence, "metadata": metadata},
                 options={"idempotency_key": idempotency_key},
             )
+        except _TRANSIENT as exc:
+            # Sent again later with the same idempotency key: never paid out twice.
+            raise ProviderUnavailable(str(exc)) from exc
         except stripe.StripeError as exc:
             raise PaymentFailed(str(exc)) from exc
         if refund.status in ("failed", "canceled"):

@@ -3,9 +3,8 @@ import random
 
 from celery import shared_task
 
-from . import services
+from . import cancellation, services
 from .exceptions import ProviderUnavailable
-from .models import Refund
 
 logger = logging.getLogger(__name__)
 
@@ -23,17 +22,31 @@ def release_expired_reservations() -> int:
     return services.reservations_release_expired()
 
 
-@shared_task(bind=True, max_retries=5, default_retry_delay=60)
-def submit_refund(self, refund_id: int) -> str:
-    """Send an automatic refund to the payment provider after the webhook has answered.
-    Retries reuse the refund's idempotency key, so the customer is never paid twice."""
-    if self.request.retries:
-        refund = services.refund_retry(refund=Refund.objects.get(pk=refund_id))
-    else:
-        refund = services.refund_submit(refund_id=refund_id)
-    if refund.status == Refund.Status.FAILED:
-        raise self.retry()
-    return refund.status
+@shared_task(ignore_result=True)
+def submit_refund(refund_id: int) -> str:
+    """Send one refund to the payment provider (queued after the transaction that recorded it
+    commits, and by the sweeper). Safe to run twice: the claim decides, and the provider sees
+    the refund's idempotency key; failures are retried by the sweeper with a back-off."""
+    return services.refund_submit(refund_id=refund_id).status
+
+
+@shared_task(ignore_result=True)
+def sweep_refunds() -> int:
+    """Every minute: send refunds that are due (again) or were never queued."""
+    return services.refund_sweep()
+
+
+@shared_task(ignore_result=True)
+def run_cancellation(job_id: int) -> str:
+    """Refund a cancelled competition's orders in batches (queued when it is cancelled, and
+    again by beat if it stops). Safe to run twice: the job's row and cursor decide."""
+    return cancellation.cancellation_job_run(job_id=job_id).status
+
+
+@shared_task(ignore_result=True)
+def resume_cancellations() -> int:
+    """Every minute: carry on cancellation jobs that have stopped making progress."""
+    return cancellation.cancellation_jobs_resume()
 
 
 def expire_retry_delay(retries: int) -> float:

@@ -249,6 +249,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.purge_old_notifications",
         "schedule": crontab(hour=3, minute=30),
     },
+    "tickets-sweep-refunds": {"task": "tickets.tasks.sweep_refunds", "schedule": BEAT_INTERVAL},
+    "tickets-resume-cancellations": {
+        "task": "tickets.tasks.resume_cancellations",
+        "schedule": BEAT_INTERVAL,
+    },
     "notifications-sweep-outbox": {
         "task": "notifications.tasks.sweep_outbox",
         "schedule": BEAT_INTERVAL,

@@ -95,13 +95,17 @@ def test_delete_refused_once_tickets_exist(operations, sale):
     assert len(audit_entries("competition.delete")) == 1
 
 
-def test_cancel_and_refund_all(operations, operations_user, sale):
+def test_cancel_and_refund_all(
+    operations, operations_user, sale, django_capture_on_commit_callbacks
+):
     from tickets.services import postal_entry_add
 
     [postal] = postal_entry_add(user=sale.customer, competition=sale.competition)
-    first, done = confirm_action(
-        operations, LABEL, "cancel_and_refund", [sale.competition], reason="Prize unavailable"
-    )
+    # The refunds run after the cancel commits (a background job, tickets.cancellation).
+    with django_capture_on_commit_callbacks(execute=True):
+        first, done = confirm_action(
+            operations, LABEL, "cancel_and_refund", [sale.competition], reason="Prize unavailable"
+        )
     assert "4 tickets sold" in first.content.decode()
     assert done.status_code == 302
     sale.competition.refresh_from_db()

@@ -46,9 +46,11 @@ from .refunds import (
     order_refund,
     provider_refund_record,
     refund_plan,
+    refund_queue,
     refund_refusal,
     refund_retry,
     refund_submit,
+    refund_sweep,
     tickets_refund,
 )
 from .release import order_checkout_expire, order_release, reservations_release_expired
@@ -72,9 +74,11 @@ __all__ = [
     "postal_entry_add",
     "provider_refund_record",
     "refund_plan",
+    "refund_queue",
     "refund_refusal",
     "refund_retry",
     "refund_submit",
+    "refund_sweep",
     "reservations_release_expired",
     "tickets_refund",
 ]

@@ -25,6 +25,7 @@ from core.models import OperatorSettings
 from .. import cards, events, locking, spending
 from ..exceptions import AnswerRequired, TicketError
 from ..models import Order, OrderLine, Refund, Ticket
+from .refunds import refund_queue
 from .release import drop_reservations
 from .reservations import order_reserve
 from .rules import (
@@ -240,7 +241,8 @@ def _fulfil_locked(
         order=order, amount=amount, currency=order.currency, reason=reason, note=problem[:255]
     )
     events.payment_refused(order, refund, problem)
-    transaction.on_commit(lambda: _queue_refund(refund.pk))
+    # Sent once this transaction commits, or by the sweeper if the broker is down then.
+    refund_queue(refund=refund)
     return Fulfilment("refunded: " + problem, order, refund)
 
 
@@ -305,13 +307,6 @@ def _claim_paid(order: Order, *, now) -> bool:
     order.status = Order.Status.PAID
     order.paid_at = now
     return True
-
-
-def _queue_refund(refund_id: int) -> None:
-    # Imported here: tickets.tasks imports the services.
-    from ..tasks import submit_refund
-
-    submit_refund.delay(refund_id)
 
 
 @transaction.atomic

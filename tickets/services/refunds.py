@@ -8,29 +8,66 @@ under the locks, where it counts.
 
 `order_refund` locks the order's competitions (tickets.locking, ascending ids), then the order;
 the tickets, counters, order, refund row and audit entry change in that one transaction, and
-the money goes to the provider after it commits (`refund_submit`, idempotent, never raises for
-a provider failure). `provider_refund_record` records a refund made in the provider's dashboard.
+the money goes to the provider after it commits. `provider_refund_record` records a refund
+made in the provider's dashboard.
+
+The refund rows are an outbox, as notifications are (notifications.services): whoever decides
+on a refund writes the row (pending) in their own transaction and calls `refund_queue`, which
+queues `tickets.tasks.submit_refund` once that transaction commits. With the broker down the
+row simply stays pending. Then:
+
+- `refund_submit` claims the row with a compare-and-set (pending -> submitting), so exactly one
+  worker sends it however many tasks were queued, and calls the provider outside any
+  transaction with the row's idempotency key (`Refund.idempotency_key`): a second send of the
+  same refund, after a crash or a lost answer, gets the provider's first refund back;
+- the provider's refund id and the success are recorded; a transient failure (network, 5xx,
+  rate limit) puts the row back to pending with an exponential back-off; a permanent one, or
+  the last attempt, marks it failed and alerts the operators (notifications.outbox);
+- `refund_sweep` (beat, every minute) queues what is due: rows whose back-off has run out and
+  rows the on-commit queueing never got to the broker, and takes back claims of workers that
+  died mid-send (sent again with the same key, so still paid out once);
+- `refund_retry` is staff's "send it again" for a failed refund.
 """
 
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from competitions.lifecycle import Status
 from competitions.models import Competition
 from core.audit import audit_record
+from notifications.outbox import admin_alert
 
 from .. import events, locking, payments
-from ..exceptions import PaymentFailed, RefundRefused, TicketError
+from ..exceptions import PaymentFailed, ProviderUnavailable, RefundRefused, TicketError
 from ..models import Order, OrderLine, Refund, Ticket
 from .rules import counters_add, order_competition_ids
 
 logger = logging.getLogger(__name__)
+
+# Sending: attempt n waits RETRY_BASE * 2**n (capped at RETRY_MAX); after MAX_ATTEMPTS the
+# refund fails and the operators are told. The sweeper runs every minute, so the first retries
+# come within a minute or two and the last about two hours after the first try.
+REFUND_MAX_ATTEMPTS = 8
+REFUND_RETRY_BASE = timedelta(seconds=30)
+REFUND_RETRY_MAX = timedelta(hours=1)
+# A pending refund the on-commit queueing should have sent but which is still untouched after
+# this long (the broker was down at commit) is queued by the sweeper.
+DISPATCH_GRACE = timedelta(minutes=2)
+# After queueing a refund the sweeper leaves it alone this long, so a slow queue is not flooded.
+REQUEUE_AFTER = timedelta(minutes=5)
+# A claim older than this means the worker died while sending.
+SUBMITTING_TIMEOUT = timedelta(minutes=10)
+SWEEP_BATCH = 500
 
 REFUNDABLE_ORDER_STATES = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED)
 
@@ -190,7 +227,7 @@ def order_refund(
         )
         events.refund_created(refund)
         if submit:
-            transaction.on_commit(lambda: refund_submit(refund_id=refund.pk))
+            refund_queue(refund=refund)
     refund.refresh_from_db()
     return refund
 
@@ -251,40 +288,201 @@ def provider_refund_record(*, order: Order, amount_refunded: Decimal, whole: boo
     return "partial refund at the provider recorded"
 
 
+# --- the refunds' outbox ----------------------------------------------------------------------
+
+
+def refund_queue(*, refund: Refund) -> None:
+    """Send this refund (a pending row written in the caller's transaction) once that
+    transaction commits. Nothing is lost if the broker is down then: the sweeper sends it."""
+    transaction.on_commit(partial(_dispatch, refund.pk), robust=True)
+
+
+def _dispatch(refund_id: int) -> None:
+    # Imported here: tickets.tasks imports the services.
+    from ..tasks import submit_refund
+
+    try:
+        submit_refund.delay(refund_id)
+    except (BrokerUnavailable, OSError) as exc:
+        logger.warning("Broker unavailable; refund %s left to the sweeper: %s", refund_id, exc)
+
+
+def refund_retry_delay(attempts: int) -> timedelta:
+    """Back-off after `attempts` tries: doubling from REFUND_RETRY_BASE, capped."""
+    return min(REFUND_RETRY_MAX, REFUND_RETRY_BASE * 2 ** min(attempts, 20))
+
+
 def refund_submit(*, refund_id: int, now=None) -> Refund:
-    """Send a pending refund to the payment gateway (idempotent: the provider sees the same
-    idempotency key however often this runs). Never raises for a provider failure: the refund
-    is marked failed with the reason, for staff to retry."""
+    """Send a pending refund to the payment gateway, if no other worker is sending it.
+
+    Safe to run any number of times, at once or one after another: the compare-and-set claim
+    lets one caller through, and the provider sees the row's idempotency key on every send.
+    Never raises for a provider failure: a transient one is retried with a back-off, a
+    permanent one (or the last attempt) marks the refund failed and alerts the operators."""
+    claimed = Refund.objects.filter(pk=refund_id, status=Refund.Status.PENDING).update(
+        status=Refund.Status.SUBMITTING,
+        attempts=F("attempts") + 1,
+        claimed_at=now or timezone.now(),
+        next_attempt_at=None,
+    )
     refund = Refund.objects.select_related("order").get(pk=refund_id)
-    if refund.status != Refund.Status.PENDING:
-        return refund
+    if not claimed:
+        return refund  # sent, failed, or another worker has it
     try:
         result = payments.get_gateway().refund(
             payment_intent_id=refund.order.stripe_payment_intent_id,
             amount_pence=payments.to_pence(refund.amount),
-            idempotency_key=f"fairdraw-refund-{refund.pk}",
+            idempotency_key=refund.idempotency_key,
             metadata={"order_id": str(refund.order_id), "refund_id": str(refund.pk)},
         )
+    except ProviderUnavailable as exc:
+        _record_failure(refund.pk, str(exc), permanent=False)
     except PaymentFailed as exc:
-        logger.error("Refund %s of order %s failed: %s", refund.pk, refund.order, exc)
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
-            status=Refund.Status.FAILED, failure_message=str(exc)[:500]
-        )
+        _record_failure(refund.pk, str(exc), permanent=True)
+    except Exception as exc:  # a bug must not strand the refund: retry, then fail and alert
+        logger.exception("Sending refund %s crashed", refund.pk)
+        _record_failure(refund.pk, f"{type(exc).__name__}: {exc}", permanent=False)
     else:
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
-            status=Refund.Status.SUCCEEDED,
-            provider_refund_id=result.id,
-            completed_at=now or timezone.now(),
-        )
+        _record_success(refund.pk, provider_refund_id=result.id, now=now or timezone.now())
     refund.refresh_from_db()
     return refund
 
 
+@transaction.atomic
+def _record_success(refund_id: int, *, provider_refund_id: str, now) -> None:
+    # Pending too: a claim the sweeper took back (a very slow provider) is done all the same.
+    refund = (
+        Refund.objects.select_for_update()
+        .filter(pk=refund_id, status__in=[Refund.Status.SUBMITTING, Refund.Status.PENDING])
+        .first()
+    )
+    if refund is None:
+        return
+    before = {"status": refund.status}
+    refund.status = Refund.Status.SUCCEEDED
+    refund.provider_refund_id = provider_refund_id
+    refund.completed_at = now
+    refund.next_attempt_at = None
+    refund.failure_message = ""
+    refund.save(
+        update_fields=[
+            "status",
+            "provider_refund_id",
+            "completed_at",
+            "next_attempt_at",
+            "failure_message",
+        ]
+    )
+    audit_record(
+        actor=None,
+        action="refund.sent",
+        obj=refund,
+        before=before,
+        after={
+            "status": refund.status,
+            "provider_refund_id": provider_refund_id,
+            "attempts": refund.attempts,
+        },
+    )
+
+
+@transaction.atomic
+def _record_failure(refund_id: int, message: str, *, permanent: bool, claimed_before=None) -> str:
+    """Back to pending with a back-off, or failed (and the operators told) when retrying
+    cannot help or the attempts are used up."""
+    claims = Refund.objects.select_for_update().filter(
+        pk=refund_id, status=Refund.Status.SUBMITTING
+    )
+    if claimed_before is not None:
+        claims = claims.filter(claimed_at__lt=claimed_before)
+    refund = claims.select_related("order").first()
+    if refund is None:
+        return "not submitting"
+    refund.failure_message = message[:500]
+    if permanent or refund.attempts >= REFUND_MAX_ATTEMPTS:
+        refund.status = Refund.Status.FAILED
+        refund.next_attempt_at = None
+        logger.error("Refund %s of order %s failed: %s", refund.pk, refund.order, message)
+        audit_record(
+            actor=None,
+            action="refund.failed",
+            obj=refund,
+            before={"status": Refund.Status.SUBMITTING},
+            after={"status": refund.status, "attempts": refund.attempts},
+            note=refund.failure_message,
+        )
+        _alert_operators(refund, permanent=permanent)
+    else:
+        refund.status = Refund.Status.PENDING
+        refund.next_attempt_at = timezone.now() + refund_retry_delay(refund.attempts)
+        logger.warning(
+            "Refund %s attempt %s failed, retrying at %s: %s",
+            refund.pk,
+            refund.attempts,
+            refund.next_attempt_at,
+            message,
+        )
+    refund.save(update_fields=["status", "failure_message", "next_attempt_at"])
+    return refund.status
+
+
+def _alert_operators(refund: Refund, *, permanent: bool) -> None:
+    why = "the provider refused it" if permanent else f"{refund.attempts} attempts failed"
+    admin_alert(
+        subject=f"Refund failed: {refund.order} ({refund.amount} {refund.currency})",
+        message=(
+            f"The refund of {refund.amount} {refund.currency} for order {refund.order} "
+            f"({refund.get_reason_display()}) was not paid out: {why}.\n\n"
+            f"Error: {refund.failure_message}\n\n"
+            f"Refund #{refund.pk}; fix the cause, then use \u201cRetry failed refunds\u201d "
+            f"in the admin (the same idempotency key is sent, so it is never paid twice)."
+        ),
+        key=f"refund-failed-{refund.pk}-{refund.attempts}",
+    )
+
+
+def refund_sweep(*, now=None) -> int:
+    """Take back stale claims and queue every refund that is due; returns how many were
+    queued. Beat runs it every minute (tickets.tasks.sweep_refunds)."""
+    from ..tasks import submit_refund  # tickets.tasks imports the services
+
+    now = now or timezone.now()
+    stale = now - SUBMITTING_TIMEOUT
+    for refund_id in Refund.objects.filter(
+        status=Refund.Status.SUBMITTING, claimed_at__lt=stale
+    ).values_list("pk", flat=True):
+        _record_failure(
+            refund_id,
+            "No answer in time: the worker probably stopped while sending.",
+            permanent=False,
+            claimed_before=stale,
+        )
+    due = Refund.objects.filter(status=Refund.Status.PENDING).filter(
+        Q(next_attempt_at__lte=now)
+        | Q(next_attempt_at__isnull=True, created_at__lte=now - DISPATCH_GRACE)
+    )
+    ids = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:SWEEP_BATCH])
+    Refund.objects.filter(pk__in=ids, status=Refund.Status.PENDING).update(
+        next_attempt_at=now + REQUEUE_AFTER
+    )
+    for queued, refund_id in enumerate(ids):
+        try:
+            submit_refund.delay(refund_id)
+        except (BrokerUnavailable, OSError) as exc:
+            logger.warning("Broker unavailable; the refund sweeper will try again: %s", exc)
+            # Still due: the next sweep queues them as soon as the broker is back.
+            Refund.objects.filter(pk__in=ids[queued:], status=Refund.Status.PENDING).update(
+                next_attempt_at=now
+            )
+            return queued
+    return len(ids)
+
+
 def refund_retry(*, refund: Refund, by=None) -> Refund:
-    """Send a failed refund again (same idempotency key, so never paid out twice) and record
-    the attempt and its result in the audit log."""
+    """Send a failed refund again now, with fresh attempts (same idempotency key, so never
+    paid out twice), and record the attempt and its result in the audit log."""
     claimed = Refund.objects.filter(pk=refund.pk, status=Refund.Status.FAILED).update(
-        status=Refund.Status.PENDING, failure_message=""
+        status=Refund.Status.PENDING, failure_message="", attempts=0, next_attempt_at=None
     )
     if not claimed:
         return refund_submit(refund_id=refund.pk)  # still pending: send it, nothing to record
