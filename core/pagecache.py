@@ -18,8 +18,9 @@ view does it. What makes that safe:
 - **How fresh.** A page is fresh for `FAIRDRAW_PAGE_CACHE_SECONDS` (5 s; 0 turns the cache
   off): counters, "sold out" and countdowns are at most that stale. Content (titles, prizes,
   photos, draws, winners) carries a version: `content_changed()`, called when it is saved
-  (pages/apps.py), starts a new version once the transaction commits, so an edit shows on
-  the next request. Writes that bypass `save()` (queryset updates: the ticket counters) are
+  (pages/apps.py), starts a new version once the transaction commits, and a page built
+  from an older version is never served, not even as the stale copy: an edit shows on the
+  next request. The version and the page are read in one round trip. Writes that bypass `save()` (queryset updates: the ticket counters) are
   covered by the short freshness alone.
 - **A cold cache under load.** The first request to take the page's lock (`cache.add`)
   builds it; meanwhile the others serve the stale copy, kept `FAIRDRAW_PAGE_CACHE_STALE_SECONDS`
@@ -39,6 +40,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
+from django.utils.cache import patch_vary_headers
 
 VERSION_KEY = "pagecache:content-version"
 LOCK_SECONDS = 10  # a builder that died frees the lock after this
@@ -58,14 +60,13 @@ def _new_version() -> None:
     cache.set(VERSION_KEY, uuid.uuid4().hex, None)
 
 
-def _content_version() -> str | None:
-    """The current content version, or None when the cache does not work (then nothing is
-    stored or waited for)."""
-    version = cache.get(VERSION_KEY)
-    if version is None:
+def _content_version(known: str | None = None) -> str | None:
+    """The current content version (`known`, if already read), or None when the cache does
+    not work (then nothing is stored or waited for)."""
+    if known is None:
         cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-        version = cache.get(VERSION_KEY)
-    return version
+        known = cache.get(VERSION_KEY)
+    return known
 
 
 def _anonymous(request) -> bool:
@@ -91,7 +92,7 @@ def _storable(request, response) -> bool:
     return not (user is not None and user.is_authenticated)
 
 
-def _key(view, request, params, version) -> str:
+def _key(view, request, params) -> str:
     parts = [
         f"{view.__module__}.{view.__qualname__}",
         request.scheme,
@@ -100,10 +101,10 @@ def _key(view, request, params, version) -> str:
         *(f"{name}={request.GET.get(name, '')}" for name in params),
     ]
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
-    return f"pagecache:{version}:{digest}"
+    return f"pagecache:{digest}"
 
 
-def _entry(response, now: float) -> dict:
+def _entry(response, version: str, now: float) -> dict:
     body = response.content
     start = body.find(CSRF_INPUT)
     while start != -1:  # the token is the visitor's: keep a placeholder instead
@@ -112,11 +113,17 @@ def _entry(response, now: float) -> dict:
         body = body[:start] + CSRF_PLACEHOLDER + body[end:]
         start = body.find(CSRF_INPUT, start)
     return {
+        "version": version,
         "built": now,
         "status": response.status_code,
         "headers": dict(response.headers),
         "body": body,
     }
+
+
+def _current(entry: dict | None, version: str) -> dict | None:
+    """The entry if it was built from the current content (an older one is never served)."""
+    return entry if entry is not None and entry.get("version") == version else None
 
 
 def _response(request, entry: dict) -> HttpResponse:
@@ -126,6 +133,7 @@ def _response(request, entry: dict) -> HttpResponse:
     response = HttpResponse(body, status=entry["status"])
     for name, value in entry["headers"].items():
         response.headers[name] = value
+    patch_vary_headers(response, ("Cookie",))  # a signed-in visitor's page differs
     return response
 
 
@@ -142,12 +150,14 @@ def cached_for_anonymous(*, params: tuple[str, ...] = (), timeout: int | None = 
             fresh_for = settings.FAIRDRAW_PAGE_CACHE_SECONDS if timeout is None else timeout
             if fresh_for <= 0 or not _anonymous(request):
                 return view(request, *args, **kwargs)
-            version = _content_version()
+            key = _key(view, request, params)
+            lock = f"{key}:lock"
+            # One round trip: the content version and the page, which is only good for it.
+            found = cache.get_many([VERSION_KEY, key])
+            version = _content_version(found.get(VERSION_KEY))
             if version is None:
                 return view(request, *args, **kwargs)
-            key = _key(view, request, params, version)
-            lock = f"{key}:lock"
-            entry = cache.get(key)
+            entry = _current(found.get(key), version)
             if entry is not None and time.time() - entry["built"] < fresh_for:
                 return _response(request, entry)
             building = cache.add(lock, 1, LOCK_SECONDS)
@@ -157,14 +167,14 @@ def cached_for_anonymous(*, params: tuple[str, ...] = (), timeout: int | None = 
                 deadline = time.monotonic() + LOCK_WAIT
                 while time.monotonic() < deadline and cache.get(lock) is not None:
                     time.sleep(POLL)
-                    if (entry := cache.get(key)) is not None:
+                    if (entry := _current(cache.get(key), version)) is not None:
                         return _response(request, entry)
                 # Nothing came (the page is not storable, e.g. a 404, or its builder died).
             try:
                 response = view(request, *args, **kwargs)
                 if _storable(request, response):
                     keep = fresh_for + settings.FAIRDRAW_PAGE_CACHE_STALE_SECONDS
-                    cache.set(key, _entry(response, time.time()), keep)
+                    cache.set(key, _entry(response, version, time.time()), keep)
             finally:
                 if building:
                     cache.delete(lock)
