@@ -90,6 +90,7 @@ def _environment(args, *, cached: bool = True) -> dict:
         "FAIRDRAW_PAGE_CACHE_SECONDS": os.environ.get("FAIRDRAW_PAGE_CACHE_SECONDS", "5")
         if cached
         else "0",
+        "LOG_LEVEL": os.environ.get("PAGES_LOG_LEVEL", "INFO"),  # production's: a line a request
         "PYTHONPATH": str(ROOT),
     }
 

@@ -105,6 +105,9 @@ CACHES = {"default": cache_config(env.str("CACHE_URL", default="locmemcache://fa
 # copy served while one request rebuilds it. Content edits show at once (versioned keys).
 FAIRDRAW_PAGE_CACHE_SECONDS = env.int("FAIRDRAW_PAGE_CACHE_SECONDS", default=5)
 FAIRDRAW_PAGE_CACHE_STALE_SECONDS = env.int("FAIRDRAW_PAGE_CACHE_STALE_SECONDS", default=30)
+# How long each process trusts the content version it last read (an edit shows in the other
+# processes within this time; in the one that saved it at once).
+FAIRDRAW_PAGE_CACHE_LOCAL_SECONDS = env.float("FAIRDRAW_PAGE_CACHE_LOCAL_SECONDS", default=1.0)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
