@@ -1,6 +1,7 @@
 """The page cache (core/pagecache.py): anonymous visitors share pages for a few seconds;
 nobody signed in, with a basket or a message ever gets or leaves one; edits show at once."""
 
+import gzip
 import re
 import threading
 import time
@@ -285,3 +286,24 @@ def test_another_process_edit_shows_once_the_version_is_read_again(page_cache):
     assert get(view).content == b"page 1"  # this process trusts its version a moment longer
     time.sleep(0.25)
     assert get(view).content == b"page 2"
+
+
+def test_a_cached_page_is_sent_gzipped_to_clients_that_accept_it(client, competition):
+    plain = client.get("/competitions/")
+
+    packed = client.get("/competitions/", HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+
+    assert packed["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed["Vary"] and "Cookie" in packed["Vary"]
+    assert gzip.decompress(packed.content) == plain.content
+    assert "Content-Encoding" not in client.get("/competitions/")  # asked for nothing
+
+
+def test_a_page_with_a_csrf_token_is_never_gzipped(client, competition):
+    url = competition.get_absolute_url()
+    client.get(url)
+
+    page = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
+
+    assert "Content-Encoding" not in page
+    assert TOKEN.search(page.content.decode())
