@@ -23,11 +23,12 @@ view does it. What makes that safe:
   next request. Writes that bypass `save()` (queryset updates: the ticket counters) are
   covered by the short freshness alone.
 - **Cheap hits.** A page is gzipped once when stored and sent compressed to clients that
-  accept it (never one with a CSRF token). The version and the page are read in one round trip. Each process also
-  keeps the pages it served and the version it last read; it trusts that version for
-  `FAIRDRAW_PAGE_CACHE_LOCAL_SECONDS` (1 s; 0: ask the shared cache every time), so most
-  hits cost no round trip. An edit therefore shows at once in the process that saved it
-  and within that second in the others.
+  accept it (never one with a CSRF token). The version and the page are read in one round
+  trip. Each process also keeps the pages it served and the version it last read, and
+  trusts that version for `FAIRDRAW_PAGE_CACHE_LOCAL_SECONDS` (1 s; 0: ask the shared
+  cache every time), so most hits cost no round trip. An edit therefore shows at once in
+  the process that saved it (a web worker or a Celery worker) and within that second in
+  the others.
 - **A cold cache under load.** The first request to take the page's lock (`cache.add`)
   builds it; meanwhile the others serve the stale copy, kept `FAIRDRAW_PAGE_CACHE_STALE_SECONDS`
   after it goes stale, or, with none (cold, or just after an edit), wait up to `LOCK_WAIT`
