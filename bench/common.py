@@ -5,9 +5,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 
-def bench_competition(*, label: str, max_tickets: int, prizes: int = 1):
+def bench_competition(*, label: str, max_tickets: int, prizes: int = 1, ends_in=None, **fields):
     """An on-sale competition made through the real activation service, and its correct
-    answer. Bench data skips the minimum open time (it closes in a week)."""
+    answer. Bench data skips the minimum open time (it closes in a week, or `ends_in`);
+    `fields` sets any other column (e.g. is_featured)."""
     from django.utils import timezone
 
     from competitions.models import AnswerChoice, Competition, Prize
@@ -24,9 +25,10 @@ def bench_competition(*, label: str, max_tickets: int, prizes: int = 1):
         max_tickets=max_tickets,
         max_tickets_per_user=max_tickets,
         starts_at=now - timedelta(days=1),
-        ends_at=now + timedelta(days=7),
-        draw_at=now + timedelta(days=7),
+        ends_at=now + (ends_in or timedelta(days=7)),
+        draw_at=now + (ends_in or timedelta(days=7)),
         question="2 + 2?",
+        **fields,
     )
     answer = AnswerChoice.objects.create(competition=competition, text="4", is_correct=True)
     AnswerChoice.objects.create(competition=competition, text="5")

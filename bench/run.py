@@ -1,6 +1,7 @@
 """Benchmarks: `python bench/run.py [name ...] [--options]` (default: all). One module per
 benchmark in this folder (checkout.py, ...), each with `add_arguments(parser)` and
-`run(args) -> dict`. They need PostgreSQL: DATABASE_URL, default the fairdraw_bench database."""
+`run(args) -> dict`. They need PostgreSQL: DATABASE_URL, default the fairdraw_bench database
+(pages.py uses its own, fairdraw_bench_pages, and Redis db 15)."""
 
 import argparse
 import importlib
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["checkout", "draw", "export"]
+BENCHMARKS = ["checkout", "draw", "export", "pages"]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fairdraw_bench"
 
 

@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
+from core.pagecache import cached_for_anonymous
+
 from .lifecycle import Status
 from .models import AnswerChoice, Competition, CompetitionImage
 from .selectors import competitions_for_listing
@@ -87,6 +89,7 @@ def competition_data(competition: Competition, request, now: datetime) -> dict:
 
 
 @require_safe
+@cached_for_anonymous(params=("status",))
 def competition_list(request):
     """GET /api/competitions?status=active (the default): competitions in a derived status."""
     status = request.GET.get("status", Status.ACTIVE)

@@ -1,6 +1,8 @@
 """Reads shared by the pages, the API and the admin."""
 
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from .lifecycle import Status
@@ -22,4 +24,39 @@ def competitions_for_listing(status: str = Status.ACTIVE, now=None) -> QuerySet[
             Prefetch("images", queryset=CompetitionImage.objects.order_by("position", "id"))
         )
         .order_by(*order)
+    )
+
+
+@dataclass
+class HomeSelection:
+    """What the home page shows of the competitions on sale: a bounded selection."""
+
+    featured: list[Competition]
+    closing_soon: list[Competition]
+    live: list[Competition]
+    more_live: bool  # more are on sale than `live` shows: link to the full list
+
+
+def competitions_for_home(
+    now=None, *, featured: int = 3, closing_soon: int = 6, live: int = 12
+) -> HomeSelection:
+    """The featured competitions, those closing soon and the first of the live ones, in two
+    queries (competitions, then their images) however many are on sale.
+
+    One query takes the first `featured` featured ones and the first `live` + 1 of all, in
+    the listing's order (closing first). The live grid is the head of that order, and so is
+    "closing soon" (the competitions closing within the window close first)."""
+    now = now or timezone.now()
+    on_sale = competitions_for_listing(Status.ACTIVE, now)
+    ids = on_sale.prefetch_related(None).values("id")
+    rows = list(
+        on_sale.filter(
+            Q(pk__in=ids.filter(is_featured=True)[:featured]) | Q(pk__in=ids[: live + 1])
+        )
+    )
+    return HomeSelection(
+        featured=[c for c in rows if c.is_featured][:featured],
+        closing_soon=[c for c in rows[:live] if c.is_closing_soon(now)][:closing_soon],
+        live=rows[:live],
+        more_live=len(rows) > live,
     )

@@ -7,10 +7,12 @@ from django.utils import timezone
 
 from competitions.lifecycle import Status
 from competitions.models import Competition
+from core.pagecache import cached_for_anonymous
 from draws.replay import draw_replay, latest_draw
 from winners.models import Winner
 
 
+@cached_for_anonymous()
 def competition_detail(request, slug):
     competition = get_object_or_404(
         Competition.objects.public().prefetch_related("images", "answers", "prizes"), slug=slug

@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts.views import _safe_next
-from competitions.lifecycle import Status
-from competitions.selectors import competitions_for_listing
+from competitions.selectors import competitions_for_home
+from core.pagecache import cached_for_anonymous
 from responsible_play import limits, services
 from responsible_play.forms import ExclusionForm, SpendLimitForm
 from tickets import spending
@@ -18,18 +18,20 @@ from winners.selectors import champions
 from . import selectors
 
 
+@cached_for_anonymous()
 def home(request):
+    """A bounded selection, however many competitions are on sale: featured, closing soon and
+    the first of the live ones, with a link to the full list."""
     now = timezone.now()
-    active = list(competitions_for_listing(Status.ACTIVE, now))
-    featured = [c for c in active if c.is_featured][:3]
-    closing_soon = [c for c in active if c.is_closing_soon(now)][:6]
+    selection = competitions_for_home(now)
     return render(
         request,
         "competitions/home.html",
         {
-            "featured": featured,
-            "closing_soon": closing_soon,
-            "competitions": active,
+            "featured": selection.featured,
+            "closing_soon": selection.closing_soon,
+            "competitions": selection.live,
+            "more_live": selection.more_live,
             "champions": champions()[:4],
             "now": now,
         },

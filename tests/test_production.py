@@ -256,7 +256,7 @@ def listing_fails(monkeypatch):
         def raise_it(*args, **kwargs):
             raise error
 
-        monkeypatch.setattr("pages.views.competitions_for_listing", raise_it)
+        monkeypatch.setattr("pages.views.competitions_for_home", raise_it)
 
     return fail_with
 

@@ -124,6 +124,18 @@ def test_competition_list(client, django_assert_max_num_queries, size):
         assert client.get("/competitions/").status_code == 200
 
 
+@pytest.mark.parametrize("count", [FEW, 30], ids=["few", "more-than-a-page"])
+def test_bounded_pages_with_more_competitions_than_they_show(
+    client, django_assert_max_num_queries, count
+):
+    shop(count)
+    champions(count)
+
+    for path in ("/", "/competitions/", "/competitions/?page=2"):
+        with django_assert_max_num_queries(HOME_MAX if path == "/" else LIST_MAX):
+            assert client.get(path).status_code == 200
+
+
 def test_detail_of_a_competition_on_sale(client, django_assert_max_num_queries, size):
     competition = with_images(active_competition(max_tickets=1000, max_tickets_per_user=1000))
     for number in range(1, size * 20 + 1):

@@ -103,6 +103,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A Redis cache that is down makes pages slower, never broken (config/cache.py).
 CACHES = {"default": cache_config(env.str("CACHE_URL", default="locmemcache://fairdraw"))}
+# Anonymous public pages come from the cache (core/pagecache.py): fresh this many seconds
+# (counters and "sold out" at most this stale; 0 turns it off), kept this much longer as the
+# copy served while one request rebuilds it. Content edits show at once (versioned keys).
+FAIRDRAW_PAGE_CACHE_SECONDS = env.int("FAIRDRAW_PAGE_CACHE_SECONDS", default=5)
+FAIRDRAW_PAGE_CACHE_STALE_SECONDS = env.int("FAIRDRAW_PAGE_CACHE_STALE_SECONDS", default=30)
+# How long each process trusts the content version it last read (an edit shows in the other
+# processes within this time; in the one that saved it at once).
+FAIRDRAW_PAGE_CACHE_LOCAL_SECONDS = env.float("FAIRDRAW_PAGE_CACHE_LOCAL_SECONDS", default=1.0)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
