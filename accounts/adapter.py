@@ -25,11 +25,21 @@ class AccountAdapter(DefaultAccountAdapter):
         "email_password_mismatch": "That e-mail address and password don’t match an account. "
         "Check them and try again.",
         "email_taken": services.EMAIL_TAKEN,
+        "banned": "This account has been suspended, so it can’t log in or enter competitions. "
+        "Please contact our support team.",
         "too_many_login_attempts": "Too many wrong passwords for this account. For your "
         "security, logging in is paused for 15 minutes: try again then, or reset your password.",
         "rate_limited": "Too many attempts in a short time. Please wait a few minutes and try "
         "again.",
     }
+
+    def authenticate(self, request, **credentials):
+        """allauth hands back a user whose password matched but whom the backend refused
+        (accounts.backends: banned); a banned customer is told why, never logged in."""
+        user = super().authenticate(request, **credentials)
+        if user is not None and user.is_banned:
+            raise self.validation_error("banned")
+        return user
 
     def save_user(self, request, user, form, commit=True):
         """Open the account through the service, which checks every rule again and records the

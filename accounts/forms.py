@@ -132,14 +132,9 @@ class SignUpForm(PhoneAndBirthMixin, allauth_forms.SignupForm):
 
 
 class LoginForm(allauth_forms.LoginForm):
-    """allauth's login form (its failed-login limits included), which also tells a banned
-    customer why they can't get in (only once they have given the right password, so it
-    reveals nothing to a stranger)."""
-
-    banned_message = (
-        "This account has been suspended, so it can’t log in or enter competitions. "
-        "Please contact our support team."
-    )
+    """allauth's login form (its failed-login limits included) with our labels. A banned
+    customer is told why they can't get in by accounts.adapter, and only once they have given
+    the right password, so it reveals nothing to a stranger."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -150,22 +145,6 @@ class LoginForm(allauth_forms.LoginForm):
         self.fields["login"].error_messages["required"] = "Enter your e-mail address."
         self.fields["password"].error_messages["required"] = "Enter your password."
         self.fields["password"].help_text = ""
-
-    def clean(self):
-        try:
-            return super().clean()
-        except ValidationError as error:
-            wrong = any(e.code == "email_password_mismatch" for e in error.error_list)
-            if wrong and self._is_banned_with_right_password():
-                raise ValidationError(self.banned_message, code="banned") from None
-            raise
-
-    def _is_banned_with_right_password(self) -> bool:
-        email, password = self.cleaned_data.get("login"), self.cleaned_data.get("password")
-        if not email or not password:
-            return False
-        user = User.objects.filter(email__iexact=email, is_banned=True).first()
-        return bool(user and user.check_password(password))
 
 
 class ProfileForm(PhoneAndBirthMixin, forms.Form):

@@ -37,23 +37,34 @@ class StaffSecurityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = request.user
-        if user.is_authenticated and user.is_staff:
-            seen = request.session.get(SEEN_KEY)
-            if seen is not None and time.time() - seen > settings.FAIRDRAW_STAFF_SESSION_SECONDS:
-                logout(request)
-                messages.info(request, "You were logged out after a long time without activity.")
-                return redirect(f"{reverse('account_login')}?{urlencode({'next': request.path})}")
-            if request.path.startswith(reverse("admin:index")) and not has_second_factor(user):
-                messages.warning(
-                    request,
-                    "Staff need a second factor before opening the back-office: set up an "
-                    "authenticator app (or add a passkey) here.",
-                )
-                return redirect("mfa_activate_totp")
+        # No session cookie, nobody logged in: the session (and so Vary: Cookie) is left
+        # untouched, so anonymous pages stay cacheable.
+        if request.session.session_key:
+            refused = self.check(request)
+            if refused is not None:
+                return refused
         response = self.get_response(request)
         # After the view, so it also overrides the expiry a login has just set.
-        user = request.user
-        if user.is_authenticated and user.is_staff and hasattr(request, "session"):
-            staff_session_start(request)
+        if request.session.session_key:
+            user = request.user
+            if user.is_authenticated and user.is_staff:
+                staff_session_start(request)
         return response
+
+    def check(self, request):
+        user = request.user
+        if not (user.is_authenticated and user.is_staff):
+            return None
+        seen = request.session.get(SEEN_KEY)
+        if seen is not None and time.time() - seen > settings.FAIRDRAW_STAFF_SESSION_SECONDS:
+            logout(request)
+            messages.info(request, "You were logged out after a long time without activity.")
+            return redirect(f"{reverse('account_login')}?{urlencode({'next': request.path})}")
+        if request.path.startswith(reverse("admin:index")) and not has_second_factor(user):
+            messages.warning(
+                request,
+                "Staff need a second factor before opening the back-office: set up an "
+                "authenticator app (or add a passkey) here.",
+            )
+            return redirect("mfa_activate_totp")
+        return None

@@ -27,6 +27,8 @@ class SignupView(allauth_views.SignupView):
     """allauth's sign-up, landing on the monthly-limit prompt (which links on to `next`)."""
 
     def get_success_url(self):
+        if self.request.user.is_authenticated:  # already in: their account, as before
+            return reverse("accounts:dashboard")
         return get_adapter(self.request).get_signup_redirect_url(self.request)
 
     def get_context_data(self, **kwargs):

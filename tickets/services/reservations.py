@@ -117,9 +117,9 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
         previous = list(
             OrderLine.objects.filter(order__user_id=user.pk, order__status=Order.Status.PENDING)
             .order_by()
-            .values_list("order_id", "competition_id", "order__total")
+            .values_list("order_id", "competition_id", "order__total", "order__reserved_until")
         )
-        releasing = sum({o: t for o, _, t in previous}.values(), Decimal("0"))
+        releasing = sum({o: t for o, _, t, _ in previous}.values(), Decimal("0"))
         spending.spend_check(
             user=user, amount=total, now=now, operator=operator, releasing=releasing
         )
@@ -147,13 +147,14 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
                 for line in prepared
             ]
         )
-        locked = locking.lock_competitions({*ids, *(c for _, c, _ in previous)})
+        locked = locking.lock_competitions({*ids, *(c for _, c, _, _ in previous)})
         released = [
             order_id
-            for order_id in sorted({o for o, _, _ in previous})
+            for order_id, until in sorted({(o, u) for o, _, _, u in previous})
             if release_locked(
                 order_id=order_id,
-                reason=Order.Status.CANCELLED,
+                # Lapsed already: expired, as the sweep would call it; else given up.
+                reason=Order.Status.EXPIRED if until <= now else Order.Status.CANCELLED,
                 only_if_lapsed=False,
                 expire_checkout=True,
                 now=now,
