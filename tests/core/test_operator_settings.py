@@ -15,8 +15,8 @@ from responsible_play import limits
 from tests.factories import UserFactory, active_competition
 from tests.tickets.helpers import reserve
 from tickets.exceptions import SpendLimitReached
-from tickets.services import order_fulfil
 from tickets.models import Order
+from tickets.services import order_fulfil
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from tests.factories import PASSWORD, UserFactory, active_competition, operator_
 from tests.tickets.helpers import reserve
 from tickets import spending
 from tickets.exceptions import SpendLimitReached
-from tickets.services import order_fulfil
 from tickets.models import Order, Ticket
+from tickets.services import order_fulfil
 
 pytestmark = pytest.mark.django_db
 
