@@ -43,6 +43,9 @@ if _missing:
     )
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind that proxy, rate limits (allauth's and tickets.throttle's) count the client address
+# from X-Forwarded-For: how many proxies append to it (1: the load balancer or compose's web).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=1)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # Health checks come over plain HTTP from inside the network (compose, load balancers).
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
