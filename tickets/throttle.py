@@ -1,12 +1,11 @@
 """Limits on how fast one customer (or one client address) may change baskets and start
 checkouts, so nobody can hold a competition's numbers by hammering checkout.
 
-A fixed window per key in Django's cache (Redis in production, shared by every web process).
+A fixed window per key, opened by its first request, in Django's cache (Redis in production, shared by every web process).
 `hit` counts one request and says how long to wait when over the limit. (A stand-in for the
 project-wide `core.ratelimit.hit` while that lands; the same shape.)"""
 
 import time
-from dataclasses import dataclass
 
 from allauth.account.adapter import get_adapter
 from django.conf import settings
@@ -17,30 +16,21 @@ from .exceptions import Throttled
 
 
 def hit(key: str, limit: int, window: int) -> int:
-    """Count a request against `key`: 0 if within `limit` per `window` seconds, else the
-    seconds until the window ends."""
+    """Count a request against `key`: 0 if within `limit` per `window` seconds (a window that
+    opens with the first request), else the seconds until the window ends."""
     now = time.time()
-    start = int(now // window) * window
-    bucket = f"throttle:{key}:{start}"
-    if cache.add(bucket, 1, timeout=window + 1):
-        count = 1
-    else:
-        try:
-            count = cache.incr(bucket)
-        except ValueError:  # expired between add and incr
-            cache.add(bucket, 1, timeout=window + 1)
-            count = 1
+    counter = f"throttle:{key}"
+    if cache.add(counter, 1, timeout=window):
+        cache.set(f"{counter}:since", now, timeout=window)
+        return 0
+    try:
+        count = cache.incr(counter)  # keeps the expiry set by add()
+    except ValueError:  # the window closed between add() and incr()
+        return hit(key, limit, window)
     if count <= limit:
         return 0
-    return max(int(start + window - now) + 1, 1)
-
-
-@dataclass(frozen=True)
-class Limit:
-    what: str  # what the customer was doing, for the message
-    scope: str  # "account" or "client"
-    limit: int
-    window: int
+    since = cache.get(f"{counter}:since", now)
+    return max(int(since + window - now) + 1, 1)
 
 
 def client_address(request) -> str:
