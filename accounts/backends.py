@@ -1,8 +1,8 @@
-from django.contrib.auth.backends import ModelBackend
+from allauth.account.auth_backends import AuthenticationBackend
 
 
-class EmailBackend(ModelBackend):
-    """E-mail login (case-insensitive) that refuses banned accounts."""
+class EmailBackend(AuthenticationBackend):
+    """allauth's e-mail login (any case) that also refuses banned accounts."""
 
     def user_can_authenticate(self, user):
         return super().user_can_authenticate(user) and not getattr(user, "is_banned", False)

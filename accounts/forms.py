@@ -2,8 +2,9 @@
 call the rules in accounts.services early, so every mistake shows at once; the services
 check the rules again when they act, so no caller can skip them."""
 
+from allauth.account import forms as allauth_forms
+from allauth.account.adapter import get_adapter
 from django import forms
-from django.contrib.auth import forms as auth_forms
 from django.core.exceptions import ValidationError
 
 from . import services
@@ -70,32 +71,13 @@ def _name_fields():
     )
 
 
-class SignUpForm(PhoneAndBirthMixin, forms.Form):
+class SignUpForm(PhoneAndBirthMixin, allauth_forms.SignupForm):
+    """allauth's sign-up (e-mail and password, its checks and rate limit) with Fairdraw's own
+    fields and rules; accounts.adapter saves it through accounts.services.user_register."""
+
     first_name, last_name = _name_fields()
-    email = forms.EmailField(
-        label="E-mail address",
-        max_length=254,
-        error_messages={
-            "required": "Enter your e-mail address.",
-            "invalid": "Enter an e-mail address like name@example.com.",
-        },
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-    )
     date_of_birth = _date_of_birth_field()
     phone = _phone_field()
-    password1 = forms.CharField(
-        label="Password",
-        strip=False,
-        error_messages=_required("Choose a password."),
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 8 characters, not only numbers and not a common password.",
-    )
-    password2 = forms.CharField(
-        label="Confirm password",
-        strip=False,
-        error_messages=_required("Type your password again to confirm it."),
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
     marketing_consent = forms.BooleanField(label=MARKETING_LABEL, required=False)
 
     # The order the page shows them in, so the error summary reads top to bottom too.
@@ -110,46 +92,59 @@ class SignUpForm(PhoneAndBirthMixin, forms.Form):
         "marketing_consent",
     ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"] = forms.EmailField(
+            label="E-mail address",
+            max_length=254,
+            error_messages={
+                "required": "Enter your e-mail address.",
+                "invalid": "Enter an e-mail address like name@example.com.",
+            },
+            widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        )
+        self.fields["password1"] = forms.CharField(
+            label="Password",
+            strip=False,
+            error_messages=_required("Choose a password."),
+            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+            help_text="At least 8 characters, not only numbers and not a common password.",
+        )
+        self.fields["password2"] = forms.CharField(
+            label="Confirm password",
+            strip=False,
+            error_messages=_required("Type your password again to confirm it."),
+            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        )
+        self.order_fields(self.field_order)
+
     def clean_password2(self):
         first, second = self.cleaned_data.get("password1"), self.cleaned_data.get("password2")
         if first and second and first != second:
             raise ValidationError("The two passwords don’t match.")
         return second
 
+    def save(self, request):
+        # The service writes the account and its address to confirm in one transaction, so
+        # allauth's own set-up of the address (which would write it a second time) is skipped.
+        adapter = get_adapter(request)
+        return adapter.save_user(request, adapter.new_user(request), self)
 
-class LoginForm(auth_forms.AuthenticationForm):
-    """Django's login form, which also tells a banned customer why they can't get in (only
-    once they have given the right password, so it reveals nothing to a stranger)."""
 
-    error_messages = {
-        **auth_forms.AuthenticationForm.error_messages,
-        "invalid_login": "That e-mail address and password don’t match an account. "
-        "Check them and try again.",
-        "banned": "This account has been suspended, so it can’t log in or enter competitions. "
-        "Please contact our support team.",
-    }
+class LoginForm(allauth_forms.LoginForm):
+    """allauth's login form (its failed-login limits included) with our labels. A banned
+    customer is told why they can't get in by accounts.adapter, and only once they have given
+    the right password, so it reveals nothing to a stranger."""
 
-    def __init__(self, request=None, *args, **kwargs):
-        super().__init__(request, *args, **kwargs)
-        self.fields["username"].label = "E-mail address"
-        self.fields["username"].widget = forms.EmailInput(
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = "E-mail address"
+        self.fields["login"].widget = forms.EmailInput(
             attrs={"autocomplete": "email", "autofocus": True}
         )
-
-    def clean(self):
-        try:
-            return super().clean()
-        except ValidationError:
-            if self._is_banned_with_right_password():
-                raise ValidationError(self.error_messages["banned"], code="banned") from None
-            raise
-
-    def _is_banned_with_right_password(self) -> bool:
-        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
-        if not email or not password:
-            return False
-        user = User.objects.filter(email__iexact=email, is_banned=True).first()
-        return bool(user and user.check_password(password))
+        self.fields["login"].error_messages["required"] = "Enter your e-mail address."
+        self.fields["password"].error_messages["required"] = "Enter your password."
+        self.fields["password"].help_text = ""
 
 
 class ProfileForm(PhoneAndBirthMixin, forms.Form):

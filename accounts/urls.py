@@ -1,70 +1,25 @@
 """Identity pages: the profile, and getting in and out. Mounted at /account/ together with
-the pages of the layers above (pages/account_urls.py)."""
+the pages of the layers above (pages/account_urls.py).
 
-from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+Log in, log out, sign up and password change are django-allauth's views (config.urls mounts
+the rest of allauth under /account/ too); the `accounts:` names are kept for our templates and
+for the addresses customers know."""
+
+from allauth.account import views as allauth_views
+from django.urls import path
+from django.views.generic import RedirectView
 
 from . import views
-from .forms import LoginForm
 
 urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("signup/", views.signup, name="signup"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html",
-            authentication_form=LoginForm,
-            redirect_authenticated_user=True,
-        ),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path(
-        "password/",
-        auth_views.PasswordChangeView.as_view(
-            template_name="registration/password_change_form.html",
-            success_url=reverse_lazy("accounts:password_change_done"),
-        ),
-        name="password_change",
-    ),
-    path(
-        "password/changed/",
-        auth_views.PasswordChangeDoneView.as_view(
-            template_name="registration/password_change_done.html"
-        ),
-        name="password_change_done",
-    ),
+    path("login/", allauth_views.login, name="login"),
+    path("logout/", allauth_views.logout, name="logout"),
+    path("password/", allauth_views.password_change, name="password_change"),
+    # The reset page's old address (bookmarks): allauth's is /account/password/reset/.
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="registration/password_reset_form.html",
-            email_template_name="registration/password_reset_email.txt",
-            subject_template_name="registration/password_reset_subject.txt",
-            success_url=reverse_lazy("accounts:password_reset_done"),
-        ),
-        name="password_reset",
-    ),
-    path(
-        "password-reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(
-            template_name="registration/password_reset_done.html"
-        ),
-        name="password_reset_done",
-    ),
-    path(
-        "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="registration/password_reset_confirm.html",
-            success_url=reverse_lazy("accounts:password_reset_complete"),
-        ),
-        name="password_reset_confirm",
-    ),
-    path(
-        "password-reset/complete/",
-        auth_views.PasswordResetCompleteView.as_view(
-            template_name="registration/password_reset_complete.html"
-        ),
-        name="password_reset_complete",
+        RedirectView.as_view(pattern_name="account_reset_password", permanent=True),
     ),
 ]

@@ -1,59 +1,59 @@
-"""The customer's own pages: sign up, the account dashboard and the profile.
+"""The customer's own pages: sign up and the profile.
 
-Log in, log out and password reset are Django's views with our forms and templates (see
-urls.py); these views only translate a request into a call to accounts.services."""
+Log in, log out, e-mail confirmation, password reset and two-factor are django-allauth's views
+with our forms (accounts.forms), adapter (accounts.adapter) and templates (templates/account/,
+templates/mfa/); these views only translate a request into a call to accounts.services."""
 
+from allauth.account import views as allauth_views
+from allauth.account.adapter import get_adapter
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 
 from accounts import services
-from accounts.forms import ProfileForm, SignUpForm
-
-AUTH_BACKEND = "accounts.backends.EmailBackend"
+from accounts.adapter import safe_next
+from accounts.forms import ProfileForm
+from accounts.selectors import email_verified
 
 
 def _safe_next(request) -> str | None:
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return None
+    return safe_next(request)
 
 
-def signup(request):
-    if request.user.is_authenticated:
-        return redirect("accounts:dashboard")
-    form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+class SignupView(allauth_views.SignupView):
+    """allauth's sign-up, landing on the monthly-limit prompt (which links on to `next`)."""
+
+    def get_success_url(self):
+        if self.request.user.is_authenticated:  # already in: their account, as before
+            return reverse("accounts:dashboard")
+        return get_adapter(self.request).get_signup_redirect_url(self.request)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "next": safe_next(self.request)}
+
+    def form_valid(self, form):
         try:
-            user = services.user_register(
-                email=data["email"],
-                password=data["password1"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-                date_of_birth=data["date_of_birth"],
-                phone=data["phone"],
-                marketing_consent=data["marketing_consent"],
-            )
-        except ValidationError as error:
+            return super().form_valid(form)
+        except ValidationError as error:  # a rule the service checks again (or a lost race)
             form.add_error(None, error)
-        else:
-            login(request, user, backend=AUTH_BACKEND)
-            messages.success(request, f"Welcome to Fairdraw, {user.first_name}! You’re logged in.")
-            # Responsible play: offer a monthly limit before the first purchase; the limits
-            # page then sends the customer on to where they were going.
-            query = {"welcome": "1"}
-            if _safe_next(request):
-                query["next"] = _safe_next(request)
-            return redirect(f"{reverse('accounts:limits')}?{urlencode(query)}")
-    return render(request, "accounts/signup.html", {"form": form, "next": _safe_next(request)})
+            return self.form_invalid(form)
+
+
+signup = SignupView.as_view()
+
+
+def admin_login(request, extra_context=None):
+    """The admin's login page (admin.site.login): allauth's login with its MFA step, then back
+    to the admin page asked for."""
+    if request.user.is_authenticated:
+        if not request.user.is_staff:
+            raise PermissionDenied("The back-office is for Fairdraw staff.")
+        return redirect(safe_next(request) or "admin:index")
+    target = safe_next(request) or reverse("admin:index")
+    return redirect(f"{reverse('account_login')}?{urlencode({'next': target})}")
 
 
 @login_required
@@ -76,4 +76,6 @@ def profile(request):
         else:
             messages.success(request, "Your details have been saved.")
             return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    return render(
+        request, "accounts/profile.html", {"form": form, "email_verified": email_verified(user)}
+    )

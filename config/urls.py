@@ -5,6 +5,7 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from accounts.views import admin_login
 from pages import compliance
 from pages import views as page_views
 
@@ -13,6 +14,8 @@ from . import health, media
 admin.site.site_header = "Fairdraw back-office"
 admin.site.site_title = "Fairdraw admin"
 admin.site.index_title = "Operations"
+# Staff log in through allauth, with its second-factor step (accounts.middleware).
+admin.site.login = admin_login
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -21,6 +24,7 @@ urlpatterns = [
     path("competitions/<slug:slug>/draw/", include("draws.urls")),
     path("competitions/", include("pages.competition_urls")),
     path("account/", include("pages.account_urls")),
+    path("account/", include("allauth.urls")),  # e-mail confirmation, reset, two-factor
     path("champions/", include("winners.urls")),
     path("api/", include("config.api_urls")),
     path("", include("tickets.urls")),

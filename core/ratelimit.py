@@ -11,9 +11,9 @@
 e-mail address. Limit by more than one (address and account) so that neither a fresh browser
 session nor a fresh address gets round it.
 
-Windows are fixed (they start on multiples of `window` since the epoch), so a burst straddling
-two windows may reach twice the limit: good enough to stop a flood, and it costs one atomic
-cache increment. The count lives in the default cache, shared by every web process when that
+A window opens with the first attempt for its key and lasts `window` seconds; the attempts in
+it are counted with one atomic cache increment. (A window that opens with its first request
+never splits a burst at an arbitrary clock boundary, so a limit means what it says.) The count lives in the default cache, shared by every web process when that
 is Redis (production); should the cache be unreachable, the request is let through rather than
 failed (the cache backend already logs the outage).
 """
@@ -37,30 +37,33 @@ class Verdict:
 def hit(key: str, *, limit: int, window: int, now: float | None = None) -> Verdict:
     """Count one attempt for `key`; allowed while at most `limit` in the current window."""
     now = time.time() if now is None else now
-    bucket = int(now // window)
-    cache_key = f"{PREFIX}:{key}:{window}:{bucket}"
+    count_key, since_key = f"{PREFIX}:{key}:{window}", f"{PREFIX}:{key}:{window}:since"
     # Outlive the window a little, so a slow clock never reads an expired count as fresh.
     timeout = window + 60
     try:
-        if cache.add(cache_key, 1, timeout):
+        since = cache.get(since_key)
+        if since is None or now >= since + window:
+            since = now
+            cache.set_many({count_key: 1, since_key: since}, timeout)
             count = 1
         else:
             try:
-                count = cache.incr(cache_key)
-            except ValueError:  # expired between add and incr
-                cache.set(cache_key, 1, timeout)
-                count = 1
+                count = cache.incr(count_key)
+            except ValueError:  # expired between get and incr
+                cache.set_many({count_key: 1, since_key: now}, timeout)
+                since, count = now, 1
     except Exception:
         return Verdict(allowed=True, count=0, retry_after=0)
     if count <= limit:
         return Verdict(allowed=True, count=count, retry_after=0)
-    return Verdict(allowed=False, count=count, retry_after=max(1, int((bucket + 1) * window - now)))
+    return Verdict(allowed=False, count=count, retry_after=max(1, int(since + window - now)))
 
 
 def client_address(request) -> str:
     """The caller's IP address. Behind `FAIRDRAW_TRUSTED_PROXIES` proxies (a load balancer),
     the address the nearest trusted proxy saw, read from X-Forwarded-For: the entries further
-    left are whatever the client chose to send, so they are never trusted."""
+    left are whatever the client chose to send, so they are never trusted. allauth's log-in and
+    sign-up limits read the same setting (ALLAUTH_TRUSTED_PROXY_COUNT), so all limits agree."""
     proxies = getattr(settings, "FAIRDRAW_TRUSTED_PROXIES", 0)
     if proxies:
         forwarded = [

@@ -20,6 +20,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from accounts.models import User, VerificationMethod
+from accounts.services import user_email_verify
 from competitions.models import AnswerChoice, Competition, CompetitionImage, Prize
 from competitions.services import competition_activate, competition_sync_statuses
 from core.models import OperatorSettings
@@ -309,6 +310,8 @@ def demo_customers() -> list[User]:
                 verified_at=timezone.now() if i % 2 == 0 else None,
                 verification_method=VerificationMethod.ELECTRONIC if i % 2 == 0 else "",
             )
+            # Demo customers have confirmed their e-mail, so they can buy straight away.
+            user_email_verify(user=user)
         customers.append(user)
     return customers
 

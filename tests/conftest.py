@@ -1,18 +1,31 @@
 from contextlib import contextmanager
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with an empty cache: rate-limit counts (core.ratelimit) and cached
-    pages from one test must not leak into the next."""
-    from django.core.cache import cache
+    """Each test starts with an empty cache: rate-limit counts (core.ratelimit, allauth's,
+    tickets.throttle), used-code markers and cached pages from one test must not leak into
+    the next."""
 
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def admin_user(admin_user):
+    """pytest-django's superuser, with the confirmed e-mail and the second factor every member
+    of staff has (accounts.middleware)."""
+    from accounts.services import user_email_verify
+    from tests.factories import totp_activate
+
+    user_email_verify(user=admin_user)
+    totp_activate(admin_user)
+    return admin_user
 
 
 @pytest.fixture(autouse=True)

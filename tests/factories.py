@@ -4,6 +4,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import factory
+from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 from django.utils import timezone
 
 from competitions.models import AnswerChoice, Competition, Prize
@@ -24,6 +26,20 @@ class UserFactory(factory.django.DjangoModelFactory):
     date_of_birth = date(1990, 5, 17)
     password = factory.django.Password(PASSWORD)
 
+    @factory.post_generation
+    def email_verified(obj, create, extracted, **kwargs):
+        """Customers have confirmed their e-mail unless `email_verified=False`."""
+        if create:
+            EmailAddress.objects.create(
+                user=obj, email=obj.email, primary=True, verified=extracted is not False
+            )
+
+    @factory.post_generation
+    def second_factor(obj, create, extracted, **kwargs):
+        """Staff have an authenticator app (accounts.middleware) unless `second_factor=False`."""
+        if create and obj.is_staff and extracted is not False:
+            totp_activate(obj)
+
     class Params:
         # Born on 1 January seventeen years ago: 17 on every day of this year.
         minor = factory.Trait(
@@ -34,6 +50,22 @@ class UserFactory(factory.django.DjangoModelFactory):
             banned_at=factory.LazyFunction(timezone.now),
             ban_reason="Chargeback fraud",
         )
+
+
+# A fixed authenticator-app secret for test staff (base32).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"
+
+
+def totp_activate(user, secret: str = TOTP_SECRET) -> str:
+    """Give `user` an authenticator app, as allauth's set-up page does; returns its secret."""
+    TOTP.activate(user, secret)
+    return secret
+
+
+def totp_code(secret: str = TOTP_SECRET, at=None) -> str:
+    """The code the authenticator app shows now (allauth's own HOTP helper, 30 s steps)."""
+    moment = at or timezone.now()
+    return format_hotp_value(hotp_value(secret, int(moment.timestamp()) // 30))
 
 
 class CompetitionFactory(factory.django.DjangoModelFactory):

@@ -56,3 +56,11 @@ class PaymentFailed(TicketError):
 class ProviderUnavailable(PaymentFailed):
     """The payment provider could not be asked (network, outage, rate limit): the same request
     may well work later, so a webhook answers non-2xx and the provider delivers it again."""
+
+
+class Throttled(TicketError):
+    """Too many basket changes or checkouts in a short time (tickets.throttle)."""
+
+    def __init__(self, message: str, *, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -4,7 +4,7 @@ monthly limits (responsible_play.limits says which limits are in force).
 `spend_check` is called by the reservation service inside its transaction, after it has
 locked the customer's row, so two checkouts at once cannot both squeeze under the limit."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -97,12 +97,16 @@ def spend_check(
     amount: Decimal,
     now: datetime | None = None,
     operator: OperatorSettings | None = None,
+    releasing: Decimal = ZERO,
 ) -> None:
     """Refuse an order of `amount` that would take the customer over a monthly limit. Call it
-    with the customer's row locked (see the module docstring)."""
+    with the customer's row locked (see the module docstring). `releasing`: what the
+    customer's open checkout holds, given back in the same transaction (tickets.services)."""
     if amount <= 0:
         return
     position = spend_position(user, now, operator=operator)
+    if releasing:
+        position = replace(position, spent=max(position.spent - releasing, ZERO))
     limit = position.limit
     if limit is None or position.spent + amount <= limit:
         return

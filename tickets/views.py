@@ -1,5 +1,6 @@
 """Basket, checkout and the payment webhook: thin views over tickets.services."""
 
+import functools
 import logging
 import math
 
@@ -16,11 +17,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import email_verified
 from competitions.models import Competition
 
-from . import allocation, cards, payments, services
+from . import allocation, cards, payments, services, throttle
 from .cart import Cart
-from .exceptions import Busy, PaymentFailed, ProviderUnavailable, TicketError
+from .exceptions import Busy, PaymentFailed, ProviderUnavailable, Throttled, TicketError
 from .models import CardFunding, Order, Ticket
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,29 @@ def _int(value, default=0) -> int:
 
 def _competition_on_sale(slug) -> Competition:
     return get_object_or_404(Competition.objects.public().prefetch_related("answers"), slug=slug)
+
+
+def throttled(action: str):
+    """Count each POST against the basket or checkout limits (tickets.throttle); over them,
+    a 429 page says why and when to try again, and nothing is changed."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method == "POST":
+                try:
+                    throttle.check(request, action)
+                except Throttled as exc:
+                    response = render(
+                        request, "tickets/throttled.html", {"message": str(exc)}, status=429
+                    )
+                    response["Retry-After"] = str(exc.retry_after)
+                    return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 # ---------------------------------------------------------------- basket
@@ -56,11 +81,13 @@ def cart_detail(request):
             "total": Cart.total(lines),
             "ticket_count": sum(x.count for x in lines),
             "reservation_minutes": settings.FAIRDRAW_RESERVATION_MINUTES,
+            "email_verified": email_verified(request.user) if lines else True,
         },
     )
 
 
 @require_POST
+@throttled("basket")
 def cart_add(request, slug):
     """The entry form: answer + a preset or typed quantity of lucky-dip tickets."""
     competition = _competition_on_sale(slug)
@@ -90,6 +117,7 @@ def cart_add(request, slug):
     return redirect("tickets:cart")
 
 
+@throttled("basket")
 def cart_pick(request, slug):
     """Pick your own numbers: a page of 100 numbers at a time, taken ones shown as taken."""
     competition = _competition_on_sale(slug)
@@ -160,6 +188,7 @@ def cart_pick(request, slug):
 
 
 @require_POST
+@throttled("basket")
 def cart_update(request, competition_id):
     cart = Cart(request.session)
     current = cart.raw(competition_id)
@@ -186,6 +215,7 @@ def cart_update(request, competition_id):
 
 
 @require_POST
+@throttled("basket")
 def cart_remove(request, competition_id):
     Cart(request.session).remove(competition_id)
     messages.success(request, "Removed from your basket.")
@@ -196,6 +226,7 @@ def cart_remove(request, competition_id):
 
 
 @login_required
+@throttled("checkout")
 def checkout(request):
     cart = Cart(request.session)
     lines = cart.lines()
@@ -224,6 +255,7 @@ def checkout(request):
             "total": Cart.total(lines),
             "ticket_count": sum(x.count for x in lines),
             "can_purchase": request.user.can_purchase,
+            "email_verified": email_verified(request.user),
             "missing_birth_date": request.user.date_of_birth is None,
             # Responsible play: before a first purchase, offer to set a monthly limit.
             "suggest_limit": not request.user.spend_limits.exists()

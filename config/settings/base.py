@@ -45,6 +45,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Sign-up, log-in, e-mail verification, password reset and two-factor (accounts.adapter).
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     # Fairdraw, bottom layer first (docs/architecture.md §1; `python3 dev.py check-layers`).
     "core",
     "notifications",
@@ -72,6 +76,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # Staff: a second factor before any admin page, and a working day's idle session.
+    "accounts.middleware.StaffSecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.ServiceUnavailableMiddleware",
 ]
@@ -124,6 +131,50 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 3  # a reset link works for three hours
+
+# Accounts on django-allauth (README "Accounts and abuse"). Log in by e-mail; the e-mail is
+# confirmed by a link, which is optional for logging in but needed before the first purchase
+# (tickets.services.rules). Sign-up keeps Fairdraw's own fields and rules (accounts.forms,
+# accounts.adapter -> accounts.services.user_register).
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignUpForm", "login": "accounts.forms.LoginForm"}
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""  # our subjects name Fairdraw themselves
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
+# Log-in and password reset never say whether an address has an account. (Sign-up must say an
+# address is taken: with verification optional, allauth cannot hide it there.)
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_SESSION_REMEMBER = True  # customers keep Django's two-week session; staff get 8 h
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+# allauth counts in the cache; "key" is the e-mail address typed.
+ACCOUNT_RATE_LIMITS = {
+    # Wrong passwords: 5 per address and client per 15 minutes, 20 per client; after that even
+    # the right password is refused until the window passes.
+    "login_failed": "20/15m/ip,5/15m/key",
+    "login": "30/m/ip",
+    "signup": "5/h/ip",
+    "reset_password": "10/h/ip,3/h/key",
+    "reset_password_from_key": "20/h/ip",
+    "confirm_email": "1/3m/key",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "reauthenticate": "10/m/user",
+}
+# Two-factor: an authenticator app (with recovery codes) or a passkey. Every member of staff
+# must have one before any admin page opens (accounts.middleware); customers may add one.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = False  # passkeys are a second factor, not a password
+MFA_TOTP_ISSUER = SITE_NAME
+# Staff sessions end after a working day without a request (sliding); customers keep
+# SESSION_COOKIE_AGE (two weeks).
+FAIRDRAW_STAFF_SESSION_SECONDS = env.int("FAIRDRAW_STAFF_SESSION_SECONDS", default=8 * 60 * 60)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"  # how times are shown; they are stored in UTC
@@ -310,6 +361,11 @@ FAIRDRAW_CURRENCY = "GBP"
 FAIRDRAW_RESERVATION_MINUTES = env.int("FAIRDRAW_RESERVATION_MINUTES", default=15)
 # How long a buyer waits for a hot competition's row lock before being told to try again.
 FAIRDRAW_LOCK_TIMEOUT_SECONDS = env.float("FAIRDRAW_LOCK_TIMEOUT_SECONDS", default=3.0)
+# Throttles on the basket and checkout (tickets.throttle): (requests, seconds) per account
+# and per client address.
+FAIRDRAW_CHECKOUT_RATE_ACCOUNT = (10, 10 * 60)
+FAIRDRAW_CHECKOUT_RATE_CLIENT = (30, 10 * 60)
+FAIRDRAW_BASKET_RATE = (60, 60)
 FAIRDRAW_CLOSING_SOON_HOURS = env.int("FAIRDRAW_CLOSING_SOON_HOURS", default=24)
 FAIRDRAW_MINIMUM_AGE = 18
 # Nobody alive is older: a date of birth further back is a typing mistake (accounts.services).
@@ -317,6 +373,8 @@ FAIRDRAW_MAXIMUM_AGE = 120
 # How many proxies (load balancer, CDN) stand in front of the app and append to
 # X-Forwarded-For; the client address rate limits use is read accordingly (core.ratelimit).
 FAIRDRAW_TRUSTED_PROXIES = env.int("FAIRDRAW_TRUSTED_PROXIES", default=0)
+# allauth counts log-in and sign-up attempts by the same client address (core.ratelimit).
+ALLAUTH_TRUSTED_PROXY_COUNT = FAIRDRAW_TRUSTED_PROXIES
 # Responsible play. The next four are only the first values of the operator settings
 # (core.models.OperatorSettings), taken when that row is created; from then on they are
 # changed in admin ("Operator settings"), audited, and these variables are no longer read.

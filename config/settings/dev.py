@@ -8,3 +8,4 @@ SECRET_KEY = SECRET_KEY or "dev-only-insecure-key-change-me"  # noqa: F405
 # The dev checkout signs its events with this; real Stripe sets STRIPE_WEBHOOK_SECRET.
 STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET or "whsec_fairdraw_dev_only"  # noqa: F405
 FAIRDRAW_DEV_TOOLS = True  # the test payment page, seed_demo, ensure_demo_admin
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True  # passkeys on http://127.0.0.1

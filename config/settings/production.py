@@ -43,6 +43,10 @@ if _missing:
     )
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind that proxy, every rate limit (core.ratelimit's and allauth's) counts the client address
+# from X-Forwarded-For: how many proxies append to it (1: the load balancer or compose's web).
+FAIRDRAW_TRUSTED_PROXIES = env.int("FAIRDRAW_TRUSTED_PROXIES", default=1)
+ALLAUTH_TRUSTED_PROXY_COUNT = FAIRDRAW_TRUSTED_PROXIES
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # Health checks come over plain HTTP from inside the network (compose, load balancers).
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

@@ -127,7 +127,7 @@ class TestLogIn:
     def test_logs_in_with_any_case_of_the_e_mail(self, client):
         UserFactory(email="priya@example.com")
 
-        response = client.post(self.url, {"username": "PRIYA@example.com", "password": PASSWORD})
+        response = client.post(self.url, {"login": "PRIYA@example.com", "password": PASSWORD})
 
         assert response.status_code == 302
         assert response.url == reverse("accounts:dashboard")
@@ -135,15 +135,15 @@ class TestLogIn:
     def test_wrong_password_gives_a_plain_message(self, client):
         UserFactory(email="priya@example.com")
 
-        response = client.post(self.url, {"username": "priya@example.com", "password": "nope"})
+        response = client.post(self.url, {"login": "priya@example.com", "password": "nope"})
 
         assert "don’t match an account" in html(response)
 
     def test_a_banned_customer_is_told_why_but_only_with_the_right_password(self, client):
         UserFactory(email="banned@example.com", banned=True)
 
-        right = client.post(self.url, {"username": "banned@example.com", "password": PASSWORD})
-        wrong = client.post(self.url, {"username": "banned@example.com", "password": "guess"})
+        right = client.post(self.url, {"login": "banned@example.com", "password": PASSWORD})
+        wrong = client.post(self.url, {"login": "banned@example.com", "password": "guess"})
 
         assert "This account has been suspended" in html(right)
         assert "_auth_user_id" not in client.session
@@ -164,38 +164,43 @@ class TestLogIn:
 
 
 class TestPasswordReset:
+    url = reverse("account_reset_password")
+
     def test_reset_by_e_mail_end_to_end(self, client):
         user = UserFactory(email="reset.me@example.com")
 
-        response = client.post(
-            reverse("accounts:password_reset"), {"email": "Reset.Me@example.com"}
-        )
-        assert response.url == reverse("accounts:password_reset_done")
+        response = client.post(self.url, {"email": "Reset.Me@example.com"})
+        assert response.url == reverse("account_reset_password_done")
         assert len(mail.outbox) == 1
         message = mail.outbox[0]
         assert message.subject == "Reset your Fairdraw password"
-        link = re.search(r"http://testserver(/account/password-reset/\S+/)", message.body).group(1)
+        link = re.search(r"http://testserver(/account/password/reset/key/\S+/)", message.body)
 
-        form_page = client.get(link, follow=True)
+        form_page = client.get(link.group(1), follow=True)
         assert "Choose a new password" in html(form_page)
         done = client.post(
             form_page.redirect_chain[-1][0],
-            {"new_password1": "brand-new-passphrase-9", "new_password2": "brand-new-passphrase-9"},
+            {"password1": "brand-new-passphrase-9", "password2": "brand-new-passphrase-9"},
         )
-        assert done.url == reverse("accounts:password_reset_complete")
+        assert done.url == reverse("account_reset_password_from_key_done")
         user.refresh_from_db()
         assert user.check_password("brand-new-passphrase-9")
 
     def test_unknown_address_looks_the_same_and_sends_nothing(self, client):
-        response = client.post(reverse("accounts:password_reset"), {"email": "nobody@example.com"})
+        response = client.post(self.url, {"email": "nobody@example.com"})
 
-        assert response.url == reverse("accounts:password_reset_done")
+        assert response.url == reverse("account_reset_password_done")
         assert mail.outbox == []
 
     def test_a_used_or_forged_link_says_it_has_expired(self, client):
-        response = client.get("/account/password-reset/MQ/set-password/", follow=True)
+        response = client.get("/account/password/reset/key/1-set-password/", follow=True)
 
         assert "This link has expired" in html(response)
+
+    def test_the_old_address_still_leads_to_the_reset_page(self, client):
+        response = client.get("/account/password-reset/")
+
+        assert response.status_code == 301 and response.url == self.url
 
 
 class TestProfile:

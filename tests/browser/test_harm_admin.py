@@ -16,7 +16,13 @@ from harm_signals.models import HarmAction, HarmFlag
 from harm_signals.services import PAYMENT_FAILED, harm_signals_scan
 from responsible_play.limits import spend_limit_set
 from tests.browser import test_journey
-from tests.factories import PASSWORD, CompetitionFactory, TicketFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    CompetitionFactory,
+    TicketFactory,
+    UserFactory,
+    totp_code,
+)
 from tickets.models import Order, PaymentEvent, Ticket
 
 # The journey's browser fixtures (Debian chromium, never a downloaded browser).
@@ -77,6 +83,12 @@ def test_support_works_a_harm_flag(browser_page, live_server):
     page.get_by_label("E-mail address").fill(staff.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+
+    # Staff have a second factor (the factory gives them an authenticator app): the code step.
+    expect(page.get_by_role("heading", name="Two-Factor Authentication")).to_be_visible()
+    page.get_by_label("Code").fill(totp_code())
+    shot("00-second-factor")
+    page.get_by_role("button", name="Sign In").click()
 
     expect(page.get_by_role("heading", name="Harm signals")).to_be_visible()
     expect(page.get_by_text("£95.00 of £100.00").first).to_be_visible()

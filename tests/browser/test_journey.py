@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core import mail
 from django.core.management import call_command, get_commands
 from django.db import connections
 from django.urls import NoReverseMatch, reverse
@@ -166,6 +167,7 @@ def test_customer_journey(browser_page, live_server):
     journey.shot("sign-up")
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_text("Welcome to Fairdraw, Jordan!")).to_be_visible()
+    expect(page.get_by_text(re.compile("open it to confirm your e-mail address"))).to_be_visible()
 
     # 3. Asked to set a monthly spending limit before playing: £20, in force at once.
     expect(page.get_by_role("heading", name="Set a monthly limit before you play")).to_be_visible()
@@ -204,6 +206,23 @@ def test_customer_journey(browser_page, live_server):
     # 6. Basket, checkout and the test payment page.
     page.get_by_role("button", name="Save and go to basket").click()
     expect(page.get_by_role("heading", name="Your basket")).to_be_visible()
+    # The e-mail is not confirmed yet: the basket says so before checkout.
+    expect(page.get_by_text("Confirm your e-mail first.")).to_be_visible()
+    journey.shot("confirm-email-first")
+
+    # 6a. Open the link from the confirmation e-mail (the live server's locmem outbox).
+    (message,) = [m for m in mail.outbox if "jordan.reyes@example.com" in m.to]
+    link = re.search(r"https?://\S+/account/confirm-email/\S+/", message.body).group(0)
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Confirm your e-mail address")).to_be_visible()
+    journey.shot("confirm-email")
+    page.get_by_role("button", name="Confirm my e-mail address").click()
+    expect(
+        page.get_by_text(re.compile("is confirmed. You can enter competitions now"))
+    ).to_be_visible()
+    journey.go("/cart/")
+    expect(page.get_by_role("heading", name="Your basket")).to_be_visible()
+    expect(page.get_by_text("Confirm your e-mail first.")).not_to_be_visible()
     journey.shot("basket")
     page.get_by_role("link", name="Checkout").click()
     expect(page.get_by_role("heading", name="Checkout")).to_be_visible()

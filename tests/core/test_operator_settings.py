@@ -16,6 +16,7 @@ from tests.factories import UserFactory, active_competition
 from tests.tickets.helpers import reserve
 from tickets.exceptions import SpendLimitReached
 from tickets.models import Order
+from tickets.services import order_fulfil
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +129,7 @@ def test_unknown_setting_is_a_programming_error(ops):
 def test_a_lowered_cap_binds_the_very_next_purchase(ops):
     competition = active_competition(ticket_price=Decimal("5.00"), max_tickets_per_user=50)
     customer = UserFactory()
-    reserve(customer, competition, quantity=2)  # £10.00
+    order_fulfil(order_id=reserve(customer, competition, quantity=2).pk)  # £10.00 paid
 
     operator_settings_update(by=ops, monthly_spend_cap=Decimal("12.00"))
 

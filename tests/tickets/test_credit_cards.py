@@ -64,10 +64,10 @@ def test_default_cap_is_250_and_a_credit_payment_reaching_it_exactly_is_kept(
     client, fake_stripe, customer, fifties
 ):
     assert OperatorSettings.current().credit_card_monthly_cap == Decimal("250.00")
+    # One checkout at a time: a new one gives back the numbers of an unpaid one.
     first = reserve(customer, fifties, quantity=4)  # £200
-    second = reserve(customer, fifties, quantity=1)  # £50: exactly £250 by credit card
-
     assert pay(client, fake_stripe, first, funding="credit") == "paid"
+    second = reserve(customer, fifties, quantity=1)  # £50: exactly £250 by credit card
     assert pay(client, fake_stripe, second, funding="credit") == "paid"
 
     assert second.status == Order.Status.PAID
@@ -118,9 +118,8 @@ def test_debit_and_prepaid_payments_are_not_limited_by_the_credit_cap(
 ):
     pay(client, fake_stripe, reserve(customer, fifties, quantity=5), funding="credit")  # cap used
     debit = reserve(customer, fifties, quantity=4)
-    prepaid = reserve(customer, fifties, quantity=1)
-
     assert pay(client, fake_stripe, debit, funding="debit") == "paid"
+    prepaid = reserve(customer, fifties, quantity=1)
     assert pay(client, fake_stripe, prepaid, funding="prepaid") == "paid"
 
     assert debit.card_funding == CardFunding.DEBIT
@@ -141,8 +140,8 @@ def test_the_cap_is_the_operators_setting(client, fake_stripe, customer):
     set_credit_cap("10.00")
     competition = active_competition(ticket_price=Decimal("2.50"))
     exactly = reserve(customer, competition, quantity=4)  # £10.00
-    over = reserve(customer, competition, quantity=1)
     assert pay(client, fake_stripe, exactly, funding="credit") == "paid"
+    over = reserve(customer, competition, quantity=1)
     assert pay(client, fake_stripe, over, funding="credit").startswith("refunded")
     assert Refund.objects.get().order == over
 

@@ -41,20 +41,34 @@ def order_release(
         raise ValueError(f"Cannot release an order as {reason!r}.")
     with transaction.atomic():
         locking.lock_competitions(order_competition_ids(order_id))
-        claim = Order.objects.filter(pk=order_id, status=Order.Status.PENDING)
-        if only_if_lapsed:
-            claim = claim.filter(reserved_until__lte=now)
-        if not claim.update(status=reason, updated_at=now):
-            return False
-        drop_reservations(order_id=order_id, now=now)
-        if expire_checkout:
-            session_id = Order.objects.values_list("stripe_checkout_session_id", flat=True).get(
-                pk=order_id
-            )
-            if payments.is_stripe_session(session_id):
-                # robust: a broker hiccup must not fail the release sweep; the session then
-                # lapses by itself (Stripe's expires_at) and a payment takes the late path.
-                transaction.on_commit(partial(queue_checkout_expiry, order_id), robust=True)
+        return release_locked(
+            order_id=order_id,
+            reason=reason,
+            only_if_lapsed=only_if_lapsed,
+            expire_checkout=expire_checkout,
+            now=now,
+        )
+
+
+def release_locked(
+    *, order_id: int, reason: str, only_if_lapsed: bool, expire_checkout: bool, now
+) -> bool:
+    """`order_release` inside a transaction that already holds the order's competitions'
+    locks (order_release itself, or a new checkout giving back the customer's previous one)."""
+    claim = Order.objects.filter(pk=order_id, status=Order.Status.PENDING)
+    if only_if_lapsed:
+        claim = claim.filter(reserved_until__lte=now)
+    if not claim.update(status=reason, updated_at=now):
+        return False
+    drop_reservations(order_id=order_id, now=now)
+    if expire_checkout:
+        session_id = Order.objects.values_list("stripe_checkout_session_id", flat=True).get(
+            pk=order_id
+        )
+        if payments.is_stripe_session(session_id):
+            # robust: a broker hiccup must not fail the release sweep; the session then
+            # lapses by itself (Stripe's expires_at) and a payment takes the late path.
+            transaction.on_commit(partial(queue_checkout_expiry, order_id), robust=True)
     return True
 
 

@@ -7,6 +7,11 @@ re-checks every line and writes the pending order, its lines and its reserved ti
 `FAIRDRAW_RESERVATION_MINUTES`). What the customer holds is counted under their row lock,
 before the competitions' locks, because it can only grow under that lock (tickets.services).
 `order_checkout_start` opens the payment provider's checkout for the pending order.
+
+One open checkout per customer: `order_reserve` gives back the numbers of the customer's
+previous pending order (cancelled, its checkout page closed after commit) in the same
+transaction that holds the new ones, so nobody can hold a competition's numbers with a pile
+of open checkouts. Reserving also needs a confirmed e-mail address (rules.check_eligible).
 """
 
 from collections.abc import Sequence
@@ -24,7 +29,12 @@ from core.models import OperatorSettings
 from .. import allocation, cards, events, locking, payments, spending
 from ..exceptions import LimitReached, NumberTaken, PaymentFailed, SalesClosed, SoldOut
 from ..models import Order, OrderLine, Ticket
-from .release import order_release, queue_checkout_expiry, reservations_release_expired
+from .release import (
+    order_release,
+    queue_checkout_expiry,
+    release_locked,
+    reservations_release_expired,
+)
 from .rules import (
     RELEASED_STATES,
     Line,
@@ -79,7 +89,7 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
     now = now or timezone.now()
     # Read once for this purchase and passed to every rule that needs it.
     operator = OperatorSettings.current()
-    check_eligible(user, now, operator)
+    check_eligible(user, now, operator, reserving=True)
     prepared = prepare_lines(lines)
     try:
         return _reserve(user=user, prepared=prepared, operator=operator, now=now)
@@ -101,7 +111,18 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
         # here rather than under the competitions' locks.
         user = lock_customer(user.pk)
         check_eligible(user, now, operator)
-        spending.spend_check(user=user, amount=total, now=now, operator=operator)
+        # The customer's open checkout, if any, is given back below under the competitions'
+        # locks, so its money no longer counts against their limit (orders are only made under
+        # the customer's lock, so the set cannot change meanwhile).
+        previous = list(
+            OrderLine.objects.filter(order__user_id=user.pk, order__status=Order.Status.PENDING)
+            .order_by()
+            .values_list("order_id", "competition_id", "order__total", "order__reserved_until")
+        )
+        releasing = sum({o: t for o, _, t, _ in previous}.values(), Decimal("0"))
+        spending.spend_check(
+            user=user, amount=total, now=now, operator=operator, releasing=releasing
+        )
         held = holdings(user, ids)
         # The order and its lines at the prices read before the lock: nobody else can see them
         # yet, so they need no lock, and a price change seen under the lock refuses the order.
@@ -126,7 +147,21 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
                 for line in prepared
             ]
         )
-        locked = locking.lock_competitions(ids)
+        locked = locking.lock_competitions({*ids, *(c for _, c, _, _ in previous)})
+        released = [
+            order_id
+            for order_id, until in sorted({(o, u) for o, _, _, u in previous})
+            if release_locked(
+                order_id=order_id,
+                # Lapsed already: expired, as the sweep would call it; else given up.
+                reason=Order.Status.EXPIRED if until <= now else Order.Status.CANCELLED,
+                only_if_lapsed=False,
+                expire_checkout=True,
+                now=now,
+            )
+        ]
+        if released:
+            held = holdings(user, ids)
         for line in prepared:
             competition = locked[line.competition.pk]
             if competition.ticket_price != line.competition.ticket_price:

@@ -15,6 +15,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from accounts.models import ExclusionKind, User
+from accounts.selectors import email_verified
 from accounts.services import age_verification_needed_message
 from competitions.lifecycle import FINAL, Status
 from competitions.models import AnswerChoice, Competition
@@ -66,8 +67,17 @@ class Line:
         return self.quantity + len(self.numbers)
 
 
-def check_eligible(user, now=None, operator=None) -> None:
-    """`operator`: the OperatorSettings row this purchase read (default: read it)."""
+CONFIRM_EMAIL_FIRST = (
+    "Confirm your e-mail first: open the link we sent to {email} (or ask for a new one from "
+    "your basket or your details page), then come back to enter."
+)
+
+
+def check_eligible(user, now=None, operator=None, *, reserving: bool = False) -> None:
+    """`operator`: the OperatorSettings row this purchase read (default: read it).
+    `reserving`: a customer's own checkout, which also needs a confirmed e-mail address (no
+    mass of throw-away accounts holding numbers); payments for numbers already held and
+    postal entries do not ask again."""
     if user.is_excluded(now):
         raise NotEligible(_exclusion_message(user))
     if not user.may_purchase(now, operator):
@@ -79,6 +89,8 @@ def check_eligible(user, now=None, operator=None) -> None:
             if user.is_active and not user.is_banned and user.date_of_birth is None
             else "Only adults (18+) with an account in good standing can enter."
         )
+    if reserving and not email_verified(user):
+        raise NotEligible(CONFIRM_EMAIL_FIRST.format(email=user.email))
 
 
 def eligibility_problem(user, now, operator=None) -> str | None:
