@@ -227,7 +227,9 @@ if AWS_STORAGE_BUCKET_NAME:
         ]
 if MEDIA_URL.startswith(("https://", "http://")):
     CSP_MEDIA_ORIGINS.append("/".join(MEDIA_URL.split("/")[:3]))
-STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
+# Where Stripe Checkout pages live (form-action: the checkout form redirects there); another
+# origin only for a sandbox or the tests' local fake.
+STRIPE_CHECKOUT_ORIGIN = env.str("STRIPE_CHECKOUT_ORIGIN", default="https://checkout.stripe.com")
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

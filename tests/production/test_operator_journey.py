@@ -232,6 +232,7 @@ def site(request):
         STRIPE_SECRET_KEY="sk_test_fairdraw_production_journey",
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         STRIPE_API_BASE=fake.url,
+        STRIPE_CHECKOUT_ORIGIN=fake.url,  # its hosted checkout page (CSP form-action)
         SITE_URL=f"https://127.0.0.1:{port}",
         STATIC_ROOT=str(folder / "static"),
         MEDIA_ROOT=str(folder / "media"),
@@ -348,6 +349,16 @@ def test_a_customer_buys_and_the_draw_verifies_on_the_production_deployment(
             context.set_default_timeout(TIMEOUT_MS)
             page = context.new_page()
             assets, shot = Assets(page), Shots(page)
+            # The production Content-Security-Policy must block nothing the site needs.
+            blocked: list[str] = []
+            page.on(
+                "console",
+                lambda message: (
+                    blocked.append(f"{page.url}: {message.text}")
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
 
             def visit(path: str) -> None:
                 page.goto(site.url + path)
@@ -384,6 +395,17 @@ def test_a_customer_buys_and_the_draw_verifies_on_the_production_deployment(
             expect(page.get_by_text("Your new limit is in force now.")).to_be_visible()
             session_cookie = next(c for c in context.cookies() if c["name"] == "sessionid")
             assert session_cookie["secure"] and session_cookie["httpOnly"]
+
+            # 2a. Confirm the e-mail address (needed before the first entry). With no SMTP
+            #     configured, production's e-mail backend is the console: the operator's log.
+            link = re.search(r"https://\S+/account/confirm-email/\S+/", site.log("gunicorn")).group(
+                0
+            )
+            page.goto(link)
+            expect(page.get_by_role("heading", name="Confirm your e-mail address")).to_be_visible()
+            page.get_by_role("button", name="Confirm my e-mail address").click()
+            expect(page.get_by_text(re.compile("is confirmed"))).to_be_visible()
+            shot("e-mail-confirmed")
 
             # 3. The competition, its picture served by the app, and the skill question.
             visit("/competitions/")
@@ -447,6 +469,7 @@ def test_a_customer_buys_and_the_draw_verifies_on_the_production_deployment(
             shot("verification")
 
             assert not assets.failed, assets.failed
+            assert not blocked, blocked
             answers = assets.check(context.request)
             assert answers and all(s == 200 for s in answers.values()), answers
             assert any(u.endswith(".css") for u in answers) and any(
