@@ -1,6 +1,7 @@
 """Fairdraw's side of django-allauth: accounts are opened through accounts.services (every
-sign-up rule lives there), messages speak our language, and where a customer lands after
-signing up (the monthly-limit prompt, then where they were going)."""
+sign-up rule lives there), messages speak our language, and where a new customer lands once
+the e-mailed link has confirmed their address and logged them in (the monthly-limit prompt,
+then where they were going)."""
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.contrib import messages
@@ -54,13 +55,33 @@ class AccountAdapter(DefaultAccountAdapter):
             phone=data["phone"],
             marketing_consent=data.get("marketing_consent", False),
         )
-        messages.success(request, f"Welcome to Fairdraw, {user.first_name}! You’re logged in.")
         return user
 
     def get_signup_redirect_url(self, request):
-        # Responsible play: offer a monthly limit before the first purchase; the limits page
-        # then sends the customer on to where they were going.
-        query = {"welcome": "1"}
-        if safe_next(request):
-            query["next"] = safe_next(request)
-        return f"{reverse('accounts:limits')}?{urlencode(query)}"
+        """Where sign-up sends the customer once the link has logged them in (allauth keeps it
+        with the pending log-in until then)."""
+        return welcome_url(safe_next(request))
+
+    def post_login(self, request, user, *, signup, **kwargs):
+        # With verification mandatory a sign-up only logs in here, after the link is opened.
+        response = super().post_login(request, user, signup=signup, **kwargs)
+        if signup:
+            messages.success(request, f"Welcome to Fairdraw, {user.first_name}! You’re logged in.")
+        return response
+
+    def get_email_verification_redirect_url(self, email_address):
+        """A link opened in another browser confirms without logging in (allauth logs in only
+        the browser that signed up): a customer who has never logged in goes through the log-in
+        page on to the monthly-limit prompt, as a sign-up would have."""
+        if not self.request.user.is_authenticated and email_address.user.last_login is None:
+            return f"{reverse('accounts:login')}?{urlencode({'next': welcome_url()})}"
+        return super().get_email_verification_redirect_url(email_address)
+
+
+def welcome_url(next_url: str | None = None) -> str:
+    """The monthly-limit prompt a new customer sees first (responsible play: a limit before the
+    first purchase); it links on to where they were going."""
+    query = {"welcome": "1"}
+    if next_url:
+        query["next"] = next_url
+    return f"{reverse('accounts:limits')}?{urlencode(query)}"

@@ -67,7 +67,11 @@ def user_register(
     marketing_consent: bool = False,
     now=None,
 ) -> User:
-    """Open a customer account after checking every sign-up rule on the server."""
+    """Open a customer account after checking every sign-up rule on the server.
+
+    A taken address fails with code "email_taken". The sign-up page never shows that error: it
+    answers a taken address with allauth's enumeration-safe flow (accounts.views.SignupView),
+    so only callers that may know (staff, commands) ever see it."""
     now = now or timezone.now()
     email = normalise_email(email)
     errors: dict[str, list] = {}

@@ -8,6 +8,7 @@ from allauth.account import views as allauth_views
 from allauth.account.adapter import get_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,7 +25,10 @@ def _safe_next(request) -> str | None:
 
 
 class SignupView(allauth_views.SignupView):
-    """allauth's sign-up, landing on the monthly-limit prompt (which links on to `next`)."""
+    """allauth's sign-up: every valid form, whether or not its address already has an account,
+    answers with the same "check your e-mail" page (allauth's enumeration prevention). The
+    e-mailed link then logs the new customer in on the monthly-limit prompt (which links on to
+    `next`)."""
 
     def get_success_url(self):
         if self.request.user.is_authenticated:  # already in: their account, as before
@@ -35,11 +39,26 @@ class SignupView(allauth_views.SignupView):
         return {**super().get_context_data(**kwargs), "next": safe_next(self.request)}
 
     def form_valid(self, form):
+        if form.account_already_exists:
+            # A new account costs a password hash; spend the same time so the answer's delay
+            # does not tell that this one was not opened.
+            make_password(form.cleaned_data["password1"])
         try:
             return super().form_valid(form)
-        except ValidationError as error:  # a rule the service checks again (or a lost race)
+        except ValidationError as error:  # a rule the service checks again
+            if _email_taken(error):
+                # Taken after the form's check (a race, or an address allauth does not see):
+                # answer as for any taken address, never with "already exists".
+                form.account_already_exists = True
+                return super().form_valid(form)
             form.add_error(None, error)
             return self.form_invalid(form)
+
+
+def _email_taken(error: ValidationError) -> bool:
+    if not hasattr(error, "error_dict"):
+        return False
+    return any(e.code == "email_taken" for e in error.error_dict.get("email", []))
 
 
 signup = SignupView.as_view()

@@ -92,6 +92,7 @@ def test_public_pages(client, competition):
         reverse("tickets:cart"),
         reverse("accounts:login"),
         reverse("accounts:signup"),
+        reverse("account_email_verification_sent"),
         reverse("account_reset_password"),
         "/api/competitions",
         "/no-such-page/",

@@ -132,9 +132,9 @@ LOGIN_REDIRECT_URL = "accounts:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 3  # a reset link works for three hours
 
-# Accounts on django-allauth (README "Accounts and abuse"). Log in by e-mail; the e-mail is
-# confirmed by a link, which is optional for logging in but needed before the first purchase
-# (tickets.services.rules). Sign-up keeps Fairdraw's own fields and rules (accounts.forms,
+# Accounts on django-allauth (README "Accounts and abuse"). Log in by e-mail, which must be
+# confirmed by the e-mailed link before the first log-in: opening the link in the browser that
+# signed up logs the customer in. Sign-up keeps Fairdraw's own fields and rules (accounts.forms,
 # accounts.adapter -> accounts.services.user_register).
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignUpForm", "login": "accounts.forms.LoginForm"}
@@ -142,12 +142,17 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False  # a link, which works in any browser
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # the link opens a page with a button (mail scanners GET)
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 3
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""  # our subjects name Fairdraw themselves
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
-# Log-in and password reset never say whether an address has an account. (Sign-up must say an
-# address is taken: with verification optional, allauth cannot hide it there.)
+# Log-in, password reset and sign-up never say whether an address has an account. Sign-up can
+# keep the secret only because verification is mandatory: an address that already has an
+# account gets the same "check your e-mail" page, its owner an "account already exists" e-mail,
+# and nothing is created.
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_SESSION_REMEMBER = True  # customers keep Django's two-week session; staff get 8 h

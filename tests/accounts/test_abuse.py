@@ -80,14 +80,15 @@ class TestSignUpAndResetLimits:
 class TestEmailConfirmation:
     def test_sign_up_sends_a_link_and_buying_waits_for_it(self, client):
         response = client.post(reverse("accounts:signup"), signup_data())
-        assert response.status_code == 302
+        assert response.url == reverse("account_email_verification_sent")
         user = User.objects.get()
-        assert client.session["_auth_user_id"] == str(user.pk)  # logged in, unconfirmed
+        assert "_auth_user_id" not in client.session  # not in until the link is opened
         assert not email_verified(user)
         (message,) = mail.outbox
         assert message.subject == "Confirm your e-mail address for Fairdraw"
         competition = active_competition()
 
+        # Defence in depth: the purchase rules refuse an unconfirmed address too.
         with pytest.raises(NotEligible, match="Confirm your e-mail first"):
             reserve(user, competition, quantity=1)
 
@@ -96,11 +97,38 @@ class TestEmailConfirmation:
         assert "Confirm my e-mail address" in page.text
         client.post(link)
         assert email_verified(user)
+        assert client.session["_auth_user_id"] == str(user.pk)
         assert reserve(user, competition, quantity=1).tickets.count() == 1
 
-    def test_customers_from_before_keep_buying(self):
+    def test_an_unconfirmed_customer_logging_in_gets_a_fresh_link_not_a_session(self, client):
+        UserFactory(email="late@example.com", email_verified=False)
+
+        first = log_in(client, "late@example.com", PASSWORD)
+        again = log_in(client, "late@example.com", PASSWORD)
+
+        assert first.url == again.url == reverse("account_email_verification_sent")
+        assert "_auth_user_id" not in client.session
+        # One link per address every three minutes (ACCOUNT_RATE_LIMITS "confirm_email").
+        (message,) = mail.outbox
+        assert message.to == ["late@example.com"]
+        assert "/account/confirm-email/" in message.body
+
+    def test_the_link_from_a_log_in_logs_in_where_the_customer_was_going(self, client):
+        customer = UserFactory(email="late@example.com", email_verified=False)
+        client.post(LOGIN, {"login": customer.email, "password": PASSWORD, "next": "/cart/"})
+        link = re.search(r"http://testserver(/account/confirm-email/\S+/)", mail.outbox[0].body)
+
+        response = client.post(link.group(1))
+
+        assert response.url == "/cart/"
+        assert client.session["_auth_user_id"] == str(customer.pk)
+        assert email_verified(customer)
+
+    def test_customers_from_before_keep_buying(self, client):
         # Factories stand for existing customers: migration 0007 confirmed their addresses.
-        assert email_verified(UserFactory())
+        customer = UserFactory()
+        assert email_verified(customer)
+        assert log_in(client, customer.email, PASSWORD).url == reverse("accounts:dashboard")
 
 
 class TestStaffSecondFactor:

@@ -5,8 +5,10 @@ from datetime import date, timedelta
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from accounts.models import User
 from tests.factories import (
@@ -41,6 +43,24 @@ def signup_data(**overrides) -> dict:
     }
 
 
+def confirmation_link(message) -> str:
+    return re.search(r"http://testserver(/account/confirm-email/\S+/)", message.body).group(1)
+
+
+def same_page(one: str, other: str) -> bool:
+    """Whether two pages read the same apart from their per-request tokens."""
+    tokens = re.compile(r'(nonce|value)="[^"]*"')
+    return tokens.sub("", one) == tokens.sub("", other)
+
+
+def sign_up_and_confirm(client, **overrides):
+    """Sign up, then open the e-mailed link in the same browser: the answer is the redirect
+    that logs the new customer in."""
+    response = client.post(reverse("accounts:signup"), signup_data(**overrides))
+    assert response.url == reverse("account_email_verification_sent"), response
+    return client.post(confirmation_link(mail.outbox[-1]))
+
+
 class TestSignUp:
     url = reverse("accounts:signup")
 
@@ -59,19 +79,53 @@ class TestSignUp:
         assert 'type="date"' in page
         assert 'name="marketing_consent"' in page and "checked" not in page
 
-    def test_signing_up_creates_the_account_and_logs_in(self, client):
+    def test_signing_up_creates_the_account_but_logs_in_only_from_the_link(self, client):
         response = client.post(self.url, signup_data(marketing_consent="on"))
 
         assert response.status_code == 302
+        assert response.url == reverse("account_email_verification_sent")
         user = User.objects.get()
         assert user.email == "sarah.khan@example.com"
         assert user.phone == "+447700900123"
         assert user.marketing_consent_at is not None
+        assert "_auth_user_id" not in client.session
+        assert "open the link in it" in html(client.get(response.url))
+        (message,) = mail.outbox
+        assert message.subject == "Confirm your e-mail address for Fairdraw"
+
+    def test_the_link_logs_in_on_the_limit_prompt_with_a_welcome(self, client):
+        client.post(self.url, signup_data())
+        link = confirmation_link(mail.outbox[-1])
+
+        assert "Confirm my e-mail address" in html(client.get(link))
+        assert "_auth_user_id" not in client.session  # opening the page is not enough
+        response = client.post(link)
+
+        user = User.objects.get()
         assert client.session["_auth_user_id"] == str(user.pk)
-        assert "Welcome to Fairdraw" in html(client.get(response.url))
+        assert response.url == reverse("accounts:limits") + "?welcome=1"
+        page = html(client.get(response.url))
+        assert "Welcome to Fairdraw, Sarah!" in page
+        assert "Set a monthly limit" in page
+
+    def test_a_link_opened_in_another_browser_confirms_then_asks_to_log_in(self, client):
+        client.post(self.url, signup_data())
+        link = confirmation_link(mail.outbox[-1])
+        client.cookies.clear()  # another browser: allauth logs in only the one that signed up
+
+        response = client.post(link)
+
+        assert "_auth_user_id" not in client.session
+        welcome = reverse("accounts:limits") + "?welcome=1"
+        assert response.url == f"{reverse('accounts:login')}?{urlencode({'next': welcome})}"
+        logged_in = client.post(
+            response.url,
+            {"login": "sarah.khan@example.com", "password": signup_data()["password1"]},
+        )
+        assert logged_in.url == welcome
 
     def test_goes_back_to_where_the_customer_was(self, client):
-        response = client.post(self.url, signup_data(next="/competitions/some-prize/"))
+        response = sign_up_and_confirm(client, next="/competitions/some-prize/")
 
         # Via the monthly-limit prompt, which links on to where they were going.
         assert response.url == (
@@ -80,7 +134,7 @@ class TestSignUp:
         assert 'href="/competitions/some-prize/"' in html(client.get(response.url))
 
     def test_never_redirects_off_site(self, client):
-        response = client.post(self.url, signup_data(next="https://evil.example/"))
+        response = sign_up_and_confirm(client, next="https://evil.example/")
 
         assert response.url == reverse("accounts:limits") + "?welcome=1"
 
@@ -94,13 +148,45 @@ class TestSignUp:
         assert not User.objects.exists()
         assert "_auth_user_id" not in client.session
 
-    def test_an_e_mail_in_use_in_another_case_is_refused(self, client):
+    def test_an_address_with_an_account_gets_the_same_answer_and_its_owner_an_e_mail(self, client):
+        owner = UserFactory(email="sarah.khan@example.com")
+        stranger = Client()
+        new = stranger.post(self.url, signup_data(email="someone.new@example.com"))
+
+        # In another case too: the address is the same whatever its case.
+        taken = client.post(self.url, signup_data(email="SARAH.KHAN@EXAMPLE.COM"))
+
+        assert (taken.status_code, taken.url) == (new.status_code, new.url)
+        assert same_page(
+            html(client.get(taken.url)).replace("sarah.khan@", "@"),
+            html(stranger.get(new.url)).replace("someone.new@", "@"),
+        )
+        assert "_auth_user_id" not in client.session
+        assert User.objects.filter(email__iexact="sarah.khan@example.com").get() == owner
+        assert User.objects.count() == 2  # the owner and the new sign-up, nothing else
+        message = mail.outbox[-1]
+        assert message.to == ["sarah.khan@example.com"]
+        assert message.subject == "You already have a Fairdraw account"
+        assert "/account/confirm-email/" not in message.body
+        assert "/account/password/reset/" in message.body
+        assert "already exists" not in html(client.get(taken.url))
+
+    def test_an_address_taken_after_the_form_checked_it_gets_the_same_answer(
+        self, client, monkeypatch
+    ):
+        # The service's own check catches what the form missed (a race between two sign-ups).
         UserFactory(email="sarah.khan@example.com")
+        monkeypatch.setattr(
+            "allauth.account.internal.flows.manage_email.assess_unique_email",
+            lambda email, user=None: True,
+        )
 
-        response = client.post(self.url, signup_data(email="SARAH.KHAN@EXAMPLE.COM"))
+        response = client.post(self.url, signup_data())
 
-        assert "An account with this e-mail address already exists" in html(response)
+        assert response.url == reverse("account_email_verification_sent")
         assert User.objects.count() == 1
+        assert "_auth_user_id" not in client.session
+        assert mail.outbox[-1].subject == "You already have a Fairdraw account"
 
     def test_mistakes_are_summarised_and_linked_to_their_fields(self, client):
         response = client.post(

@@ -1,8 +1,9 @@
 """The customer's whole journey in a real browser (headless Debian chromium via Playwright).
 
-Sign up, browse, answer the skill question, pick numbers, check out with the test payment
-page, see the tickets in /account/, then — after the draw is run with `manage.py draw` —
-see the winner on the competition page, replay the draw and open its verification page.
+Sign up and open the e-mailed link (which logs in), set a limit, browse, answer the skill
+question, pick numbers, check out with the test payment page, see the tickets in /account/,
+then — after the draw is run with `manage.py draw` — see the winner on the competition page,
+replay the draw and open its verification page.
 A screenshot of every step goes to test-artefacts/journey/NN-step.png.
 
 The browser is Debian's chromium (installed with apt when missing and we are root); a
@@ -152,7 +153,7 @@ def test_customer_journey(browser_page, live_server):
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     journey.shot("home")
 
-    # 2. Sign up (18+), which logs the customer in.
+    # 2. Sign up (18+): nothing happens until the e-mailed link is opened.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in").click()
     page.get_by_role("link", name="Create an account").click()
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
@@ -166,8 +167,22 @@ def test_customer_journey(browser_page, live_server):
     page.get_by_label(re.compile("Send me news")).check()
     journey.shot("sign-up")
     page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_text("Welcome to Fairdraw, Jordan!")).to_be_visible()
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
     expect(page.get_by_text(re.compile("open it to confirm your e-mail address"))).to_be_visible()
+    journey.shot("check-email")
+
+    # 2a. Open the link from the confirmation e-mail (the live server's locmem outbox): it
+    # confirms the address and logs the customer in.
+    (message,) = [m for m in mail.outbox if "jordan.reyes@example.com" in m.to]
+    link = re.search(r"https?://\S+/account/confirm-email/\S+/", message.body).group(0)
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Confirm your e-mail address")).to_be_visible()
+    journey.shot("confirm-email")
+    page.get_by_role("button", name="Confirm my e-mail address").click()
+    expect(page.get_by_text("Welcome to Fairdraw, Jordan!")).to_be_visible()
+    expect(
+        page.get_by_text(re.compile("is confirmed. You can enter competitions now"))
+    ).to_be_visible()
 
     # 3. Asked to set a monthly spending limit before playing: £20, in force at once.
     expect(page.get_by_role("heading", name="Set a monthly limit before you play")).to_be_visible()
@@ -206,22 +221,7 @@ def test_customer_journey(browser_page, live_server):
     # 6. Basket, checkout and the test payment page.
     page.get_by_role("button", name="Save and go to basket").click()
     expect(page.get_by_role("heading", name="Your basket")).to_be_visible()
-    # The e-mail is not confirmed yet: the basket says so before checkout.
-    expect(page.get_by_text("Confirm your e-mail first.")).to_be_visible()
-    journey.shot("confirm-email-first")
-
-    # 6a. Open the link from the confirmation e-mail (the live server's locmem outbox).
-    (message,) = [m for m in mail.outbox if "jordan.reyes@example.com" in m.to]
-    link = re.search(r"https?://\S+/account/confirm-email/\S+/", message.body).group(0)
-    page.goto(link)
-    expect(page.get_by_role("heading", name="Confirm your e-mail address")).to_be_visible()
-    journey.shot("confirm-email")
-    page.get_by_role("button", name="Confirm my e-mail address").click()
-    expect(
-        page.get_by_text(re.compile("is confirmed. You can enter competitions now"))
-    ).to_be_visible()
-    journey.go("/cart/")
-    expect(page.get_by_role("heading", name="Your basket")).to_be_visible()
+    # Confirmed at sign-up, so the basket asks for nothing more.
     expect(page.get_by_text("Confirm your e-mail first.")).not_to_be_visible()
     journey.shot("basket")
     page.get_by_role("link", name="Checkout").click()

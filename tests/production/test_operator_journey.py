@@ -375,7 +375,7 @@ def test_a_customer_buys_and_the_draw_verifies_on_the_production_deployment(
             assert plain.status == 301
             assert plain.headers["location"] == site.url + "/"
 
-            # 2. Sign up, then the monthly limit asked for before playing.
+            # 2. Sign up: a "check your e-mail" page, and nobody logged in yet.
             page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in").click()
             page.get_by_role("link", name="Create an account").click()
             expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
@@ -389,23 +389,27 @@ def test_a_customer_buys_and_the_draw_verifies_on_the_production_deployment(
             page.get_by_label("Confirm password").fill(PASSWORD)
             shot("sign-up")
             page.get_by_role("button", name="Create account").click()
-            expect(page.get_by_text("Welcome to Fairdraw, Priya!")).to_be_visible()
-            page.get_by_label("Monthly spending limit (£)").fill("50")
-            page.get_by_role("button", name="Save limit").click()
-            expect(page.get_by_text("Your new limit is in force now.")).to_be_visible()
-            session_cookie = next(c for c in context.cookies() if c["name"] == "sessionid")
-            assert session_cookie["secure"] and session_cookie["httpOnly"]
+            expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+            assets.collect()
+            shot("check-e-mail")
 
-            # 2a. Confirm the e-mail address (needed before the first entry). With no SMTP
+            # 2a. Open the confirmation link, which logs the customer in. With no SMTP
             #     configured, production's e-mail backend is the console: the operator's log.
-            link = re.search(r"https://\S+/account/confirm-email/\S+/", site.log("gunicorn")).group(
-                0
-            )
-            page.goto(link)
+            confirm = re.compile(r"https://\S+/account/confirm-email/\S+/")
+            site.wait_for("the confirmation e-mail", lambda: confirm.search(site.log("gunicorn")))
+            page.goto(confirm.search(site.log("gunicorn")).group(0))
             expect(page.get_by_role("heading", name="Confirm your e-mail address")).to_be_visible()
             page.get_by_role("button", name="Confirm my e-mail address").click()
             expect(page.get_by_text(re.compile("is confirmed"))).to_be_visible()
+            expect(page.get_by_text("Welcome to Fairdraw, Priya!")).to_be_visible()
             shot("e-mail-confirmed")
+            session_cookie = next(c for c in context.cookies() if c["name"] == "sessionid")
+            assert session_cookie["secure"] and session_cookie["httpOnly"]
+
+            # 2b. Then the monthly limit asked for before playing.
+            page.get_by_label("Monthly spending limit (£)").fill("50")
+            page.get_by_role("button", name="Save limit").click()
+            expect(page.get_by_text("Your new limit is in force now.")).to_be_visible()
 
             # 3. The competition, its picture served by the app, and the skill question.
             visit("/competitions/")

@@ -231,17 +231,16 @@ def test_form_blank_means_no_personal_limit_and_rejects_negative(client):
 
 
 def test_signup_leads_to_the_limits_prompt(client):
-    response = client.post(
-        reverse("accounts:signup"),
-        {
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-            "date_of_birth": "1990-05-17",
-            "phone": "07700 900123",
-            "email": "ada@example.com",
-            "password1": "a-long-pass-phrase",
-            "password2": "a-long-pass-phrase",
-        },
+    from tests.accounts.test_views import sign_up_and_confirm
+
+    # The e-mailed link logs the new customer in on the prompt.
+    response = sign_up_and_confirm(
+        client,
+        first_name="Ada",
+        last_name="Lovelace",
+        email="ada@example.com",
+        password1="a-long-pass-phrase",
+        password2="a-long-pass-phrase",
     )
     assert response.status_code == 302
     assert response.url == reverse("accounts:limits") + "?welcome=1"
