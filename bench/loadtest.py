@@ -70,6 +70,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery processes")
     parser.add_argument(
+        "--production-hasher",
+        action="store_true",
+        help="hash passwords as production does (PBKDF2, ~0.6 s of CPU a log-in); default: "
+        "the test settings' fast hasher (config/settings/loadtest.py says why)",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get("LOADTEST_DATABASE_URL", DEFAULT_DATABASE_URL),
         help="PostgreSQL database, dropped and created (LOADTEST_DATABASE_URL)",
@@ -94,6 +100,7 @@ def _environment(args) -> dict:
         "LOG_LEVEL": os.environ.get("LOADTEST_LOG_LEVEL", "INFO"),
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
+        "LOADTEST_PRODUCTION_HASHER": "1" if args.production_hasher else "",
     }
 
 
@@ -452,7 +459,8 @@ def run(args) -> int:
             f"gunicorn ({args.workers} sync workers) on 127.0.0.1:{port}, Celery worker "
             f"(concurrency {args.worker_concurrency}), {os.cpu_count()} CPUs; Locust: "
             f"{args.users} users, {args.spawn_rate:g}/s, {args.run_time}, a purchase every "
-            f"{args.pacing:g} s per user"
+            f"{args.pacing:g} s per user; password hasher: "
+            + ("production's PBKDF2" if args.production_hasher else "fast (test settings')")
         )
         locust_env = {**env, "LOADTEST_PLAN": str(plan_path), "LOADTEST_PACING": str(args.pacing)}
         with (WORK_DIR / "locust.log").open("w") as log:
