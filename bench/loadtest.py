@@ -459,7 +459,8 @@ def run(args) -> int:
             f"gunicorn ({args.workers} sync workers) on 127.0.0.1:{port}, Celery worker "
             f"(concurrency {args.worker_concurrency}), {os.cpu_count()} CPUs; Locust: "
             f"{args.users} users, {args.spawn_rate:g}/s, {args.run_time}, a purchase every "
-            f"{args.pacing:g} s per user; password hasher: "
+            f"{args.pacing:g} s per user (first one at random within it); load average "
+            f"{os.getloadavg()[0]:.1f} before the run; password hasher: "
             + ("production's PBKDF2" if args.production_hasher else "fast (test settings')")
         )
         locust_env = {**env, "LOADTEST_PLAN": str(plan_path), "LOADTEST_PACING": str(args.pacing)}
@@ -475,11 +476,12 @@ def run(args) -> int:
                 cwd=ROOT, env=locust_env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             seconds = time.monotonic() - began
+            load = os.getloadavg()[0]
         left = _drain(env["CELERY_BROKER_URL"])
     finally:
         _stop(server)
         _stop(worker)
-    print()
+    print(f"\nLoad average {load:.1f} at the end of the run ({os.cpu_count()} CPUs)")
     failures = report(prefix, seconds)
     if left:
         print(f"\n{left} Celery messages still queued after a minute")

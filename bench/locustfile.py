@@ -126,6 +126,9 @@ class Customer(HttpUser):
         ) as answer:
             if answer.status_code != 200 or answer.url.rstrip("/").endswith("login"):
                 answer.failure(f"log-in refused ({answer.status_code})")
+        # Customers do not all buy in the same second: each starts somewhere in the first
+        # pacing interval, then buys once per interval.
+        time.sleep(random.uniform(0, PACING))
 
     def _get(self, path: str, name: str, expect: str | None = None):
         with self.client.get(path, name=name, catch_response=True, timeout=TIMEOUT) as page:
