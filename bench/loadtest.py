@@ -65,7 +65,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pacing", type=float, default=40, help="seconds between purchases")
     parser.add_argument("--customers", type=int, default=0, help="accounts (default: --users)")
     parser.add_argument("--competitions", type=int, default=4, help="large ones on sale")
-    parser.add_argument("--hot-tickets", type=int, default=150, help="the hot one's tickets")
+    parser.add_argument("--hot-tickets", type=int, default=40, help="the hot one's tickets")
     parser.add_argument("--hot-share", type=float, default=0.5, help="buyers who want it")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery processes")

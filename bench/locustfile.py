@@ -86,10 +86,18 @@ def signed_completed_event(*, reference: str, amount_pence: int) -> tuple[str, s
 
 
 def sold_out(html: str) -> bool:
-    """Whether the page tells the customer there are not enough tickets left (SoldOut)."""
+    """Whether the page tells the customer there are not enough tickets left (SoldOut), or that
+    entries are closed (SalesClosed: a competition whose every ticket is sold has ended)."""
     return any(
-        "is sold out" in text or "tickets left for" in text for text in ERROR_MESSAGE.findall(html)
+        phrase in text
+        for text in ERROR_MESSAGE.findall(html)
+        for phrase in ("is sold out", "tickets left for", "are closed")
     )
+
+
+def said(html: str) -> str:
+    """The error messages on a page, for a failure's description."""
+    return " | ".join(ERROR_MESSAGE.findall(html))[:200]
 
 
 def outcome(environment, name: str) -> None:
@@ -167,7 +175,7 @@ class Customer(HttpUser):
         page = self._get(path, "open competition", expect=competition["title"])
         if page.status_code != 200:
             return
-        if SOLD_OUT_FORM in page.text:
+        if SOLD_OUT_FORM in page.text or 'id="enter"' not in page.text:
             self.sold_out.add(competition["slug"])
             outcome(self.environment, "sold out (competition page)")
             return
@@ -186,7 +194,9 @@ class Customer(HttpUser):
                 outcome(self.environment, "sold out (add to basket)")
                 return
             if added.status_code != 200 or not added.url.endswith("/cart/"):
-                added.failure(f"not added: HTTP {added.status_code} at {added.url}")
+                added.failure(
+                    f"not added: HTTP {added.status_code} at {added.url} {said(added.text)}"
+                )
                 return
 
         page = self._get("/checkout/", "checkout", expect="csrfmiddlewaretoken")
@@ -203,7 +213,10 @@ class Customer(HttpUser):
                 self._empty_basket(started.text, competition)
                 return
             if started.status_code != 200 or not reference:
-                started.failure(f"no payment page: HTTP {started.status_code} at {started.url}")
+                started.failure(
+                    f"no payment page: HTTP {started.status_code} at {started.url} "
+                    + said(started.text)
+                )
                 self._empty_basket(started.text, competition)
                 return
             payment_page = started.text
@@ -215,7 +228,7 @@ class Customer(HttpUser):
             "pay",
         ) as paid:
             if paid.status_code != 200 or f"/checkout/success/{reference}/" not in paid.url:
-                paid.failure(f"not paid: HTTP {paid.status_code} at {paid.url}")
+                paid.failure(f"not paid: HTTP {paid.status_code} at {paid.url} {said(paid.text)}")
                 return
             if "Payment processing" in paid.text or "Your tickets" not in paid.text:
                 paid.failure("paid, but no tickets on the success page")
