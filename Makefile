@@ -1,5 +1,5 @@
 # Shortcuts for people who like make; the README's commands need only Python.
-.PHONY: serve test bench
+.PHONY: serve test bench loadtest
 
 serve:
 	python3 dev.py serve
@@ -14,3 +14,11 @@ test:
 # `make bench BENCH_ARGS="pages --pages-uncached"` (the pages with the cache off as well).
 bench:
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/fairdraw_bench} .venv/bin/python bench/run.py $(BENCH_ARGS)
+
+# Launch day: Locust's customers (headless, bounded) against gunicorn, PostgreSQL, Redis and a
+# real Celery worker, then SQL checks that nothing was oversold or doubled (bench/loadtest.py;
+# database fairdraw_loadtest, recreated; Redis dbs 6 and 7, flushed). Defaults: 100 users, 60 s;
+# e.g. `make loadtest LOADTEST_ARGS="--users 200 --run-time 5m"`.
+LOADTEST_ARGS ?= --users 100 --run-time 60s
+loadtest:
+	.venv/bin/python bench/loadtest.py $(LOADTEST_ARGS)

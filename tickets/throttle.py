@@ -23,7 +23,7 @@ def check(request, action: str) -> None:
     else:
         limits = [
             ("account", *settings.FAIRDRAW_BASKET_RATE),
-            ("client", *settings.FAIRDRAW_BASKET_RATE),
+            ("client", *settings.FAIRDRAW_BASKET_RATE_CLIENT),
         ]
         what = "changed your basket a lot"
     user = request.user

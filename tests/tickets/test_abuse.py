@@ -107,6 +107,15 @@ class TestThrottles:
             response = client.post("/checkout/")
             assert response.status_code == (429 if n == 3 else 302), n
 
+    def test_basket_changes_from_one_address_have_a_limit_of_their_own(self, client, settings):
+        # The load test raises only this one (config/settings/loadtest.py).
+        settings.FAIRDRAW_BASKET_RATE_CLIENT = (3, 60)
+        competition = active_competition(max_tickets=1000, max_tickets_per_user=1000)
+        for n in range(4):
+            client.force_login(UserFactory())
+            response = add(client, competition, quantity=1)
+            assert response.status_code == (429 if n == 3 else 302), n
+
     def test_basket_changes_are_throttled(self, client):
         competition = active_competition(max_tickets=1000, max_tickets_per_user=1000)
         for _ in range(60):
