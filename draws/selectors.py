@@ -111,7 +111,7 @@ class LedgerFreeze:
 # The ledger's lines, `number::text || E'\n'`, are the bytes of `fairness.ledger_line`. Each
 # block is one index range scan of (competition, status, number); the blocks come in the
 # order of the series (checked below, so a different plan fails instead of mis-hashing).
-_BLOCKS_SQL = """
+_BLOCKS_SQL = r"""
 SELECT block.first, block.entries, block.lines
 FROM generate_series(0, %(highest)s::bigint / %(width)s::bigint) AS series(i)
 CROSS JOIN LATERAL (
@@ -142,7 +142,8 @@ def ledger_freeze(competition_id: int) -> LedgerFreeze:
     sha, count, marks = hashlib.sha256(), 0, []
     with transaction.atomic():
         with connection.cursor() as cursor:
-            # Compiling this plan (its estimated cost is high) takes longer than running it.
+            # Compiling this plan (its estimated cost is high) takes longer than running it;
+            # off for the rest of this transaction.
             cursor.execute("SET LOCAL jit = off")
         with connection.chunked_cursor() as cursor:
             params = {
