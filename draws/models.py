@@ -37,6 +37,20 @@ class Draw(models.Model):
     seed_commitment = models.CharField(max_length=64)
     ledger_hash = models.CharField(max_length=64)
     entry_count = models.PositiveIntegerField()
+    # The draw's shortcut (draws.selectors.ledger_freeze): the ledger's version when it was
+    # frozen, and where each block of it starts, so an unchanged ledger is not read again.
+    ledger_version = models.BigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="LedgerVersion at the freeze; empty where the database keeps none (SQLite).",
+    )
+    ledger_marks = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="[ledger index, number] of the first entry of each block of the frozen ledger.",
+    )
     entropy = models.CharField(max_length=200, blank=True, help_text="Public entropy mixed in.")
     winning_index = models.PositiveIntegerField(null=True, blank=True)
     winning_ticket = models.ForeignKey(
@@ -84,6 +98,25 @@ class Draw(models.Model):
     @property
     def is_manual(self) -> bool:
         return self.mode == self.Mode.MANUAL
+
+
+class LedgerVersion(models.Model):
+    """How many times a competition's entry ledger has changed: a PostgreSQL trigger on
+    tickets_ticket (migration draws 0003) adds one for every statement that inserts, deletes
+    or changes an active ticket, after taking the competition's row lock (the selling path's
+    lock order). No Python code writes it, whichever path changes a ticket.
+
+    The freeze records it; a draw that finds it unchanged knows the ledger is the frozen one
+    without reading it again. No row means no change yet (version 0). SQLite has no trigger:
+    there the draw always re-hashes the ledger."""
+
+    competition = models.OneToOneField(
+        Competition, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"Ledger of {self.competition_id}, version {self.version}"
 
 
 class DrawLogEntry(models.Model):

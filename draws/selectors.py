@@ -1,17 +1,35 @@
 """Reading the entry ledger (docs/architecture.md §4): the valid tickets of a competition in
-ascending number order. Everything here streams; no caller ever holds every ticket in memory."""
+ascending number order. Everything here streams; no caller ever holds every ticket in memory.
 
-from collections.abc import Iterable, Iterator
+Two ways to read it:
+- `ledger_scan` hashes it number by number in Python, the recipe of `draws.fairness` and of the
+  published script. Verification always uses it, and so does a draw that cannot prove the
+  ledger unchanged.
+- `ledger_freeze` (PostgreSQL) is the one full read at close: the database writes the ledger's
+  lines in blocks of consecutive numbers, Python hashes the blocks and notes where each one
+  starts (`marks`), and the ledger's version (`LedgerVersion`) is recorded beside the hash.
+  A draw that finds the version unchanged reads only the winning positions (`ledger_pick`),
+  each from the nearest mark.
+"""
+
+import hashlib
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db import connection, transaction
+from django.db.models import Max, QuerySet
 
 from tickets.models import Ticket
 
 from . import fairness
-from .models import Draw, DrawLogEntry
+from .models import Draw, DrawLogEntry, LedgerVersion
 
 CHUNK = 10_000
+# The frozen ledger is cut into at most this many blocks of consecutive numbers (never
+# narrower than MIN_BLOCK numbers), so the marks stay small and a pick reads one block.
+MAX_BLOCKS = 1024
+MIN_BLOCK = 1024
 
 
 def ledger_tickets(competition_id: int) -> QuerySet[Ticket]:
@@ -68,9 +86,117 @@ def ledger_scan(competition_id: int, *, pick: Iterable[int] = ()) -> LedgerScan:
     return LedgerScan(hasher.hexdigest(), hasher.count, picked)
 
 
-def ledger_index_of(competition_id: int, number: int) -> int:
-    """Position of a valid ticket number in the ledger (an index-only count)."""
-    return ledger_tickets(competition_id).filter(number__lt=number).count()
+def ledger_version(competition_id: int) -> int | None:
+    """How many times the competition's ledger has changed (see `LedgerVersion`); None where
+    the database keeps no version (SQLite), so nothing can be proved unchanged."""
+    if connection.vendor != "postgresql":
+        return None
+    version = (
+        LedgerVersion.objects.filter(competition_id=competition_id)
+        .values_list("version", flat=True)
+        .first()
+    )
+    return version or 0
+
+
+@dataclass(frozen=True)
+class LedgerFreeze:
+    ledger_hash: str
+    count: int
+    version: int | None  # None: unprovable, the draw re-hashes the ledger
+    # (ledger index, number) of the first entry of each block, ascending
+    marks: list[tuple[int, int]] = field(default_factory=list)
+
+
+# The ledger's lines, `number::text || E'\n'`, are the bytes of `fairness.ledger_line`. Each
+# block is one index range scan of (competition, status, number); the blocks come in the
+# order of the series (checked below, so a different plan fails instead of mis-hashing).
+_BLOCKS_SQL = r"""
+SELECT block.first, block.entries, block.lines
+FROM generate_series(0, %(highest)s::bigint / %(width)s::bigint) AS series(i)
+CROSS JOIN LATERAL (
+    SELECT min(number) AS first, count(*) AS entries,
+        convert_to(string_agg(number::text || E'\n', '' ORDER BY number), 'UTF8') AS lines
+    FROM tickets_ticket
+    WHERE competition_id = %(competition)s AND status = %(status)s
+        AND number >= series.i * %(width)s::bigint
+        AND number < (series.i + 1) * %(width)s::bigint
+) AS block
+WHERE block.entries > 0
+"""
+
+
+def ledger_freeze(competition_id: int) -> LedgerFreeze:
+    """Hash the ledger for its freeze, in one read; with its version and marks on PostgreSQL.
+
+    The caller holds the competition's row lock, which every ledger change needs (the
+    version trigger takes it), so the version and the lines read are of the same ledger."""
+    if connection.vendor != "postgresql":
+        scan = ledger_scan(competition_id)
+        return LedgerFreeze(scan.ledger_hash, scan.count, None)
+    version = ledger_version(competition_id)
+    highest = ledger_tickets(competition_id).aggregate(highest=Max("number"))["highest"]
+    if highest is None:
+        return LedgerFreeze(fairness.LedgerHasher().hexdigest(), 0, version)
+    width = max(MIN_BLOCK, -(-highest // MAX_BLOCKS))
+    sha, count, marks = hashlib.sha256(), 0, []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Compiling this plan (its estimated cost is high) takes longer than running it;
+            # off for the rest of this transaction.
+            cursor.execute("SET LOCAL jit = off")
+        with connection.chunked_cursor() as cursor:
+            params = {
+                "highest": highest,
+                "width": width,
+                "competition": competition_id,
+                "status": Ticket.Status.ACTIVE,
+            }
+            cursor.execute(_BLOCKS_SQL, params)
+            while rows := cursor.fetchmany(64):
+                for first, entries, lines in rows:
+                    if marks and first <= marks[-1][1]:
+                        raise ValueError("Ledger blocks arrived out of order.")
+                    marks.append((count, first))
+                    sha.update(lines)
+                    count += entries
+    return LedgerFreeze(sha.hexdigest(), count, version, marks)
+
+
+def ledger_pick(
+    competition_id: int, indexes: Iterable[int], marks: Sequence[Sequence[int]]
+) -> dict[int, tuple[int, int]]:
+    """The tickets at `indexes` of a ledger proved unchanged since its freeze, each read from
+    the nearest mark (one block at most): ledger index -> (ticket id, ticket number).
+    An index the ledger does not have is left out."""
+    starts = [index for index, _number in marks]
+    picked: dict[int, tuple[int, int]] = {}
+    for index in indexes:
+        at = bisect_right(starts, index) - 1
+        if at < 0:
+            continue
+        start, number = marks[at]
+        skip = index - start
+        rows = (
+            ledger_tickets(competition_id)
+            .filter(number__gte=number)
+            .values_list("id", "number")[skip : skip + 1]
+        )
+        for ticket_id, ticket_number in rows:
+            picked[index] = (ticket_id, ticket_number)
+    return picked
+
+
+def ledger_index_of(competition_id: int, number: int, marks: Sequence[Sequence[int]] = ()) -> int:
+    """Position of a valid ticket number in the ledger: an index-only count, from the nearest
+    mark when the ledger is proved unchanged since its freeze."""
+    start, first = 0, 0
+    at = bisect_right([mark_number for _index, mark_number in marks], number) - 1
+    if at >= 0:
+        start, first = marks[at]
+    return (
+        start + ledger_tickets(competition_id).filter(number__gte=first, number__lt=number).count()
+    )
 
 
 def draw_for(competition_id: int) -> Draw | None:

@@ -7,11 +7,16 @@ The life of a draw:
    are stored on the competition's one `Draw` row (status pending) and published at once.
    The periodic job does this for every competition that has ended or sold out; a draw of a
    competition nobody froze yet freezes it first, in the same transaction.
-3. The draw (`draw_perform`, `draw_perform_manual`) recomputes the ledger while picking the
-   winning tickets in one streamed pass and refuses (`LedgerChanged`, operators alerted) when
-   it differs from the frozen one: a ticket changed after close never silently changes the
-   result. Staff may re-freeze with a logged reason (`draw_refreeze_ledger`). The winners
-   are recorded by the winners app, answering the `prizes_won` hook (draws.signals).
+   The freeze is the one full read of the ledger; on PostgreSQL it also records the ledger's
+   version (`LedgerVersion`, kept by a trigger on every ticket change) and where each block
+   of the ledger starts.
+3. The draw (`draw_perform`, `draw_perform_manual`) must be made against the frozen ledger.
+   When the version is the frozen one, the ledger is proved unchanged and the draw reads only
+   the winning positions. Otherwise (a changed version, or SQLite) it re-hashes the ledger
+   while picking, and refuses (`LedgerChanged`, operators alerted) when it differs from the
+   frozen one: a ticket changed after close never silently changes the result. Staff may
+   re-freeze with a logged reason (`draw_refreeze_ledger`). The winners are recorded by the
+   winners app, answering the `prizes_won` hook (draws.signals).
 
 When a draw may happen: automatic draws (beat) wait for the advertised `draw_at` and need
 automatic draw enabled; staff (admin button, `manage.py draw`) may draw any competition whose
@@ -48,7 +53,7 @@ from .exceptions import (
     ManualEntryInvalid,
 )
 from .models import Draw, DrawLogEntry
-from .selectors import ledger_index_of, ledger_scan
+from .selectors import ledger_freeze, ledger_index_of, ledger_pick, ledger_scan, ledger_version
 from .signals import prizes_won
 
 logger = logging.getLogger(__name__)
@@ -118,12 +123,11 @@ def _clean_entropy(entropy: str) -> str:
 
 def _freeze(competition: Competition, draw: Draw | None, *, by, now) -> Draw:
     """Hash the ledger now and record it on the competition's draw row (created if needed)."""
-    scan = ledger_scan(competition.pk)
+    scan = ledger_freeze(competition.pk)
     if draw is None:
         draw = Draw(competition=competition, status=Draw.Status.PENDING)
     draw.seed_commitment = competition.seed_commitment
-    draw.ledger_hash = scan.ledger_hash
-    draw.entry_count = scan.count
+    _record_freeze(draw, scan)
     draw.ledger_frozen_at = now
     draw.save()
     _log(
@@ -136,6 +140,20 @@ def _freeze(competition: Competition, draw: Draw | None, *, by, now) -> Draw:
         entry_count=scan.count,
     )
     return draw
+
+
+def _record_freeze(draw: Draw, scan) -> None:
+    draw.ledger_hash, draw.entry_count = scan.ledger_hash, scan.count
+    draw.ledger_version, draw.ledger_marks = scan.version, [list(mark) for mark in scan.marks]
+
+
+def _ledger_unchanged(draw: Draw) -> bool:
+    """Whether the ledger is provably the frozen one without reading it: its version has not
+    moved since the freeze. The competition's row lock, held by the draw, keeps it so until
+    the draw commits (every ledger change takes that lock first)."""
+    return draw.ledger_version is not None and ledger_version(draw.competition_id) == (
+        draw.ledger_version
+    )
 
 
 @transaction.atomic
@@ -169,9 +187,18 @@ def draw_refreeze_ledger(*, competition: Competition, reason: str, by=None, now=
     if draw.is_done:
         raise AlreadyDrawn(f"“{competition.title}” has already been drawn.")
     before = (draw.ledger_hash, draw.entry_count)
-    scan = ledger_scan(competition.pk)
-    draw.ledger_hash, draw.entry_count, draw.ledger_frozen_at = scan.ledger_hash, scan.count, now
-    draw.save(update_fields=["ledger_hash", "entry_count", "ledger_frozen_at"])
+    scan = ledger_freeze(competition.pk)
+    _record_freeze(draw, scan)
+    draw.ledger_frozen_at = now
+    draw.save(
+        update_fields=[
+            "ledger_hash",
+            "entry_count",
+            "ledger_version",
+            "ledger_marks",
+            "ledger_frozen_at",
+        ]
+    )
     _log(
         competition,
         "ledger_refrozen",
@@ -218,6 +245,7 @@ def _perform_in_transaction(
         raise AlreadyDrawn(f"“{competition.title}” has already been drawn.")
     if draw is None or draw.ledger_frozen_at is None:
         draw = _freeze(competition, draw, by=by, now=now)
+    marks = draw.ledger_marks if _ledger_unchanged(draw) else None
 
     fixed: tuple[int, ...] = ()
     if mode == Draw.Mode.MANUAL:
@@ -228,7 +256,7 @@ def _perform_in_transaction(
             raise ManualEntryInvalid(
                 f"Ticket #{manual_number} is not a valid entry of “{competition.title}”."
             )
-        fixed = (ledger_index_of(competition.pk, manual_number),)
+        fixed = (ledger_index_of(competition.pk, manual_number, marks or ()),)
 
     prizes = list(competition.prizes.filter(kind=Prize.Kind.DRAW).order_by("position"))
     indexes = fairness.winning_indexes(
@@ -239,15 +267,18 @@ def _perform_in_transaction(
         prizes=len(prizes),
         fixed=fixed,
     )
-    # One pass: re-hash the ledger and note the winning tickets.
-    scan = ledger_scan(competition.pk, pick=indexes)
-    if (scan.ledger_hash, scan.count) != (draw.ledger_hash, draw.entry_count):
-        raise LedgerChanged(
-            f"The entry ledger of “{competition.title}” changed after it was frozen at "
-            f"{timezone.localtime(draw.ledger_frozen_at):%Y-%m-%d %H:%M}: now {scan.count} "
-            f"entries hashing to {scan.ledger_hash}, frozen {draw.entry_count} entries "
-            f"hashing to {draw.ledger_hash}. Nothing was drawn."
-        )
+    picked = ledger_pick(competition.pk, indexes, marks) if marks is not None else None
+    if picked is None or len(picked) != len(indexes):
+        # Not provably unchanged: one pass re-hashes the ledger and notes the winning tickets.
+        scan = ledger_scan(competition.pk, pick=indexes)
+        if (scan.ledger_hash, scan.count) != (draw.ledger_hash, draw.entry_count):
+            raise LedgerChanged(
+                f"The entry ledger of “{competition.title}” changed after it was frozen at "
+                f"{timezone.localtime(draw.ledger_frozen_at):%Y-%m-%d %H:%M}: now {scan.count} "
+                f"entries hashing to {scan.ledger_hash}, frozen {draw.entry_count} entries "
+                f"hashing to {draw.ledger_hash}. Nothing was drawn."
+            )
+        picked = scan.picked
 
     # Compare-and-set claim: only one caller moves the competition from live to drawn.
     claimed = Competition.objects.filter(pk=competition.pk, status__in=LIVE).update(
@@ -256,8 +287,8 @@ def _perform_in_transaction(
     if claimed != 1:
         raise AlreadyDrawn(f"“{competition.title}” has already been drawn.")
 
-    by_id = Ticket.objects.select_related("user").in_bulk([scan.picked[i][0] for i in indexes])
-    tickets = [by_id[scan.picked[i][0]] for i in indexes]
+    by_id = Ticket.objects.select_related("user").in_bulk([picked[i][0] for i in indexes])
+    tickets = [by_id[picked[i][0]] for i in indexes]
     draw.mode = mode
     draw.status = Draw.Status.COMPLETED if tickets else Draw.Status.NO_ENTRIES
     draw.performed_by = by
