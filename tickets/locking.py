@@ -2,8 +2,8 @@
 
 A sale takes its competitions' rows last, in the one conditional statement that moves their
 counters just before commit (tickets.services.rules.counters_claim); the few paths that must
-judge a competition on its locked row first (refunds, a lapsed order's payment, postal
-entries) lock it with `lock_competitions`. Several competitions are always taken in ascending
+judge a competition on its locked row first (refunds, a lapsed order's payment) lock it
+with `lock_competitions`. Several competitions are always taken in ascending
 id order, so two carts can never deadlock. On PostgreSQL a transaction-scoped `lock_timeout`
 makes a hot competition answer "busy, try again" instead of queueing buyers without end
 (pretix's `base/services/locking.py` does the same); a deadlock the database breaks answers

@@ -31,7 +31,7 @@ from competitions.models import Competition
 from core.models import OperatorSettings
 
 from .. import allocation, cards, events, payments, spending
-from ..exceptions import LimitReached, NumberTaken, PaymentFailed, SalesClosed, SoldOut
+from ..exceptions import LimitReached, NumberTaken, PaymentFailed, SoldOut
 from ..models import Order, OrderLine, Ticket
 from .release import (
     order_release,
@@ -47,12 +47,11 @@ from .rules import (
     check_line,
     check_on_sale,
     counters_add,
-    counters_claim,
     held_by,
     holdings,
     lock_customer,
     prepare_lines,
-    sold_out,
+    sale_claim,
     tickets_insert,
 )
 
@@ -204,16 +203,7 @@ def _claim_counters(prepared: list[Line], *, given_back: Counter, now) -> None:
         if line is None:  # only the previous checkout held numbers here
             counters_add(competition_id, reserved=-given_back[competition_id], now=now)
             continue
-        competition = line.competition
-        delta = line.count - given_back[competition_id]
-        if counters_claim(competition, reserved=delta, now=now, on_sale=True):
-            continue
-        price = competition.ticket_price
-        competition.refresh_from_db()
-        if competition.ticket_price != price:
-            raise SalesClosed(f"The price of “{competition.title}” has just changed.")
-        check_on_sale(competition, now)
-        raise sold_out(competition)
+        sale_claim(line.competition, reserved=line.count - given_back[competition_id], now=now)
 
 
 def order_checkout_start(*, order: Order, success_url: str, cancel_url: str) -> str:

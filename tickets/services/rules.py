@@ -315,6 +315,20 @@ def counters_claim(
     return True
 
 
+def sale_claim(competition: Competition, *, sold: int = 0, reserved: int = 0, now) -> None:
+    """`counters_claim` for a sale (on sale, at the price read): if the counters no longer allow
+    it, raise what the fresh row says (the price changed, sales closed, too few left), which
+    rolls the sale back."""
+    if counters_claim(competition, sold=sold, reserved=reserved, now=now, on_sale=True):
+        return
+    price = competition.ticket_price
+    competition.refresh_from_db()
+    if competition.ticket_price != price:
+        raise SalesClosed(f"The price of “{competition.title}” has just changed.")
+    check_on_sale(competition, now)
+    raise sold_out(competition)
+
+
 def counters_add(competition_id: int, *, sold: int = 0, reserved: int = 0, now) -> None:
     Competition.objects.filter(pk=competition_id).update(
         tickets_sold=F("tickets_sold") + sold,
