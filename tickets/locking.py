@@ -34,6 +34,13 @@ def waiting_briefly() -> Iterator[None]:
         timeout_ms = int(settings.FAIRDRAW_LOCK_TIMEOUT_SECONDS * 1000)
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
+    with busy_if_stuck():
+        yield
+
+
+@contextmanager
+def busy_if_stuck() -> Iterator[None]:
+    """A lock not granted in time, or a deadlock the database broke, raises Busy."""
     try:
         yield
     except OperationalError as exc:

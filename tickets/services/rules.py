@@ -262,7 +262,9 @@ def tickets_insert(lines: Sequence[Line], **fields) -> list[Ticket]:
                 raise sold_out(line.competition) from None
             tickets += new_tickets(competition=line.competition, numbers=numbers, **fields)
         try:
-            with transaction.atomic():
+            # Waiting for another buyer's number: a deadlock (with a path that locked the
+            # competition first and then wants a number we hold) answers "busy".
+            with locking.busy_if_stuck(), transaction.atomic():
                 return Ticket.objects.bulk_create(tickets)
         except IntegrityError as exc:
             if getattr(exc.__cause__, "sqlstate", UNIQUE_VIOLATION) != UNIQUE_VIOLATION:
