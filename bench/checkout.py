@@ -42,6 +42,8 @@ def _percentile(values, p) -> float:
 
 
 def _setup(label: str, buyers: int):
+    from allauth.account.models import EmailAddress
+
     from accounts.models import User
     from bench.common import bench_competition
 
@@ -50,6 +52,10 @@ def _setup(label: str, buyers: int):
     users = User.objects.bulk_create(
         User(email=f"{stamp}-{i}@bench.example", first_name="Bench", date_of_birth=date(1990, 1, 1))
         for i in range(buyers)
+    )
+    # Checkout needs a confirmed e-mail address (tickets.services.rules.check_eligible).
+    EmailAddress.objects.bulk_create(
+        EmailAddress(user=user, email=user.email, primary=True, verified=True) for user in users
     )
     return competition, answer, users
 

@@ -1,4 +1,8 @@
-"""Choosing ticket numbers. Callers hold the competition's row lock.
+"""Choosing ticket numbers.
+
+Nothing here locks: a sale picks numbers from what committed sales show, and the partial unique
+index decides when two buyers pick the same one (tickets.services.rules.tickets_insert picks
+again).
 
 A number is taken while a ticket holding it is active, invalid or reserved (the statuses of the
 partial unique index `ticket_number_unique_per_competition`, which every query here uses).
@@ -21,6 +25,11 @@ LIVE_STATUSES = Ticket.SOLD_STATUSES
 SAMPLING_ROUNDS = 5  # each round is one indexed query; the gap walk finishes the job
 MAX_CANDIDATES = 5_000  # per sampling round
 SAMPLING_MIN_FREE_SHARE = 0.02  # below this, sampling wastes probes: walk the gaps instead
+
+
+class NumbersGone(RuntimeError):
+    """Fewer free numbers than the counters read a moment ago promised: other buyers took them
+    meanwhile (the numbers are picked without the competition's lock)."""
 
 
 def taken_among(competition_id: int, numbers: Iterable[int]) -> set[int]:
@@ -82,8 +91,8 @@ def lucky_dip(
                 rng=rng,
             )
         )
-    if len(chosen) != quantity:  # the quota said they exist: the counters are wrong
-        raise RuntimeError(f"Found {len(chosen)} of {quantity} free numbers.")
+    if len(chosen) != quantity:
+        raise NumbersGone(f"Found {len(chosen)} of {quantity} free numbers.")
     return sorted(chosen)
 
 

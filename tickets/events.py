@@ -48,6 +48,12 @@ def order_paid(order, *, messages=None, competitions=None) -> None:
         competitions = Competition.objects.filter(
             pk__in=competition_ids, tickets_sold__gte=F("max_tickets")
         )
+    sales_counted(competitions)
+
+
+def sales_counted(competitions) -> None:
+    """A sale's counts are in (`competitions` as it left them): operators hear about any
+    competition it sold out."""
     for competition in competitions:
         if competition.tickets_sold >= competition.max_tickets:
             sold_out(competition)

@@ -1,12 +1,17 @@
-"""Locking competitions for selling (docs/architecture.md §3).
+"""Taking a competition's row for selling (docs/architecture.md §3).
 
-Every change to a competition's numbers or counters locks its row first, several competitions
-in ascending id order so two carts can never deadlock. On PostgreSQL a transaction-scoped
-`lock_timeout` makes a hot competition answer "busy, try again" instead of queueing buyers
-without end (pretix's `base/services/locking.py` does the same).
+A sale takes its competitions' rows last, in the one conditional statement that moves their
+counters just before commit (tickets.services.rules.counters_claim); the few paths that must
+judge a competition on its locked row first (refunds, a lapsed order's payment) lock it
+with `lock_competitions`. Several competitions are always taken in ascending
+id order, so two carts can never deadlock. On PostgreSQL a transaction-scoped `lock_timeout`
+makes a hot competition answer "busy, try again" instead of queueing buyers without end
+(pretix's `base/services/locking.py` does the same); a deadlock the database breaks answers
+the same.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -16,21 +21,38 @@ from competitions.models import Competition
 from .exceptions import Busy
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
+DEADLOCK_DETECTED = "40P01"
+
+
+@contextmanager
+def waiting_briefly() -> Iterator[None]:
+    """Wait for row locks at most FAIRDRAW_LOCK_TIMEOUT_SECONDS for the rest of the current
+    transaction; a lock not granted in time (or a deadlock broken) raises Busy."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Competitions are only locked inside transaction.atomic().")
+    if connection.vendor == "postgresql":
+        timeout_ms = int(settings.FAIRDRAW_LOCK_TIMEOUT_SECONDS * 1000)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
+    with busy_if_stuck():
+        yield
+
+
+@contextmanager
+def busy_if_stuck() -> Iterator[None]:
+    """A lock not granted in time, or a deadlock the database broke, raises Busy."""
+    try:
+        yield
+    except OperationalError as exc:
+        sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+        if sqlstate in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
+            raise Busy() from exc
+        raise
 
 
 def lock_competitions(competition_ids: Iterable[int]) -> dict[int, Competition]:
     """Lock the competitions' rows for the rest of the current transaction; return them fresh."""
     ids = sorted(set(competition_ids))
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("lock_competitions() must run inside transaction.atomic().")
-    if connection.vendor == "postgresql":
-        timeout_ms = int(settings.FAIRDRAW_LOCK_TIMEOUT_SECONDS * 1000)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
-    try:
+    with waiting_briefly():
         locked = list(Competition.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
-    except OperationalError as exc:
-        if getattr(getattr(exc, "__cause__", None), "sqlstate", None) == LOCK_NOT_AVAILABLE:
-            raise Busy() from exc
-        raise
     return {c.pk: c for c in locked}

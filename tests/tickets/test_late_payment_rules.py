@@ -174,26 +174,27 @@ def test_a_payment_in_time_from_a_customer_barred_since_checkout_is_refunded(com
 
 
 def test_a_payment_racing_the_release_of_its_lapsed_reservation_is_issued_once(monkeypatch):
-    """The usual payment is prepared before the competitions' locks; if the order stops being
+    """The usual payment is prepared before it claims the order; if the order stops being
     pending meanwhile (here the periodic release wins the race), nothing prepared is used: the
     payment is judged again on the locked rows, and the confirmation lists the new numbers."""
-    from tickets import locking, services
+    from tickets import services
+    from tickets.services import fulfilment
 
     competition = active_competition(max_tickets=1000, max_tickets_per_user=10)
     customer = UserFactory()
     order = reserve(
         customer, competition, numbers=[5, 6], now=timezone.now() - timedelta(minutes=30)
     )
-    real_lock = locking.lock_competitions
+    real_claim = fulfilment._claim_paid
     raced = []
 
-    def release_first(ids):
+    def release_first(order, **kw):
         if not raced:
             raced.append(True)
             assert services.order_release(order_id=order.pk)
-        return real_lock(ids)
+        return real_claim(order, **kw)
 
-    monkeypatch.setattr(locking, "lock_competitions", release_first)
+    monkeypatch.setattr(fulfilment, "_claim_paid", release_first)
 
     result = pay_late(order)
 
@@ -210,24 +211,25 @@ def test_a_payment_racing_the_release_of_its_lapsed_reservation_is_issued_once(m
 
 
 def test_a_payment_whose_numbers_went_to_someone_else_during_the_race_is_refunded(monkeypatch):
-    from tickets import locking, services
+    from tickets import services
+    from tickets.services import fulfilment
 
     competition = active_competition(max_tickets=1000, max_tickets_per_user=10)
     order = reserve(
         UserFactory(), competition, numbers=[5, 6], now=timezone.now() - timedelta(minutes=30)
     )
     rival = UserFactory()
-    real_lock = locking.lock_competitions
+    real_claim = fulfilment._claim_paid
     raced = []
 
-    def release_and_resell_first(ids):
+    def release_and_resell_first(paying, **kw):
         if not raced:
             raced.append(True)
             assert services.order_release(order_id=order.pk)
             reserve(rival, competition, numbers=[6])
-        return real_lock(ids)
+        return real_claim(paying, **kw)
 
-    monkeypatch.setattr(locking, "lock_competitions", release_and_resell_first)
+    monkeypatch.setattr(fulfilment, "_claim_paid", release_and_resell_first)
 
     result = pay_late(order)
 

@@ -1,7 +1,9 @@
 """One customer, two things at once (PostgreSQL only): real threads, real transactions.
 
 Each pair below would be allowed alone but not together. The customer's row lock (taken before
-any competition's, in order_reserve and order_fulfil alike) must let exactly one through."""
+anything else, in order_reserve and order_fulfil alike) must let exactly one through. A
+customer holds one open checkout at a time (a new one gives the previous one back), so the
+pairs are a payment and a checkout, or a late payment and a payment."""
 
 import threading
 from decimal import Decimal
@@ -15,11 +17,11 @@ from responsible_play import limits
 from tests.factories import UserFactory, active_competition, correct_answer
 from tickets import spending
 from tickets.cards import credit_card_spend
-from tickets.exceptions import LimitReached
+from tickets.exceptions import LimitReached, SpendLimitReached
 from tickets.models import CardFunding, Order, Refund, Ticket
 from tickets.services import order_record_paid, postal_entry_add
 
-from .conftest import paid_event, post_event
+from .conftest import completed_event, paid_event, post_event
 from .helpers import reserve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -50,47 +52,43 @@ def in_parallel(*jobs) -> list:
     return results
 
 
-def test_two_checkouts_at_once_leave_one_open_checkout_within_the_monthly_limit(on_postgres):
-    """Each checkout alone fits the limit, both together would not. One customer holds one
-    open checkout at a time, and the customer's row lock orders the two: the later one gives
-    back the earlier one's numbers, so the spend never passes the limit."""
-    for _ in range(ROUNDS):
+def test_a_payment_and_a_new_checkout_that_each_fit_the_monthly_limit_but_not_together(
+    on_postgres,
+):
+    """A customer holds one open checkout at a time (a new one gives the previous one back),
+    so the race on the spend limit is between paying one and checking out another: whichever
+    comes second finds the first's money counted (paid, or held by the new checkout)."""
+    for round_ in range(ROUNDS):
         customer = UserFactory()
         limits.spend_limit_set(user=customer, monthly_limit=Decimal("10.00"))
-        # Two competitions, so only the customer's row can keep the checkouts apart.
-        clients = []
-        for competition in (active_competition(), active_competition()):  # £2.50 a ticket
-            client = Client()
-            client.force_login(customer)
-            client.post(
-                f"/cart/add/{competition.slug}/",
-                {"answer": correct_answer(competition).pk, "quantity": 3},  # £7.50
-            )
-            clients.append(client)
+        # Two competitions, so only the customer's row can keep the two apart.
+        first, second = active_competition(), active_competition()  # £2.50 a ticket
+        paying = reserve(customer, first, quantity=3)  # £7.50
+        event = completed_event(paying, event_id=f"evt_spend_{round_}")
 
-        responses = in_parallel(*(lambda c=c: c.post("/checkout/") for c in clients))
-
-        assert not any(isinstance(r, Exception) for r in responses), responses
-        assert all(r.url.startswith("/checkout/dev-pay/") for r in responses), responses
-        (open_order,) = Order.objects.filter(user=customer, status=Order.Status.PENDING)
-        released = Order.objects.get(user=customer, status=Order.Status.CANCELLED)
-        assert not released.tickets.filter(status__in=Ticket.HOLDING_STATUSES).exists()
-        assert open_order.tickets.filter(status=Ticket.Status.RESERVED).count() == 3
-        assert spending.monthly_spend(customer) == Decimal("7.50")
-
-        # Paid, the spend stays within the limit.
-        winner = clients[
-            [r.url for r in responses].index(f"/checkout/dev-pay/{open_order.reference}/")
-        ]
-        winner.post(
-            f"/checkout/dev-pay/{open_order.reference}/", {"action": "pay", "funding": "debit"}
+        pay, check_out = in_parallel(
+            lambda e=event: post_event(Client(), e),
+            lambda c=customer, s=second: reserve(c, s, quantity=3),
         )
-        open_order.refresh_from_db()
-        assert open_order.status == Order.Status.PAID
+
+        assert pay.status_code == 200, pay
+        outcome = pay.json()["outcome"]
+        paying.refresh_from_db()
+        if outcome == "paid":  # the payment first: the checkout finds £7.50 spent
+            assert isinstance(check_out, SpendLimitReached), check_out
+            assert "you can spend £2.50 more this month" in str(check_out)
+            assert not Order.objects.filter(user=customer).exclude(pk=paying.pk).exists()
+        else:  # the checkout first: it gave the first one back, whose late payment is refunded
+            assert isinstance(check_out, Order), check_out
+            assert outcome.startswith("refunded: This order (£7.50) would take you over")
+            assert paying.status == Order.Status.REFUNDED
+            assert not paying.tickets.exists()
         assert spending.monthly_spend(customer) == Decimal("7.50") <= Decimal("10.00")
 
 
 def test_two_credit_card_payments_that_together_exceed_the_cap(on_postgres, fake_stripe):
+    """The customer's given-up checkout (paid late) and their new one (paid on time), both by
+    credit card: either fits under the cap, both do not."""
     settings_row = OperatorSettings.current()
     settings_row.credit_card_monthly_cap = Decimal("250.00")
     settings_row.save()
@@ -99,7 +97,7 @@ def test_two_credit_card_payments_that_together_exceed_the_cap(on_postgres, fake
         orders = [
             reserve(customer, active_competition(ticket_price=Decimal("50.00")), quantity=3)
             for _ in range(2)
-        ]  # £150 each: either fits under £250, both do not
+        ]  # £150 each; the second checkout gave the first one's numbers back
         events = [
             paid_event(fake_stripe, order, funding="credit", event_id=f"evt_{round_}_{order.pk}")
             for order in orders
@@ -109,10 +107,8 @@ def test_two_credit_card_payments_that_together_exceed_the_cap(on_postgres, fake
 
         assert [r.status_code for r in responses] == [200, 200]
         outcomes = sorted(r.json()["outcome"] for r in responses)
-        # The second checkout gave back the first's numbers (one open checkout per customer),
-        # so the first order's payment is a late one: its numbers are issued again if free.
-        assert outcomes[0] in ("paid", "paid after the reservation lapsed")
-        assert outcomes[1].startswith("refunded: Paying £150.00 by credit card")
+        assert outcomes[0].startswith("paid"), outcomes
+        assert outcomes[1].startswith("refunded: Paying £150.00 by credit card"), outcomes
         statuses = sorted(Order.objects.filter(user=customer).values_list("status", flat=True))
         assert statuses == [Order.Status.PAID, Order.Status.REFUNDED]
         refused = Order.objects.get(user=customer, status=Order.Status.REFUNDED)
@@ -129,7 +125,7 @@ def test_a_postal_entry_and_a_checkout_that_together_exceed_the_per_customer_lim
     it, so the checkout waits for it and then counts the entry."""
     competition = active_competition(max_tickets=100, max_tickets_per_user=3)
     customer = UserFactory()
-    # A paid ticket (an open checkout would be given back by the next one).
+    # Paid, so the new checkout keeps it (a pending one it would give back).
     order_record_paid(
         user=customer, competition=competition, answer=correct_answer(competition), quantity=1
     )

@@ -18,17 +18,20 @@ The life of an order, one module each:
   postal          `postal_entry_add`: free entries, same limits, same chance.
   rules           the sale rules and counters the others share.
 
-Every function that changes numbers or counters locks the competitions first (tickets.locking),
-then the order; those that judge the customer's spend (order_reserve, order_fulfil) or give a
-customer numbers (order_reserve, order_fulfil, postal_entry_add) lock the customer's row before
-both. So what a customer holds can only grow under their row lock, and order_reserve counts it
-before taking the competitions' locks. The counters on Competition and the unique index on
-(competition, number) are the database's own guarantee that nothing is oversold or sold twice.
+Locks are taken in one order: the customer's row, then the order, then ticket numbers (the
+partial unique index on live numbers), then the competitions' rows (ascending ids). Those that
+judge the customer's spend (order_reserve, order_fulfil) or give a customer numbers
+(order_reserve, order_fulfil, postal_entry_add) lock the customer's row first, so what a
+customer holds can only grow under their row lock, and order_reserve counts it there. The
+counters on Competition and the unique index on (competition, number) are the database's own
+guarantee that nothing is oversold or sold twice.
 
-The competitions' row locks serialise every sale of a popular competition, so the work done
-while they are held is kept to what needs them: the customer's checks, the order and its lines
-come before; inside, one query per step (the fresh rows, the number probe, the tickets, the
-counter) and what the notifications need, mostly from rows already in hand.
+The competitions' rows serialise every sale of a popular competition, so the usual sale
+(order_reserve, the usual order_fulfil, order_release, postal_entry_add) takes them last: the customer's checks,
+the order, its lines and its tickets come first, then one conditional statement per
+competition moves its counters if they still allow it (rules.counters_claim), just before
+commit. Paths that must judge a competition on its locked row (refunds, a lapsed order's late
+payment) lock it with tickets.locking, after the order.
 
 A drawn competition is locked: no purchase (SalesClosed), no payment turned into tickets (it is
 refunded), no refund (RefundRefused), no postal entry (SalesClosed).

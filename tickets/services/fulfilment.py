@@ -1,13 +1,15 @@
 """A confirmed payment becomes tickets, exactly once; or, if it cannot, is refunded.
 
-`order_fulfil` locks the customer's row, then the order's competitions (tickets.locking,
-ascending ids), then the order, as every path that gives a customer numbers does. The usual
-payment (`_pay_pending`) decides everything it can before the competitions' locks and proves
-with a compare-and-set claim (pending -> paid) that nothing it read has changed; every other
-case (a lapsed or released order, a payment to refund, a duplicate, a lost race) is judged on
-the locked rows (`_fulfil_locked`). A drawn or cancelled competition never gets new tickets:
-the payment is refunded automatically. `order_record_paid` is a checkout and its payment in
-one transaction, for sales made outside online checkout.
+`order_fulfil` locks the customer's row, then the order, then the order's competitions
+(ascending ids), as every path that gives a customer numbers does. The usual payment
+(`_pay_pending`) decides everything it can before, proves with a compare-and-set claim
+(pending -> paid) that nothing it read has changed, turns the reserved tickets active and
+takes the competitions' rows last, in the one statement that moves their counters unless a
+competition has been drawn or cancelled meanwhile (rules.counters_claim). Every other case (a
+lapsed or released order, a payment to refund, a duplicate, a lost race, a competition closed
+for good) is judged on the locked rows (`_fulfil_locked`). A drawn or cancelled competition
+never gets new tickets: the payment is refunded automatically. `order_record_paid` is a
+checkout and its payment in one transaction, for sales made outside online checkout.
 """
 
 from collections.abc import Sequence
@@ -36,6 +38,7 @@ from .rules import (
     check_eligible,
     check_line,
     counters_add,
+    counters_claim,
     eligibility_problem,
     lock_customer,
     new_tickets,
@@ -87,19 +90,32 @@ def order_fulfil(
         .order_by("pk")
     )
     order = lines[0].order if lines else Order.objects.get(pk=order_id)
+    try:
+        return _fulfil(
+            order=order, lines=lines, now=now, usual=order.status == Order.Status.PENDING, **payment
+        )
+    except _CompetitionClosed:  # all rolled back: judged again on the locked rows
+        return _fulfil(order=order, lines=lines, now=now, usual=False, **payment)
+
+
+class _CompetitionClosed(Exception):
+    """A competition of the order was drawn or cancelled while the usual payment was made."""
+
+
+def _fulfil(*, order: Order, lines: list[OrderLine], now, usual: bool, **payment) -> Fulfilment:
     with transaction.atomic():
-        # The customer's row before the competitions' (as order_reserve): their payments queue
+        # The customer's row before anything else (as order_reserve): their payments queue
         # here, so two credit-card payments cannot both fit under the monthly cap.
         user = lock_customer(order.user_id)
-        operator = OperatorSettings.current()  # read once, before the competitions' locks
-        if order.status == Order.Status.PENDING:
+        operator = OperatorSettings.current()  # read once, before the competitions' rows
+        if usual:
             paid = _pay_pending(
                 order=order, lines=lines, user=user, operator=operator, now=now, **payment
             )
             if paid is not None:
                 return paid
         return _fulfil_locked(
-            order_id=order_id,
+            order_id=order.pk,
             competition_ids=[line.competition_id for line in lines],
             user=user,
             operator=operator,
@@ -127,15 +143,17 @@ def _mismatch(order: Order, amount_paid, currency) -> bool:
 def _pay_pending(
     *, order: Order, lines: list[OrderLine], user, operator, now, amount_paid, currency, **facts
 ) -> Fulfilment | None:
-    """The usual payment, with as little as possible done under the competitions' locks: a
-    pending order paid in full, by a card the rules accept, by a customer still allowed to buy.
+    """The usual payment, with as little as possible done while holding the competitions' rows:
+    a pending order paid in full, by a card the rules accept, by a customer still allowed to buy.
 
-    All of that is decided before those locks, from the customer's locked row and the order's
-    amounts and lines (which never change), and the confirmation is built then too: a pending
-    order's numbers are the ones it issues. Under the locks: the competitions must not be drawn
-    or cancelled, and a compare-and-set claim (pending -> paid) proves the order is still
-    pending, so nothing read before has changed (a pending order's tickets only ever change
-    with its status). None: not the usual case, for the caller to decide on locked rows."""
+    All of that is decided first, from the customer's locked row and the order's amounts and
+    lines (which never change), and the confirmation is built then too: a pending order's
+    numbers are the ones it issues. A compare-and-set claim (pending -> paid) proves the order
+    is still pending, so nothing read before has changed (a pending order's tickets only ever
+    change with its status); its tickets turn active and the confirmation is queued. Last, the
+    competitions' counters move, unless one was drawn or cancelled meanwhile: then
+    _CompetitionClosed rolls it all back for the caller to judge on locked rows. None: not the
+    usual case, for the caller to decide on locked rows."""
     order.user = user
     _take_payment(order, **facts)
     if _mismatch(order, amount_paid, currency):
@@ -147,20 +165,23 @@ def _pay_pending(
         return None
     order.paid_at = now
     messages = events.order_paid_messages(order, lines=lines)
-    locked = locking.lock_competitions([line.competition_id for line in lines])
-    if any(competition.status in CLOSED_FOR_GOOD for competition in locked.values()):
-        return None
     if not _claim_paid(order, now=now):
         return None
+    converted = {}
     for line in lines:
-        competition = locked[line.competition_id]
-        converted = Ticket.objects.filter(
-            order=order, competition=competition, status=Ticket.Status.RESERVED
+        converted[line.competition_id] = Ticket.objects.filter(
+            order=order, competition_id=line.competition_id, status=Ticket.Status.RESERVED
         ).update(status=ticket_status(line.answer), purchased_at=now)
-        counters_add(competition.pk, sold=converted, reserved=-converted, now=now)
-        competition.tickets_sold += converted
-        competition.tickets_reserved -= converted
-    events.order_paid(order, messages=messages, competitions=locked.values())
+    events.order_paid(order, messages=messages, competitions=())
+    competitions = {line.competition_id: line.competition for line in lines}
+    for competition_id in sorted(competitions):
+        count = converted[competition_id]
+        claimed = counters_claim(
+            competitions[competition_id], sold=count, reserved=-count, now=now, on_sale=False
+        )
+        if not claimed:
+            raise _CompetitionClosed()
+    events.sales_counted(competitions.values())
     return Fulfilment("paid", order)
 
 
@@ -170,8 +191,7 @@ def _fulfil_locked(
     """order_fulfil on the locked rows, for every case: a lapsed or released order, a payment
     that must be refunded, a duplicate; and the usual one if `_pay_pending` found the order
     changed before it was locked."""
-    locked = locking.lock_competitions(competition_ids)
-    # The order (locked) and its lines in one query.
+    # The order (locked) and its lines in one query, then its competitions.
     lines = list(
         OrderLine.objects.filter(order_id=order_id)
         .select_related("order", "answer")
@@ -179,6 +199,7 @@ def _fulfil_locked(
         .order_by("pk")
     )
     order = lines[0].order if lines else Order.objects.select_for_update().get(pk=order_id)
+    locked = locking.lock_competitions(competition_ids)
     order.user = user
     for line in lines:
         line.competition = locked[line.competition_id]

@@ -1,8 +1,9 @@
 """Free postal entries: the same sale rules and limits as a purchase, the same chance, no order.
 
-`postal_entry_add` locks the customer's row, then the competition (tickets.locking), as every
-path that gives a customer numbers does (tickets.services says why), and writes the tickets,
-the counter and its audit entry in one transaction. A drawn competition takes no more entries.
+`postal_entry_add` locks the customer's row, as every path that gives a customer numbers does
+(tickets.services says why), and writes the tickets and its audit entry, then claims the
+competition's counters last (as a checkout does), in one transaction. A drawn competition takes
+no more entries.
 """
 
 from django.db import transaction
@@ -11,17 +12,8 @@ from django.utils import timezone
 from competitions.models import Competition
 from core.audit import audit_record
 
-from .. import locking
 from ..models import Ticket
-from .rules import (
-    Line,
-    allocate,
-    check_eligible,
-    check_line,
-    counters_add,
-    lock_customer,
-    new_tickets,
-)
+from .rules import Line, check_eligible, check_line, lock_customer, sale_claim, tickets_insert
 
 
 def postal_entry_add(
@@ -36,27 +28,23 @@ def postal_entry_add(
     with transaction.atomic():
         # The customer's row first, as every path that gives a customer numbers.
         user = lock_customer(user.pk)
-        locked = locking.lock_competitions([competition.pk])[competition.pk]
-        line = Line(locked, answer=None, quantity=quantity)
-        check_line(competition=locked, user=user, line=line, now=now)
-        numbers = allocate(competition=locked, line=line)
-        tickets = Ticket.objects.bulk_create(
-            new_tickets(
-                competition=locked,
-                user=user,
-                order=None,
-                numbers=numbers,
-                status=Ticket.Status.ACTIVE,
-                source=Ticket.Source.POSTAL,
-                now=now,
-            )
+        fresh = Competition.objects.get(pk=competition.pk)
+        line = Line(fresh, answer=None, quantity=quantity)
+        check_line(competition=fresh, user=user, line=line, now=now)
+        tickets = tickets_insert(
+            [line],
+            user=user,
+            order=None,
+            status=Ticket.Status.ACTIVE,
+            source=Ticket.Source.POSTAL,
+            now=now,
         )
-        counters_add(locked.pk, sold=len(numbers), now=now)
         audit_record(
             actor=by,
             action="ticket.postal_entry",
-            obj=locked,
-            after={"user": user.email, "numbers": sorted(numbers)},
+            obj=fresh,
+            after={"user": user.email, "numbers": sorted(t.number for t in tickets)},
             note=note,
         )
+        sale_claim(fresh, sold=len(tickets), now=now)
     return tickets

@@ -166,8 +166,9 @@ def order_refund(
     now = now or timezone.now()
     ticket_ids = None if tickets is None else {t.pk for t in tickets}
     with transaction.atomic():
-        locked = locking.lock_competitions(order_competition_ids(order.pk))
+        # The order before its competitions, as a payment takes them (tickets.services).
         order = Order.objects.select_for_update().get(pk=order.pk)
+        locked = locking.lock_competitions(order_competition_ids(order.pk))
         if order.status not in REFUNDABLE_ORDER_STATES:
             raise RefundRefused(f"Only a paid order can be refunded; {order} is {order.status}.")
         before = {"status": order.status, "amount_refunded": order.amount_refunded}

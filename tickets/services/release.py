@@ -1,10 +1,12 @@
 """Giving held numbers back: a pending order's reservation lapses or its checkout is cancelled.
 
-`order_release` locks the order's competitions (tickets.locking, ascending ids) and claims the
-order with a compare-and-set (pending -> expired/cancelled), so a payment racing the release
-finds the order changed and takes the late-payment path (tickets.services.fulfilment). Once the
-release commits, a task closes the provider's checkout page (`order_checkout_expire`), outside
-any transaction and lock: Stripe decides between a payment and the expiry.
+`order_release` claims the order with a compare-and-set (pending -> expired/cancelled), so a
+payment racing the release finds the order changed and takes the late-payment path
+(tickets.services.fulfilment); then it deletes the reserved tickets and, last, gives their
+numbers back to the competitions' counters (ascending ids): the order before the competitions,
+as a payment takes them. Once the release commits, a task closes the provider's checkout page
+(`order_checkout_expire`), outside any transaction and lock: Stripe decides between a payment
+and the expiry.
 """
 
 import logging
@@ -17,7 +19,7 @@ from django.utils import timezone
 from .. import locking, payments
 from ..exceptions import PaymentFailed, ProviderUnavailable
 from ..models import Order, OrderLine, Ticket
-from .rules import RELEASED_STATES, counters_add, order_competition_ids
+from .rules import RELEASED_STATES, counters_add
 
 logger = logging.getLogger(__name__)
 
@@ -40,27 +42,34 @@ def order_release(
     if reason not in (Order.Status.EXPIRED, Order.Status.CANCELLED):
         raise ValueError(f"Cannot release an order as {reason!r}.")
     with transaction.atomic():
-        locking.lock_competitions(order_competition_ids(order_id))
-        return release_locked(
+        given_back = release_claim(
             order_id=order_id,
             reason=reason,
             only_if_lapsed=only_if_lapsed,
             expire_checkout=expire_checkout,
             now=now,
         )
+        if given_back is None:
+            return False
+        with locking.waiting_briefly():
+            for competition_id in sorted(given_back):
+                counters_add(competition_id, reserved=-given_back[competition_id], now=now)
+        return True
 
 
-def release_locked(
+def release_claim(
     *, order_id: int, reason: str, only_if_lapsed: bool, expire_checkout: bool, now
-) -> bool:
-    """`order_release` inside a transaction that already holds the order's competitions'
-    locks (order_release itself, or a new checkout giving back the customer's previous one)."""
+) -> Counter | None:
+    """Claim a pending order as released and delete its reserved tickets; returns how many
+    numbers it gave back per competition, for the caller to take off the counters last (None:
+    the order was no longer pending, or with `only_if_lapsed` not yet lapsed). Used by
+    `order_release` and by a new checkout giving back the customer's previous one."""
     claim = Order.objects.filter(pk=order_id, status=Order.Status.PENDING)
     if only_if_lapsed:
         claim = claim.filter(reserved_until__lte=now)
     if not claim.update(status=reason, updated_at=now):
-        return False
-    drop_reservations(order_id=order_id, now=now)
+        return None
+    given_back = reservations_delete(order_id=order_id)
     if expire_checkout:
         session_id = Order.objects.values_list("stripe_checkout_session_id", flat=True).get(
             pk=order_id
@@ -69,7 +78,7 @@ def release_locked(
             # robust: a broker hiccup must not fail the release sweep; the session then
             # lapses by itself (Stripe's expires_at) and a payment takes the late path.
             transaction.on_commit(partial(queue_checkout_expiry, order_id), robust=True)
-    return True
+    return given_back
 
 
 def queue_checkout_expiry(order_id: int) -> None:
@@ -115,17 +124,23 @@ def order_checkout_expire(*, order_id: int) -> str:
     return "checkout expired"
 
 
-def drop_reservations(*, order_id: int, now) -> None:
-    """Delete a pending order's reserved tickets and give their numbers back to the counters.
-    The caller holds the competitions' locks and has claimed the order."""
+def reservations_delete(*, order_id: int) -> Counter:
+    """Delete a claimed order's reserved tickets; returns how many per competition."""
     held = Counter(
         Ticket.objects.filter(order_id=order_id, status=Ticket.Status.RESERVED).values_list(
             "competition_id", flat=True
         )
     )
     Ticket.objects.filter(order_id=order_id, status=Ticket.Status.RESERVED).delete()
-    for competition_id, count in held.items():
-        counters_add(competition_id, reserved=-count, now=now)
+    return held
+
+
+def drop_reservations(*, order_id: int, now) -> None:
+    """Delete a pending order's reserved tickets and give their numbers back to the counters.
+    The caller holds the competitions' locks and has claimed the order."""
+    held = reservations_delete(order_id=order_id)
+    for competition_id in sorted(held):
+        counters_add(competition_id, reserved=-held[competition_id], now=now)
 
 
 def reservations_release_expired(*, competition_ids=None, now=None, limit: int = 500) -> int:

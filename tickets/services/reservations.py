@@ -2,10 +2,13 @@
 
 `line_check` tells the customer early (no lock, nothing written) what checkout would refuse.
 `order_reserve` validates and loads the cart outside any lock, then, in one transaction, locks
-the customer's row, then the competitions' (ascending id, short timeout: tickets.locking),
-re-checks every line and writes the pending order, its lines and its reserved tickets (held
-`FAIRDRAW_RESERVATION_MINUTES`). What the customer holds is counted under their row lock,
-before the competitions' locks, because it can only grow under that lock (tickets.services).
+the customer's row, re-checks every line and writes the pending order, its lines and its
+reserved tickets (held `FAIRDRAW_RESERVATION_MINUTES`; lucky dips picked again if another buyer
+took a number first: rules.tickets_insert), and last claims each competition's counters in one
+conditional statement (ascending id, short timeout: rules.counters_claim), which refuses the
+whole checkout if the quota, the sale window or the price no longer allow it. So a popular
+competition's row is held only from that statement to the commit. What the customer holds is
+counted under their row lock, because it can only grow under that lock (tickets.services).
 `order_checkout_start` opens the payment provider's checkout for the pending order.
 
 One open checkout per customer: `order_reserve` gives back the numbers of the customer's
@@ -14,6 +17,7 @@ transaction that holds the new ones, so nobody can hold a competition's numbers 
 of open checkouts. Reserving also needs a confirmed e-mail address (rules.check_eligible).
 """
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -26,20 +30,19 @@ from django.utils import timezone
 from competitions.models import Competition
 from core.models import OperatorSettings
 
-from .. import allocation, cards, events, locking, payments, spending
-from ..exceptions import LimitReached, NumberTaken, PaymentFailed, SalesClosed, SoldOut
+from .. import allocation, cards, events, payments, spending
+from ..exceptions import LimitReached, NumberTaken, PaymentFailed, SoldOut
 from ..models import Order, OrderLine, Ticket
 from .release import (
     order_release,
     queue_checkout_expiry,
-    release_locked,
+    release_claim,
     reservations_release_expired,
 )
 from .rules import (
     RELEASED_STATES,
     Line,
     LineRequest,
-    allocate,
     check_eligible,
     check_line,
     check_on_sale,
@@ -47,8 +50,9 @@ from .rules import (
     held_by,
     holdings,
     lock_customer,
-    new_tickets,
     prepare_lines,
+    sale_claim,
+    tickets_insert,
 )
 
 
@@ -98,6 +102,8 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
         ids = [line.competition.pk for line in prepared]
         if not reservations_release_expired(competition_ids=ids, now=now):
             raise
+        for line in prepared:  # the numbers just released count now
+            line.competition.refresh_from_db(fields=["tickets_sold", "tickets_reserved"])
         return _reserve(user=user, prepared=prepared, operator=operator, now=now)
 
 
@@ -108,12 +114,12 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
         # The customer's row before any competition's (always in that order): two checkouts
         # of one customer queue here, so they cannot both fit under the spend limit, and what
         # they hold cannot grow until this commits (see the module docstring), so it is counted
-        # here rather than under the competitions' locks.
+        # here.
         user = lock_customer(user.pk)
         check_eligible(user, now, operator)
-        # The customer's open checkout, if any, is given back below under the competitions'
-        # locks, so its money no longer counts against their limit (orders are only made under
-        # the customer's lock, so the set cannot change meanwhile).
+        # The customer's open checkout, if any, is given back below, so its money no longer
+        # counts against their limit (orders are only made under the customer's lock, so the
+        # set cannot change meanwhile).
         previous = list(
             OrderLine.objects.filter(order__user_id=user.pk, order__status=Order.Status.PENDING)
             .order_by()
@@ -124,8 +130,8 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
             user=user, amount=total, now=now, operator=operator, releasing=releasing
         )
         held = holdings(user, ids)
-        # The order and its lines at the prices read before the lock: nobody else can see them
-        # yet, so they need no lock, and a price change seen under the lock refuses the order.
+        # The order and its lines at the prices read before: nobody else can see them yet, and
+        # the counters' claim below refuses the order if a price has changed since.
         order = Order.objects.create(
             user=user,
             status=Order.Status.PENDING,
@@ -147,49 +153,57 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
                 for line in prepared
             ]
         )
-        locked = locking.lock_competitions({*ids, *(c for _, c, _, _ in previous)})
-        released = [
-            order_id
-            for order_id, until in sorted({(o, u) for o, _, _, u in previous})
-            if release_locked(
-                order_id=order_id,
-                # Lapsed already: expired, as the sweep would call it; else given up.
-                reason=Order.Status.EXPIRED if until <= now else Order.Status.CANCELLED,
-                only_if_lapsed=False,
-                expire_checkout=True,
-                now=now,
+        given_back: Counter = Counter()
+        for order_id, until in sorted({(o, u) for o, _, _, u in previous}):
+            given_back += (
+                release_claim(
+                    order_id=order_id,
+                    # Lapsed already: expired, as the sweep would call it; else given up.
+                    reason=Order.Status.EXPIRED if until <= now else Order.Status.CANCELLED,
+                    only_if_lapsed=False,
+                    expire_checkout=True,
+                    now=now,
+                )
+                or Counter()
             )
-        ]
-        if released:
+        if given_back:  # numbers just freed count for this checkout
             held = holdings(user, ids)
+            for line in prepared:
+                line.competition.refresh_from_db(fields=["tickets_sold", "tickets_reserved"])
+                line.competition.tickets_reserved -= given_back[line.competition.pk]
+        # The rules on the competitions as read just before: the claim of their counters below
+        # is what decides, on their locked rows; this tells the customer which rule stops them.
         for line in prepared:
-            competition = locked[line.competition.pk]
-            if competition.ticket_price != line.competition.ticket_price:
-                raise SalesClosed(f"The price of “{competition.title}” has just changed.")
             check_line(
-                competition=competition,
+                competition=line.competition,
                 user=user,
                 line=line,
                 now=now,
-                held=held.get(competition.pk, 0),
+                held=held.get(line.competition.pk, 0),
             )
-        tickets = []
-        for line in prepared:
-            competition = locked[line.competition.pk]
-            tickets += new_tickets(
-                competition=competition,
-                user=user,
-                order=order,
-                numbers=allocate(competition=competition, line=line),
-                status=Ticket.Status.RESERVED,
-                source=Ticket.Source.PAID,
-                now=now,
-            )
-        Ticket.objects.bulk_create(tickets)
-        for line in prepared:
-            counters_add(line.competition.pk, reserved=line.count, now=now)
+        tickets_insert(
+            prepared,
+            user=user,
+            order=order,
+            status=Ticket.Status.RESERVED,
+            source=Ticket.Source.PAID,
+            now=now,
+        )
         events.order_reserved(order, lines=order_lines)
+        _claim_counters(prepared, given_back=given_back, now=now)
     return order
+
+
+def _claim_counters(prepared: list[Line], *, given_back: Counter, now) -> None:
+    """Last, just before commit: each competition's counters (ascending ids), the only moment a
+    checkout holds a competition's row. A line the counters no longer allow rolls it all back."""
+    lines = {line.competition.pk: line for line in prepared}
+    for competition_id in sorted({*lines, *given_back}):
+        line = lines.get(competition_id)
+        if line is None:  # only the previous checkout held numbers here
+            counters_add(competition_id, reserved=-given_back[competition_id], now=now)
+            continue
+        sale_claim(line.competition, reserved=line.count - given_back[competition_id], now=now)
 
 
 def order_checkout_start(*, order: Order, success_url: str, cancel_url: str) -> str:

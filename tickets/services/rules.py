@@ -2,8 +2,11 @@
 
 Reserving, fulfilling a payment, re-issuing a lapsed order, postal entries and refunds all judge
 a customer and a competition by the same checks and move the same counters; they live here
-once. Nothing in this module opens a transaction or takes a competition's lock: callers do
-(tickets.services says in which order), and `check_line` must see the locked, fresh row.
+once. Nothing in this module opens a transaction: callers do (tickets.services says in which
+order they take their locks). A sale checks its lines on fresh rows (`check_line`), writes its
+tickets (`tickets_insert`: the unique index on live numbers settles a race for a number) and
+takes each competition's row last, in the one statement that moves its counters only if they
+still allow it (`counters_claim`).
 """
 
 from collections import Counter
@@ -11,18 +14,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
 from accounts.models import ExclusionKind, User
 from accounts.selectors import email_verified
 from accounts.services import age_verification_needed_message
-from competitions.lifecycle import FINAL, Status
+from competitions.lifecycle import FINAL, LIVE, Status
 from competitions.models import AnswerChoice, Competition
 
-from .. import allocation
+from .. import allocation, locking
 from ..exceptions import (
     AnswerRequired,
+    Busy,
     CartEmpty,
     LimitReached,
     NotEligible,
@@ -189,22 +194,8 @@ def check_line(*, competition: Competition, user, line: Line, now, held=None) ->
     """The sale rules, checked on the locked, fresh competition row. `held`: what the customer
     holds in it, if counted already under their row lock."""
     check_on_sale(competition, now)
-    left = competition.tickets_left
-    if line.count > left:
-        held = (
-            f" More may come free in the next {settings.FAIRDRAW_RESERVATION_MINUTES} minutes"
-            " as other customers' baskets expire."
-            if competition.tickets_reserved
-            else ""
-        )
-        raise SoldOut(
-            (
-                f"Only {left} tickets left for “{competition.title}”."
-                if left
-                else f"“{competition.title}” is sold out."
-            )
-            + held
-        )
+    if line.count > competition.tickets_left:
+        raise sold_out(competition)
     if held is None:
         held = held_by(user, competition.pk)
     if held + line.count > competition.max_tickets_per_user:
@@ -217,6 +208,25 @@ def check_line(*, competition: Competition, user, line: Line, now, held=None) ->
         raise NumberTaken(taken)
 
 
+def sold_out(competition: Competition) -> SoldOut:
+    """The error for a competition with too few tickets left for a line."""
+    left = competition.tickets_left
+    later = (
+        f" More may come free in the next {settings.FAIRDRAW_RESERVATION_MINUTES} minutes"
+        " as other customers' baskets expire."
+        if competition.tickets_reserved
+        else ""
+    )
+    return SoldOut(
+        (
+            f"Only {left} tickets left for “{competition.title}”."
+            if left
+            else f"“{competition.title}” is sold out."
+        )
+        + later
+    )
+
+
 def allocate(*, competition: Competition, line: Line) -> list[int]:
     lucky = allocation.lucky_dip(
         competition_id=competition.pk,
@@ -226,6 +236,99 @@ def allocate(*, competition: Competition, line: Line) -> list[int]:
         exclude=line.numbers,
     )
     return sorted([*line.numbers, *lucky])
+
+
+UNIQUE_VIOLATION = "23505"
+PICKS = 5  # lucky dips picked again after losing a number to another buyer, before "busy"
+
+
+def tickets_insert(lines: Sequence[Line], **fields) -> list[Ticket]:
+    """Write the lines' tickets (`fields`: those of `new_tickets`) in one statement, without
+    the competitions' locks.
+
+    Lucky-dip numbers are picked from what committed sales show, so a buyer at the same moment
+    may have picked one too: the unique index on live numbers makes the later insert wait for
+    the earlier buyer and fail if they commit. Then the lines are picked again (a savepoint
+    keeps the rest of the sale), at most PICKS times; a chosen number that went is NumberTaken,
+    and lucky dips that find too few numbers left are SoldOut. Numbers are inserted in ascending
+    order, so two buyers wanting the same numbers queue instead of deadlocking."""
+    lines = sorted(lines, key=lambda line: line.competition.pk)
+    for _ in range(PICKS):
+        tickets = []
+        for line in lines:
+            try:
+                numbers = allocate(competition=line.competition, line=line)
+            except allocation.NumbersGone:
+                raise sold_out(line.competition) from None
+            tickets += new_tickets(competition=line.competition, numbers=numbers, **fields)
+        try:
+            # Waiting for another buyer's number: a deadlock (with a path that locked the
+            # competition first and then wants a number we hold) answers "busy".
+            with locking.busy_if_stuck(), transaction.atomic():
+                return Ticket.objects.bulk_create(tickets)
+        except IntegrityError as exc:
+            if getattr(exc.__cause__, "sqlstate", UNIQUE_VIOLATION) != UNIQUE_VIOLATION:
+                raise
+        for line in lines:
+            taken = allocation.taken_among(line.competition.pk, line.numbers)
+            if taken:
+                raise NumberTaken(taken)
+    raise Busy()
+
+
+def counters_claim(
+    competition: Competition, *, sold: int = 0, reserved: int = 0, now, on_sale: bool
+) -> bool:
+    """Move a competition's counters if they still allow it, in one statement: the moment a
+    sale takes the competition's row, just before it commits. Returns False (nothing changed)
+    if the quota would be exceeded, the competition is drawn or cancelled, or, with `on_sale`,
+    it is not on sale at `now` at the price read before (`competition.ticket_price`). The
+    counters on `competition` become those just written. Callers claim several competitions
+    in ascending id order."""
+    table = Competition._meta.db_table
+    final, live = sorted(FINAL), sorted(LIVE)
+    at = connection.ops.adapt_datetimefield_value(now)
+    conditions = [
+        "id = %s",
+        f"status NOT IN ({', '.join(['%s'] * len(final))})",
+        "tickets_sold + tickets_reserved + %s <= max_tickets",
+    ]
+    params = [competition.pk, *final, sold + reserved]
+    if on_sale:  # competitions.lifecycle.derive_status says "active" (check_on_sale)
+        conditions += [
+            f"status IN ({', '.join(['%s'] * len(live))})",
+            "starts_at <= %s",
+            "ends_at > %s",
+            "tickets_sold < max_tickets",
+            "ticket_price = %s",
+        ]
+        params += [*live, at, at, competition.ticket_price]
+    with locking.waiting_briefly(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET tickets_sold = tickets_sold + %s,"
+            " tickets_reserved = tickets_reserved + %s, updated_at = %s"
+            f" WHERE {' AND '.join(conditions)} RETURNING tickets_sold, tickets_reserved",
+            [sold, reserved, at, *params],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    competition.tickets_sold, competition.tickets_reserved = row
+    return True
+
+
+def sale_claim(competition: Competition, *, sold: int = 0, reserved: int = 0, now) -> None:
+    """`counters_claim` for a sale (on sale, at the price read): if the counters no longer allow
+    it, raise what the fresh row says (the price changed, sales closed, too few left), which
+    rolls the sale back."""
+    if counters_claim(competition, sold=sold, reserved=reserved, now=now, on_sale=True):
+        return
+    price = competition.ticket_price
+    competition.refresh_from_db()
+    if competition.ticket_price != price:
+        raise SalesClosed(f"The price of “{competition.title}” has just changed.")
+    check_on_sale(competition, now)
+    raise sold_out(competition)
 
 
 def counters_add(competition_id: int, *, sold: int = 0, reserved: int = 0, now) -> None:
