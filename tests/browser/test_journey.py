@@ -54,6 +54,22 @@ def _apt_install_chromium() -> None:
         subprocess.run(install, env=env, capture_output=True, check=False)
 
 
+def csp_violations(page) -> list[str]:
+    """What the Content-Security-Policy blocks on `page` (an inline script, style or handler),
+    collected from the console as the test goes: a test asserts the list is empty, since a page
+    that looked fine only did so because the browser was lenient."""
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    return blocked
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's chromium, installed with apt if it is missing and we may install it."""
@@ -87,17 +103,7 @@ def browser_page(chromium, playwright_api, live_server, monkeypatch):
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
-        # Whatever the Content-Security-Policy blocks (an inline script, style or handler)
-        # fails the test: the page looked fine only because the browser was lenient.
-        blocked: list[str] = []
-        page.on(
-            "console",
-            lambda message: (
-                blocked.append(f"{page.url}: {message.text}")
-                if "Content Security Policy" in message.text
-                else None
-            ),
-        )
+        blocked = csp_violations(page)
         try:
             yield page
         finally:

@@ -42,7 +42,7 @@ from pathlib import Path
 import environ
 import pytest
 
-from tests.browser.test_journey import CHROMIUM_ARGS, PASSWORD, TIMEOUT_MS
+from tests.browser.test_journey import CHROMIUM_ARGS, PASSWORD, TIMEOUT_MS, csp_violations
 from tests.fakes import stripe_server
 from tests.test_production import production_env
 
@@ -350,15 +350,7 @@ def test_a_customer_buys_and_the_draw_verifies_on_the_production_deployment(
             page = context.new_page()
             assets, shot = Assets(page), Shots(page)
             # The production Content-Security-Policy must block nothing the site needs.
-            blocked: list[str] = []
-            page.on(
-                "console",
-                lambda message: (
-                    blocked.append(f"{page.url}: {message.text}")
-                    if "Content Security Policy" in message.text
-                    else None
-                ),
-            )
+            blocked = csp_violations(page)
 
             def visit(path: str) -> None:
                 page.goto(site.url + path)
