@@ -31,7 +31,7 @@ class CompetitionQuerySet(models.QuerySet):
         return self.exclude(status__in=FINAL)
 
 
-# DESIGN §2: what was sold is fixed once a competition is final (drawn or cancelled): tickets
+# docs/architecture.md §2: what was sold is fixed once a competition is final (drawn or cancelled): tickets
 # were priced, numbered, dated and judged against these. Entries are judged against the
 # question from the first sale, so it is fixed from activation on.
 LOCKED_WHEN_FINAL = (
@@ -143,7 +143,7 @@ class Competition(models.Model):
         return self.title
 
     def save(self, *args, **kwargs):
-        # The lock below (DESIGN §2) holds for every save, whoever calls it.
+        # The lock below (docs/architecture.md §2) holds for every save, whoever calls it.
         if changed := self.locked_changes(kwargs.get("update_fields")):
             raise CompetitionLocked(
                 f"“{self}” is {self._stored['status']}: {', '.join(changed)} cannot change."
@@ -154,7 +154,7 @@ class Competition(models.Model):
     def get_absolute_url(self):
         return reverse("competitions:detail", kwargs={"slug": self.slug})
 
-    # --- the lock (DESIGN §2), enforced here for every save, not only by read-only admin fields.
+    # --- the lock (docs/architecture.md §2), enforced here for every save, not only by read-only admin fields.
     # The stored values are remembered when the row is loaded, so checking costs no query.
     # Queryset `.update()` bypasses save(); only services use it, never on locked fields.
 

@@ -316,7 +316,7 @@ def competition_edit_parts(
 
 @transaction.atomic
 def competition_delete(*, competition: Competition, by) -> None:
-    """Delete a competition nobody has a ticket in (DESIGN §2: otherwise cancel and refund).
+    """Delete a competition nobody has a ticket in (docs/architecture.md §2: otherwise cancel and refund).
 
     Tickets, orders and the draw log protect their competition (on_delete=PROTECT), so the
     database refuses what this refuses; the refusal is turned into a message."""

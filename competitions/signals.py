@@ -1,7 +1,7 @@
 """Hooks through which apps above competitions take part in its state changes.
 
 Competitions sits below draws in the layers (config/layers.py), so it may not call draws. Yet
-activation must commit to the secret draw seed (DESIGN §4), and the seed is the draws app's
+activation must commit to the secret draw seed (docs/architecture.md §4), and the seed is the draws app's
 business: how it is made and committed to is `draws.fairness`, which the public verifier
 shares. So activation sends `competition_activating` and draws answers it.
 

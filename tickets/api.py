@@ -1,4 +1,4 @@
-"""A customer's own tickets in the read-only JSON API (DESIGN §5), shaped like the rest of it
+"""A customer's own tickets in the read-only JSON API (docs/architecture.md §5), shaped like the rest of it
 (`competitions.api`: camelCase keys, times in ISO 8601 UTC)."""
 
 from django.http import JsonResponse
