@@ -6,20 +6,11 @@ escalate, reopen, assign: complaints.admin checks "change complaint").
 Kept in step after every `migrate` (post_migrate), so a model added later is covered too."""
 
 from django.apps import apps as global_apps
+from django.conf import settings
 from django.contrib.auth.management import create_permissions
 
-FAIRDRAW_APPS = (
-    "core",
-    "accounts",
-    "notifications",
-    "responsible_play",
-    "competitions",
-    "tickets",
-    "draws",
-    "winners",
-    "harm_signals",
-    "complaints",
-)
+# Every Fairdraw app, bottom layer first (config.layers.LAYERS, through settings).
+FAIRDRAW_APPS = tuple(settings.FAIRDRAW_APPS)
 SUPPORT_EXTRA = (
     ("tickets", "refund_ticket"),
     ("harm_signals", "change_harmflag"),

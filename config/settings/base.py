@@ -14,6 +14,7 @@ from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
 from config.cache import cache_config
+from config.layers import LAYERS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -49,22 +50,14 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
-    # Fairdraw, bottom layer first (docs/architecture.md §1; `python3 dev.py check-layers`).
-    "core",
-    "notifications",
-    "accounts",
-    "responsible_play",
-    "competitions",
-    "tickets",
-    "draws",
-    "winners",
-    "harm_signals",
-    "complaints",
-    "pages",
-    "backoffice",
-    "demo",
+    # Fairdraw's apps, bottom layer first: the one list is config.layers.LAYERS
+    # (docs/architecture.md §1; `python3 dev.py check-layers`).
+    *LAYERS,
     "config.apps.FairdrawConfig",
 ]
+
+# The apps whose models Fairdraw's staff groups cover (core.groups).
+FAIRDRAW_APPS = LAYERS
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
