@@ -41,6 +41,8 @@ USER fairdraw
 EXPOSE 8000
 # Workers: WEB_CONCURRENCY (gunicorn reads it). Requests are logged by the app itself, one
 # line each with its request id (config/middleware.py), so gunicorn's access log stays off.
+# Workers are recycled now and then as a guard against slow leaks, but rarely enough that a
+# launch spike (hundreds of requests a second) does not keep restarting them with cold caches.
 CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--timeout", "30", \
-     "--graceful-timeout", "30", "--max-requests", "1000", "--max-requests-jitter", "100", \
+     "--graceful-timeout", "30", "--max-requests", "20000", "--max-requests-jitter", "2000", \
      "--worker-tmp-dir", "/dev/shm"]
