@@ -1,8 +1,8 @@
 """The public pages under launch-day load, next to a trivial view, in one run.
 
 gunicorn (`--pages-workers` sync workers, default 2, the Dockerfile's options but for
-`--max-requests`: at these rates it restarts both workers every few seconds, and a restart
-costs seconds; `--pages-max-requests 1000` puts it back) serves
+`--max-requests`: a 10-second run per page would restart each worker about once, and a
+restart costs seconds; `--pages-max-requests 20000` puts it back) serves
 the production settings on PostgreSQL (its own database, fairdraw_bench_pages) with a Redis
 cache (db 15, flushed before the run, so every page starts cold). The shop has
 `--pages-competitions` (default 200) competitions on sale, made through the real activation
@@ -56,7 +56,7 @@ def add_arguments(parser) -> None:
         "--pages-max-requests",
         type=int,
         default=0,
-        help="gunicorn --max-requests (the Dockerfile's 1000; default 0: no worker restarts)",
+        help="gunicorn --max-requests (the Dockerfile's 20000; default 0: no worker restarts)",
     )
     group.add_argument(
         "--pages-database-url",
@@ -162,7 +162,7 @@ def _get(port: int, path: str) -> tuple[int, int]:
 def _start_server(env: dict, args, port: int, log) -> subprocess.Popen:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     restarts = (
-        ["--max-requests", str(args.pages_max_requests), "--max-requests-jitter", "100"]
+        ["--max-requests", str(args.pages_max_requests), "--max-requests-jitter", "2000"]
         if args.pages_max_requests
         else []
     )
