@@ -192,6 +192,12 @@ class StripeGateway(PaymentGateway):
         if not payment_intent_id:
             raise PaymentFailed("The order has no Stripe payment to refund.")
         try:
+            # Stripe forgets an idempotency key after 24 hours, and a refund can be sent again
+            # later than that (a staff retry after an outage): look for an earlier send of
+            # this very refund first, by the metadata it carries, so it is never paid twice.
+            earlier = self._earlier_refund(payment_intent_id, metadata)
+            if earlier is not None:
+                return RefundResult(id=earlier.id, status=earlier.status)
             refund = self.client.v1.refunds.create(
                 {"payment_intent": payment_intent_id, "amount": amount_pence, "metadata": metadata},
                 options={"idempotency_key": idempotency_key},
@@ -204,6 +210,22 @@ class StripeGateway(PaymentGateway):
         if refund.status in ("failed", "canceled"):
             raise PaymentFailed(f"Stripe refund {refund.id} {refund.status}.")
         return RefundResult(id=refund.id, status=refund.status)
+
+    def _earlier_refund(self, payment_intent_id: str, metadata: dict):
+        """A live Stripe refund already made for this refund row (same `refund_id` in its
+        metadata), or None. Refunds of one payment are few: a page of 100 covers them."""
+        wanted = metadata.get("refund_id")
+        if not wanted:
+            return None
+        page = self.client.v1.refunds.list({"payment_intent": payment_intent_id, "limit": 100})
+        for refund in page.data:
+            sent_for = refund.metadata.to_dict() if refund.metadata else {}
+            if sent_for.get("refund_id") == wanted and refund.status not in (
+                "failed",
+                "canceled",
+            ):
+                return refund
+        return None
 
 
 class DevGateway(PaymentGateway):

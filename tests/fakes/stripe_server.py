@@ -246,6 +246,12 @@ class FakeStripe:
                 return 400, {"error": {"type": "invalid_request_error", "message": message}}
             session["status"] = "expired"
             return 200, session
+        if method == "GET" and path == "/v1/refunds":
+            intent = params.get("payment_intent")
+            found = [
+                r for r in self.refunds.values() if not intent or r["payment_intent"] == intent
+            ]
+            return 200, {"object": "list", "url": path, "has_more": False, "data": found}
         if method == "POST" and path == "/v1/refunds":
             if self.fail_refunds:
                 return 402, {"error": {"type": "invalid_request_error", "message": "Declined."}}

@@ -172,10 +172,32 @@ def test_a_worker_that_died_after_stripe_refunded_is_not_paid_twice(fake_stripe,
 
     refund.refresh_from_db()
     assert (refund.status, refund.attempts) == (Refund.Status.SUCCEEDED, 2)
-    calls = fake_stripe.calls(*REFUNDS)
-    assert len(calls) == 2
-    assert {c.headers["idempotency-key"] for c in calls} == {refund.idempotency_key}
+    # The second send found the first at Stripe by its metadata and did not create another.
+    assert len(fake_stripe.calls(*REFUNDS)) == 1
+    assert len(fake_stripe.calls("GET", "/v1/refunds")) == 2
     assert list(fake_stripe.refunds) == [refund.provider_refund_id]  # one refund at Stripe
+
+
+def test_a_refund_sent_again_after_stripe_forgot_its_idempotency_key_is_not_paid_twice(
+    fake_stripe, monkeypatch
+):
+    refund = recorded_refund(fake_stripe)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(refund_service, "_record_success", crash)
+    with pytest.raises(RuntimeError):
+        refund_submit(refund_id=refund.pk)
+    monkeypatch.undo()
+    fake_stripe._idempotent.clear()  # Stripe keeps idempotency keys for 24 hours only
+
+    assert refund_sweep(now=later(60 * 30)) == 1  # a staff retry the next day
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert list(fake_stripe.refunds) == [refund.provider_refund_id]  # still one refund
+    assert fake_stripe.refunds[refund.provider_refund_id]["metadata"]["refund_id"] == str(refund.pk)
 
 
 def test_a_stripe_outage_is_retried_with_back_off_until_confirmed(fake_stripe, operators):
@@ -198,9 +220,10 @@ def test_a_stripe_outage_is_retried_with_back_off_until_confirmed(fake_stripe, o
     refund.refresh_from_db()
     assert (refund.status, refund.attempts) == (Refund.Status.SUCCEEDED, 3)
     assert refund.failure_message == ""
-    calls = fake_stripe.calls(*REFUNDS)
-    assert len(calls) == 3
-    assert {c.headers["idempotency-key"] for c in calls} == {refund.idempotency_key}
+    # Three attempts asked Stripe (the first two met the outage); one created the refund.
+    assert len(fake_stripe.calls("GET", "/v1/refunds")) == 3
+    (call,) = fake_stripe.calls(*REFUNDS)
+    assert call.headers["idempotency-key"] == refund.idempotency_key
     assert len(fake_stripe.refunds) == 1
     assert alerts() == []
 
