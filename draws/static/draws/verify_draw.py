@@ -34,7 +34,6 @@ import hashlib
 import hmac
 import json
 import sys
-from datetime import UTC
 
 SPACE = 1 << 256
 
@@ -262,7 +261,7 @@ def canonical(payload):
 def _utc(text):
     from datetime import datetime
 
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))  # aware: compares across zones
 
 
 def load_receipt_keys(keys_path, site):
