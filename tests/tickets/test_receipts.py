@@ -370,3 +370,15 @@ def test_receipts_are_kept_when_their_order_is_refunded(paid):
     )
     Order.objects.filter(pk=paid.pk).update(status=Order.Status.REFUNDED)
     assert receipt_issue(order_id=paid.pk) == paid.receipt
+
+
+def test_the_minute_sweep_signs_recent_orders_left_without_a_receipt():
+    from tickets.tasks import sweep_receipts
+
+    competition = active_competition(max_tickets=100)
+    order = order_record_paid(
+        user=UserFactory(), competition=competition, answer=correct_answer(competition), quantity=1
+    )
+    assert sweep_receipts() == 1
+    assert sweep_receipts() == 0
+    assert Receipt.objects.get().order == order
