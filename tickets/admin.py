@@ -24,16 +24,7 @@ from core.admin_helpers import ReadOnlyAdminMixin, confirm_page, is_confirmed
 
 from .exceptions import TicketError
 from .export import tickets_csv
-from .models import (
-    CancellationJob,
-    Order,
-    OrderLine,
-    PaymentEvent,
-    Receipt,
-    ReceiptKey,
-    Refund,
-    Ticket,
-)
+from .models import CancellationJob, Order, OrderLine, PaymentEvent, Refund, Ticket
 from .services import postal_entry_add, refund_plan, refund_retry, tickets_refund
 
 # Ticket numbers are PositiveIntegerField: a longer run of digits cannot be one.
@@ -299,40 +290,6 @@ class PaymentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     ordering = ("-received_at", "-id")
     show_full_result_count = False
-
-
-@admin.register(Receipt)
-class ReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Signed entry receipts as issued (tickets.receipts): nothing here can change one."""
-
-    list_display = ("reference", "kind", "user", "key_id", "issued_at")
-    list_filter = ("kind", "key_id")
-    list_select_related = ("user",)
-    search_fields = ("reference", "user__email")
-    fields = (
-        "reference",
-        "kind",
-        "user",
-        "order",
-        "competition",
-        "payload",
-        "key_id",
-        "signature",
-        "issued_at",
-    )
-    readonly_fields = fields
-    raw_id_fields = ("user", "order", "competition")
-    ordering = ("-issued_at", "-id")
-    show_full_result_count = False
-
-
-@admin.register(ReceiptKey)
-class ReceiptKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The receipt-signing keys as published at /receipts/keys.json."""
-
-    list_display = ("key_id", "public_key", "valid_from", "retired_at")
-    fields = list_display
-    readonly_fields = fields
 
 
 @admin.register(Refund)
