@@ -27,6 +27,7 @@ RUN DJANGO_SECRET_KEY=build-only-dummy-secret-key-never-used-at-runtime-01234567
     DJANGO_ALLOWED_HOSTS=build.invalid \
     STRIPE_SECRET_KEY=sk_build_only \
     STRIPE_WEBHOOK_SECRET=whsec_build_only \
+    FAIRDRAW_RECEIPT_KEYS=build-only:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     CACHE_URL=redis://build.invalid:6379/1 \
     CELERY_BROKER_URL=redis://build.invalid:6379/0 \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 \

@@ -57,4 +57,24 @@ def check_production_services(app_configs=None, **kwargs):
                 id="fairdraw.E005",
             )
         )
+    errors += _receipt_key_errors()
     return errors
+
+
+def _receipt_key_errors() -> list[Error]:
+    from tickets.receipts import ReceiptKeyError, signing_keys
+
+    hint = "Set FAIRDRAW_RECEIPT_KEYS to the line `manage.py receipt_key` prints."
+    if not settings.FAIRDRAW_RECEIPT_KEYS:
+        message = "FAIRDRAW_RECEIPT_KEYS is not set: receipts would be signed by the public development key."
+        return [Error(message, hint=hint, id="fairdraw.E006")]
+    try:
+        keys = signing_keys()
+    except ReceiptKeyError as error:
+        return [Error(str(error), hint=hint, id="fairdraw.E006")]
+    if any(key.is_development for key in keys):
+        message = (
+            "FAIRDRAW_RECEIPT_KEYS lists the development key, whose private half is published."
+        )
+        return [Error(message, hint=hint, id="fairdraw.E006")]
+    return []

@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
@@ -26,7 +27,7 @@ from competitions.services import competition_activate, competition_sync_statuse
 from core.models import OperatorSettings
 from draws.models import Draw, DrawLogEntry
 from draws.services import draw_perform
-from tickets.models import Order, OrderLine, Ticket
+from tickets.models import Order, OrderLine, Receipt, Ticket
 from tickets.services import order_record_paid, postal_entry_add
 from winners.models import Winner
 from winners.services import winner_approve, winner_publish
@@ -545,6 +546,7 @@ def reset() -> None:
     Draw.objects.filter(competition__in=competitions).delete()
     Ticket.objects.filter(competition__in=competitions).delete()
     orders = Order.objects.filter(lines__competition__in=competitions)
+    Receipt.objects.filter(Q(order__in=orders) | Q(competition__in=competitions)).delete()
     OrderLine.objects.filter(order__in=orders).delete()
     Order.objects.filter(pk__in=orders.values("pk")).delete()
     for image in CompetitionImage.objects.filter(competition__in=competitions):

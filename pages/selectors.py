@@ -13,6 +13,7 @@ from django.utils import timezone
 from competitions.lifecycle import Status
 from competitions.models import Competition, CompetitionImage
 from tickets.models import Order, OrderLine, Ticket
+from tickets.selectors import receipt_references_by_competition
 from winners.models import Winner
 
 # How the dashboard names each ticket status (any other, e.g. one held while awaiting
@@ -38,6 +39,8 @@ class TicketGroup:
     status: Status
     tickets: list[Ticket] = field(default_factory=list)
     winning_numbers: list[int] = field(default_factory=list)
+    # (reference, kind) of the signed receipts covering these tickets
+    receipts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def in_draw(self) -> int:
@@ -69,8 +72,8 @@ class TicketGroup:
 def user_ticket_groups(user, now=None) -> list[TicketGroup]:
     """The customer's tickets grouped by competition, the latest-closing competition first.
 
-    At most three queries: tickets with their competitions, those competitions' images, and
-    the winning numbers of the ones already drawn."""
+    At most four queries: tickets with their competitions, those competitions' images, the
+    winning numbers of the ones already drawn, and the customer's signed receipts."""
     now = now or timezone.now()
     tickets = (
         Ticket.objects.filter(user=user)
@@ -102,8 +105,10 @@ def user_ticket_groups(user, now=None) -> list[TicketGroup]:
             .values_list("competition_id", "ticket__number")
         ):
             winning.setdefault(competition_id, []).append(number)
+    receipts = receipt_references_by_competition(user)
     for group in groups:
         group.winning_numbers = winning.get(group.competition.pk, [])
+        group.receipts = receipts.get(group.competition.pk, [])
     return groups
 
 
@@ -111,6 +116,7 @@ def user_orders(user, limit: int = RECENT_ORDERS) -> QuerySet[Order]:
     """The customer's most recent orders, newest first, with what each was for."""
     return (
         Order.objects.filter(user=user)
+        .select_related("receipt")
         .prefetch_related(
             Prefetch("lines", queryset=OrderLine.objects.select_related("competition"))
         )

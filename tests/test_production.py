@@ -24,7 +24,7 @@ from draws.services import draw_perform
 from tests.draws.conftest import after_end, buy
 from tests.factories import UserFactory, active_competition
 from tests.tickets.helpers import reserve
-from tickets import payments
+from tickets import payments, receipts
 from tickets.exceptions import Busy
 from tickets.models import Order
 
@@ -38,6 +38,7 @@ _CONTROLLED = (
     "DJANGO_ALLOWED_HOSTS",
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
+    "FAIRDRAW_RECEIPT_KEYS",
     "CACHE_URL",
     "CELERY_BROKER_URL",
     "DATABASE_URL",
@@ -47,6 +48,11 @@ _CONTROLLED = (
     "STATIC_ROOT",
     "MEDIA_ROOT",
 )
+
+
+# A receipt-signing key made for these tests (`manage.py receipt_key` makes real ones).
+RECEIPT_KEYS = receipts.key_entry(receipts.new_key("fairdraw-test"))
+DEV_RECEIPT_KEYS = receipts.key_entry(receipts.DEV_KEY)
 
 
 def closed_port() -> int:
@@ -66,6 +72,7 @@ def production_env(**changes) -> dict:
         DJANGO_ALLOWED_HOSTS="fairdraw.example,localhost",
         STRIPE_SECRET_KEY="sk_test_not_a_real_key",
         STRIPE_WEBHOOK_SECRET="whsec_not_a_real_secret",
+        FAIRDRAW_RECEIPT_KEYS=RECEIPT_KEYS,
         CACHE_URL=f"redis://127.0.0.1:{dead}/1",
         CELERY_BROKER_URL=f"redis://127.0.0.1:{dead}/0",
         DATABASE_URL="sqlite:///:memory:",
@@ -105,6 +112,8 @@ def test_complete_production_settings_start():
         ("CACHE_URL", {"CACHE_URL": "locmemcache://"}),
         ("CELERY_BROKER_URL", {"CELERY_BROKER_URL": None}),
         ("CELERY_BROKER_URL", {"CELERY_BROKER_URL": "memory://"}),
+        ("FAIRDRAW_RECEIPT_KEYS", {"FAIRDRAW_RECEIPT_KEYS": None}),
+        ("FAIRDRAW_RECEIPT_KEYS", {"FAIRDRAW_RECEIPT_KEYS": DEV_RECEIPT_KEYS}),
     ],
 )
 def test_production_settings_refuse_to_start_naming_what_is_missing(missing, changes):
@@ -129,6 +138,7 @@ def test_deploy_check_fails_when_settings_were_overridden(settings):
     settings.STRIPE_WEBHOOK_SECRET = "whsec_x"
     settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": ""}}
     settings.CELERY_BROKER_URL = "redis://redis:6379/0"
+    settings.FAIRDRAW_RECEIPT_KEYS = RECEIPT_KEYS
     assert not [i for i in fairdraw_errors() if i.startswith("fairdraw.")]
 
     settings.STRIPE_SECRET_KEY = ""
@@ -136,12 +146,19 @@ def test_deploy_check_fails_when_settings_were_overridden(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.CELERY_BROKER_URL = "filesystem://"
     settings.FAIRDRAW_DEV_TOOLS = True
+    settings.FAIRDRAW_RECEIPT_KEYS = ""
     errors = fairdraw_errors()
     assert "STRIPE_SECRET_KEY" in errors["fairdraw.E001"]
     assert "STRIPE_WEBHOOK_SECRET" in errors["fairdraw.E002"]
     assert "CACHE_URL" in errors["fairdraw.E003"]
     assert "CELERY_BROKER_URL" in errors["fairdraw.E004"]
     assert "FAIRDRAW_DEV_TOOLS" in errors["fairdraw.E005"]
+    assert "FAIRDRAW_RECEIPT_KEYS" in errors["fairdraw.E006"]
+    # The published development key is refused under any key id.
+    settings.FAIRDRAW_RECEIPT_KEYS = (
+        f"{RECEIPT_KEYS},{DEV_RECEIPT_KEYS.replace('dev-not-secret', 'x')}"
+    )
+    assert "development key" in fairdraw_errors()["fairdraw.E006"]
 
 
 def test_production_logs_one_line_per_optional_service_that_is_off():

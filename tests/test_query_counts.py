@@ -106,7 +106,7 @@ HOME_MAX = 4  # active competitions, their images, champions
 LIST_MAX = 3
 DETAIL_MAX = 12  # competition + images/answers/prizes, winners, draw, replay, entry form
 CHAMPIONS_MAX = 3
-ACCOUNT_MAX = 9  # session, user, tickets, images, winning numbers, orders, lines, wins
+ACCOUNT_MAX = 10  # session, user, tickets, images, winning numbers, receipts, orders, lines, wins
 API_LIST_MAX = 3
 
 

@@ -8,6 +8,7 @@ from competitions.api import MAX_ID, error, private, utc
 from competitions.models import Competition
 
 from .models import Ticket
+from .selectors import receipts_for
 
 
 @require_safe
@@ -39,6 +40,8 @@ def user_tickets(request):
                     }
                     for t in tickets
                 ],
+                # Each order's and postal entry's signed receipt, as downloaded from the account.
+                "receipts": [r.document for r in receipts_for(request.user, competition.pk)],
             }
         )
     )

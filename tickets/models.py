@@ -360,3 +360,82 @@ class CancellationJob(models.Model):
         if self.orders_failed:
             text += f", {self.orders_failed} not refunded"
         return text
+
+
+def new_postal_reference() -> str:
+    return new_reference("PE-")
+
+
+class ReceiptKey(models.Model):
+    """An Ed25519 key the operator has signed receipts with, as published (tickets.receipts):
+    its public half and the time it signed from (`valid_from`) until a newer key took over
+    (`retired_at`). Kept for good, so old receipts verify after the private key is gone."""
+
+    key_id = models.CharField(max_length=64, unique=True)
+    public_key = models.CharField(max_length=64, help_text="Raw 32-byte Ed25519 key, base64.")
+    valid_from = models.DateTimeField()
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-valid_from", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(retired_at__isnull=True) | Q(retired_at__gte=F("valid_from")),
+                name="receiptkey_retired_after_valid_from",
+            ),
+        ]
+
+    def __str__(self):
+        return self.key_id
+
+
+class Receipt(models.Model):
+    """The signed entry receipt of one paid order or one free postal entry (tickets.receipts):
+    what was entered, in a canonical JSON payload, with the operator's Ed25519 signature.
+
+    An order's receipt is issued right after its payment commits (never inside the payment's
+    transaction) and at most once (one per order); a postal entry's in the entry's own
+    transaction. `reference` is the order's reference, or the postal entry's own."""
+
+    class Kind(models.TextChoices):
+        ORDER = "order", "Paid order"
+        POSTAL = "postal", "Free postal entry"
+
+    reference = models.CharField(max_length=16, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="receipts"
+    )
+    order = models.OneToOneField(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="receipt"
+    )
+    competition = models.ForeignKey(
+        Competition,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A postal entry's competition (an order's are in its lines).",
+    )
+    payload = models.JSONField(help_text="The signed part, as signed.")
+    key_id = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128, help_text="Ed25519 signature, base64.")
+    issued_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="order") & Q(order__isnull=False) & Q(competition__isnull=True))
+                | (Q(kind="postal") & Q(order__isnull=True) & Q(competition__isnull=False)),
+                name="receipt_order_or_postal_entry",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Receipt {self.reference}"
+
+    @property
+    def document(self) -> dict:
+        """The receipt as published and downloaded: the payload, the key id, the signature."""
+        return {"receipt": self.payload, "key_id": self.key_id, "signature": self.signature}

@@ -37,6 +37,13 @@ def sweep_refunds() -> int:
 
 
 @shared_task(ignore_result=True)
+def sweep_receipts() -> int:
+    """Every minute: sign the receipts of recent paid orders that have none (a process that
+    stopped between a payment's commit and its receipt)."""
+    return services.receipts_sweep()
+
+
+@shared_task(ignore_result=True)
 def run_cancellation(job_id: int) -> str:
     """Refund a cancelled competition's orders in batches (queued when it is cancelled, and
     again by beat if it stops). Safe to run twice: the job's row and cursor decide."""

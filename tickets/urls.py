@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import receipt_views, views
 
 app_name = "tickets"
 
@@ -15,4 +15,6 @@ urlpatterns = [
     path("checkout/success/<str:reference>/", views.checkout_success, name="success"),
     path("checkout/cancel/<str:reference>/", views.checkout_cancel, name="cancel"),
     path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
+    path("receipts/keys.json", receipt_views.receipt_keys, name="receipt_keys"),
+    path("receipts/<str:reference>.json", receipt_views.receipt_download, name="receipt"),
 ]

@@ -309,6 +309,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=30),
     },
     "tickets-sweep-refunds": {"task": "tickets.tasks.sweep_refunds", "schedule": BEAT_INTERVAL},
+    "tickets-sweep-receipts": {"task": "tickets.tasks.sweep_receipts", "schedule": BEAT_INTERVAL},
     "tickets-resume-cancellations": {
         "task": "tickets.tasks.resume_cancellations",
         "schedule": BEAT_INTERVAL,
@@ -389,6 +390,10 @@ FAIRDRAW_CREDIT_CARD_MONTHLY_CAP = env.str("FAIRDRAW_CREDIT_CARD_MONTHLY_CAP", d
 # Whole UK calendar days, Sundays not counted, a competition must stay open between its
 # opening day and its closing day; checked when it is activated.
 FAIRDRAW_MIN_OPEN_CLEAR_DAYS = env.int("FAIRDRAW_MIN_OPEN_CLEAR_DAYS", default=3)
+# Ed25519 keys that sign entry receipts (tickets.receipts): `keyid:base64-private-key`, comma
+# separated, the current one first (`manage.py receipt_key` makes one). Empty: the published
+# development key, which production refuses.
+FAIRDRAW_RECEIPT_KEYS = env_secret("FAIRDRAW_RECEIPT_KEYS")
 FAIRDRAW_POSTAL_ENTRY_ADDRESS = env.str(
     "FAIRDRAW_POSTAL_ENTRY_ADDRESS",
     default="Fairdraw Free Entry, PO Box 1234, Leeds LS1 1AA",

@@ -11,6 +11,7 @@ from .base import *  # noqa: F403
 from .base import (
     CACHES,
     CELERY_BROKER_URL,
+    FAIRDRAW_RECEIPT_KEYS,
     MIDDLEWARE,
     SECRET_KEY,
     SENTRY_DSN,
@@ -37,6 +38,11 @@ if CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache")):
     _missing.append("CACHE_URL: a shared cache, e.g. redis://redis:6379/1 (not local memory)")
 if CELERY_BROKER_URL.startswith(("filesystem://", "memory://")):
     _missing.append("CELERY_BROKER_URL: a real broker, e.g. redis://redis:6379/0")
+if not FAIRDRAW_RECEIPT_KEYS or "dev-not-secret:" in FAIRDRAW_RECEIPT_KEYS:
+    _missing.append(
+        "FAIRDRAW_RECEIPT_KEYS: the Ed25519 key that signs entry receipts "
+        "(manage.py receipt_key prints one), not the development key"
+    )
 if _missing:
     raise ImproperlyConfigured(
         "Production settings need: " + "; ".join(_missing) + ". See README, Production."

@@ -1,7 +1,8 @@
 """docs/architecture.md §5: seed_demo draws through the real services, so every drawn demo
-verifies."""
+verifies, and its orders and postal entries have signed receipts that check out."""
 
 import io
+import json
 
 import pytest
 from django.core.management import call_command
@@ -9,12 +10,16 @@ from django.core.management import call_command
 from competitions.lifecycle import Status
 from competitions.models import Competition
 from draws.verification import all_ok, verify_draw
+from tickets.models import Order, Receipt, Ticket
 
 
 @pytest.mark.django_db
-def test_verify_draw_passes_on_every_drawn_demo_competition(settings, tmp_path):
+def test_verify_draw_passes_on_every_drawn_demo_competition(
+    settings, tmp_path, django_capture_on_commit_callbacks
+):
     settings.MEDIA_ROOT = tmp_path
-    call_command("seed_demo", verbosity=0)
+    with django_capture_on_commit_callbacks(execute=True):  # receipts follow each payment
+        call_command("seed_demo", verbosity=0)
     drawn = Competition.objects.filter(status=Status.DRAWN)
     assert drawn.exists()
     for competition in drawn:
@@ -23,3 +28,16 @@ def test_verify_draw_passes_on_every_drawn_demo_competition(settings, tmp_path):
         out = io.StringIO()
         call_command("verify_draw", competition.slug, stdout=out)
         assert "✗" not in out.getvalue()
+
+    paid = Order.objects.filter(status__in=Order.PAID_STATES, tickets__isnull=False).distinct()
+    assert paid.exists() and not paid.filter(receipt__isnull=True).exists()
+    postal = Ticket.objects.filter(source=Ticket.Source.POSTAL).count()
+    assert Receipt.objects.filter(kind=Receipt.Kind.POSTAL).count() == postal > 0
+    competition = drawn.first()
+    receipt = Receipt.objects.filter(order__lines__competition=competition).first()
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt.document))
+    out = io.StringIO()
+    call_command(
+        "verify_draw", competition.slug, "--receipt", str(tmp_path / "receipt.json"), stdout=out
+    )
+    assert "in the frozen entry ledger" in out.getvalue() and "✗" not in out.getvalue()

@@ -10,7 +10,7 @@ from competitions.models import Competition
 from core.models import AuditEntry
 from tests.factories import UserFactory, active_competition
 from tickets.exceptions import RefundRefused, SalesClosed
-from tickets.models import Order, Refund, Ticket
+from tickets.models import Order, Receipt, Refund, Ticket
 from tickets.services import (
     order_fulfil,
     order_refund,
@@ -157,7 +157,9 @@ def test_a_postal_entry_writes_its_own_audit_entry():
     [entry] = entries("ticket.postal_entry")
     assert entry.actor == staff and entry.note == "postcard"
     assert entry.object_id == str(competition.pk)
-    assert entry.after == {"user": customer.email, "numbers": sorted(t.number for t in tickets)}
+    receipt = Receipt.objects.get(kind=Receipt.Kind.POSTAL).reference
+    numbers = sorted(t.number for t in tickets)
+    assert entry.after == {"user": customer.email, "numbers": numbers, "receipt": receipt}
 
 
 def test_a_retry_writes_its_own_audit_entry(fake_stripe):

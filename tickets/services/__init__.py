@@ -16,6 +16,8 @@ The life of an order, one module each:
   refunds         `order_refund`: staff refund a whole order or single tickets; the numbers
                   return to sale. The refund rules live there once (`refund_refusal`).
   postal          `postal_entry_add`: free entries, same limits, same chance.
+  receipts        `receipt_issue`: each paid order's signed entry receipt, right after the
+                  payment commits (never inside it); a postal entry's in its own transaction.
   rules           the sale rules and counters the others share.
 
 Locks are taken in one order: the customer's row, then the order, then ticket numbers (the
@@ -43,6 +45,12 @@ the package is kept, not part of its interface.
 from .fulfilment import Fulfilment, order_fulfil, order_record_paid
 from .payment_events import payment_event_handle
 from .postal import postal_entry_add
+from .receipts import (
+    receipt_issue,
+    receipt_key_current,
+    receipts_issue_missing,
+    receipts_sweep,
+)
 from .refunds import (
     RefundPlan,
     TicketsRefunded,
@@ -76,6 +84,10 @@ __all__ = [
     "payment_event_handle",
     "postal_entry_add",
     "provider_refund_record",
+    "receipt_issue",
+    "receipt_key_current",
+    "receipts_issue_missing",
+    "receipts_sweep",
     "refund_plan",
     "refund_queue",
     "refund_refusal",

@@ -27,6 +27,7 @@ from core.models import OperatorSettings
 from .. import cards, events, locking, spending
 from ..exceptions import AnswerRequired, TicketError
 from ..models import Order, OrderLine, Refund, Ticket
+from .receipts import receipt_issue_after_commit
 from .refunds import refund_queue
 from .release import drop_reservations
 from .reservations import order_reserve
@@ -91,11 +92,16 @@ def order_fulfil(
     )
     order = lines[0].order if lines else Order.objects.get(pk=order_id)
     try:
-        return _fulfil(
+        result = _fulfil(
             order=order, lines=lines, now=now, usual=order.status == Order.Status.PENDING, **payment
         )
     except _CompetitionClosed:  # all rolled back: judged again on the locked rows
-        return _fulfil(order=order, lines=lines, now=now, usual=False, **payment)
+        result = _fulfil(order=order, lines=lines, now=now, usual=False, **payment)
+    if result.refund is None and result.order.status in Order.PAID_STATES:
+        # Signed once the payment commits, outside its transaction (idempotent: a redelivery
+        # of an order already paid issues a receipt only if it is still missing).
+        receipt_issue_after_commit(order_id=order.pk)
+    return result
 
 
 class _CompetitionClosed(Exception):

@@ -3,7 +3,8 @@
 `postal_entry_add` locks the customer's row, as every path that gives a customer numbers does
 (tickets.services says why), and writes the tickets and its audit entry, then claims the
 competition's counters last (as a checkout does), in one transaction. A drawn competition takes
-no more entries.
+no more entries. Each entry gets its signed receipt (tickets.services.receipts) in the same
+transaction, before the counters' claim.
 """
 
 from django.db import transaction
@@ -13,6 +14,7 @@ from competitions.models import Competition
 from core.audit import audit_record
 
 from ..models import Ticket
+from .receipts import receipt_issue_postal
 from .rules import Line, check_eligible, check_line, lock_customer, sale_claim, tickets_insert
 
 
@@ -39,11 +41,14 @@ def postal_entry_add(
             source=Ticket.Source.POSTAL,
             now=now,
         )
+        numbers = sorted(t.number for t in tickets)
+        # Signed before the competition's row is taken (the counters' claim comes last).
+        receipt = receipt_issue_postal(user=user, competition=fresh, numbers=numbers, now=now)
         audit_record(
             actor=by,
             action="ticket.postal_entry",
             obj=fresh,
-            after={"user": user.email, "numbers": sorted(t.number for t in tickets)},
+            after={"user": user.email, "numbers": numbers, "receipt": receipt.reference},
             note=note,
         )
         sale_claim(fresh, sold=len(tickets), now=now)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check a Fairdraw draw yourself. Python 3.8+, standard library only, no network access.
+"""Check a Fairdraw draw yourself. Python 3.8+, standard library only, no network access
+(except `--site`, which fetches the published receipt keys).
 
 Download the draw data and the entry ledger from the competition's draw page, then run:
 
@@ -19,6 +20,12 @@ The rules it applies (the same as the site's draws/fairness.py):
   v % count was already chosen for an earlier prize; otherwise the index is v % count;
 - the winner of prize k is the ticket at that index (0-based) in the ledger.
 A manual winner entry fixes the 1st prize's index; later prizes follow the same rule.
+
+Check your signed entry receipt (from your account) against the frozen ledger once entries close:
+
+    python3 verify_draw.py draw.json ledger.txt --receipt receipt.json --site https://SITE
+
+(or `--keys keys.json`, saved from https://SITE/receipts/keys.json).
 Each check prints ✓ or ✗; the exit status is 1 if any check fails.
 """
 
@@ -77,6 +84,9 @@ def main(argv=None):
     parser.add_argument("--prizes", type=int, default=1)
     parser.add_argument("--winners", default="", help="winning ticket numbers, in prize order")
     parser.add_argument("--manual-index", type=int, help="ledger index of a manual 1st prize")
+    parser.add_argument("--receipt", help="check a signed entry receipt against the ledger")
+    parser.add_argument("--keys", help="the published receipt keys (keys.json)")
+    parser.add_argument("--site", help="fetch the receipt keys from this site, e.g. https://...")
     args = parser.parse_args(argv)
 
     data = {}
@@ -84,6 +94,8 @@ def main(argv=None):
         with open(args.files[0], encoding="utf-8") as f:
             data = json.load(f)
     ledger_path = args.files[-1]
+    if args.receipt:
+        return receipt_main(args, data, ledger_path)
     winners = data.get("winners") or []
     seed = args.seed or data.get("seed")
     commitment = args.commitment or data.get("seedCommitment")
@@ -143,6 +155,219 @@ def main(argv=None):
     if len(claimed) > len(indexes):
         check("number of winners", False, len(indexes), len(claimed))
     print("All checks passed." if all(results) else "Some checks FAILED.")
+    return 0 if all(results) else 1
+
+
+# --- Entry receipts ---------------------------------------------------------------------------
+# python3 verify_draw.py [draw.json] ledger.txt --receipt receipt.json (--keys keys.json | --site URL)
+# checks that the receipt is signed by one of the operator's published Ed25519 keys, valid when it
+# was issued, and that every number it puts in the draw is in the frozen entry ledger; a number
+# missing from the ledger is proof of an omission. The signature is over the receipt's canonical
+# JSON (sorted keys, no whitespace, UTF-8). Ed25519 is checked with the `cryptography` package if
+# it is installed, otherwise with the standard-library implementation of RFC 8032 below.
+
+RECEIPT_FORMAT = "fairdraw.entry-receipt"
+RECEIPT_VERSION = 1
+_P = 2**255 - 19
+_L = 2**252 + 27742317777372353535851937790883648493
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _ed_add(a, b):
+    """Adding two points in extended coordinates (X, Y, Z, T), RFC 8032 §5.1.4."""
+    x = (a[1] - a[0]) * (b[1] - b[0]) % _P
+    y = (a[1] + a[0]) * (b[1] + b[0]) % _P
+    c = 2 * a[3] * b[3] * _D % _P
+    z = 2 * a[2] * b[2] % _P
+    e, f, g, h = y - x, z - c, z + c, y + x
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _ed_mul(scalar, point):
+    result = (0, 1, 1, 0)
+    while scalar:
+        if scalar & 1:
+            result = _ed_add(result, point)
+        point = _ed_add(point, point)
+        scalar >>= 1
+    return result
+
+
+def _ed_equal(a, b):
+    return (a[0] * b[2] - b[0] * a[2]) % _P == 0 and (a[1] * b[2] - b[1] * a[2]) % _P == 0
+
+
+def _ed_recover_x(y, sign):
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    if x2 == 0:
+        return None if sign else 0
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P:
+        return None
+    return _P - x if (x & 1) != sign else x
+
+
+def _ed_decompress(raw):
+    if len(raw) != 32:
+        return None
+    y = int.from_bytes(raw, "little")
+    x = _ed_recover_x(y & ((1 << 255) - 1), y >> 255)
+    if x is None:
+        return None
+    y &= (1 << 255) - 1
+    return (x, y, 1, x * y % _P)
+
+
+_G_Y = 4 * pow(5, _P - 2, _P) % _P
+_G_X = _ed_recover_x(_G_Y, 0)
+_G = (_G_X, _G_Y, 1, _G_X * _G_Y % _P)
+
+
+def ed25519_verify_pure(public_key, signature, message):
+    """RFC 8032 §5.1.7 verification, standard library only: [S]B == R + [H(R,A,M)]A."""
+    if len(public_key) != 32 or len(signature) != 64:
+        return False
+    a = _ed_decompress(public_key)
+    r = _ed_decompress(signature[:32])
+    s = int.from_bytes(signature[32:], "little")
+    if a is None or r is None or s >= _L:
+        return False
+    h = int.from_bytes(hashlib.sha512(signature[:32] + public_key + message).digest(), "little")
+    return _ed_equal(_ed_mul(s, _G), _ed_add(r, _ed_mul(h % _L, a)))
+
+
+def ed25519_verify(public_key, signature, message):
+    try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    except ImportError:
+        return ed25519_verify_pure(public_key, signature, message)
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def canonical(payload):
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _utc(text):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))  # aware: compares across zones
+
+
+def load_receipt_keys(keys_path, site):
+    """The published keys: from a saved keys.json, or fetched from <site>/receipts/keys.json."""
+    if keys_path:
+        with open(keys_path, encoding="utf-8") as f:
+            return json.load(f)["keys"]
+    from urllib.request import urlopen
+
+    with urlopen(site.rstrip("/") + "/receipts/keys.json", timeout=30) as response:
+        return json.load(response)["keys"]
+
+
+def receipt_signature_checks(document, keys, check):
+    """Signed by a published key, over the canonical receipt, while that key was valid."""
+    import base64
+    import binascii
+
+    payload = document.get("receipt")
+    if not isinstance(payload, dict) or payload.get("format") != RECEIPT_FORMAT:
+        check("receipt format", False, RECEIPT_FORMAT, "not a Fairdraw entry receipt")
+        return
+    check("receipt format version", payload.get("version") == RECEIPT_VERSION,
+          RECEIPT_VERSION, payload.get("version"))  # fmt: skip
+    key = next((k for k in keys if k.get("key_id") == document.get("key_id")), None)
+    if key is None:
+        check("signed by a published key", False, "a published key id", document.get("key_id"))
+        return
+    try:
+        ok = ed25519_verify(
+            base64.b64decode(key["public_key"], validate=True),
+            base64.b64decode(str(document.get("signature", "")), validate=True),
+            canonical(payload),
+        )
+    except binascii.Error:
+        ok = False
+    check(f"Ed25519 signature by key {key['key_id']} over the canonical receipt", ok,
+          "a valid signature", "the signature does not match: forged or altered")  # fmt: skip
+    try:
+        issued = _utc(payload["issued_at"])
+    except (KeyError, TypeError, ValueError):
+        issued = None
+    start, end = key.get("valid_from"), key.get("retired_at")
+    valid = (
+        issued is not None
+        and start is not None
+        and _utc(start) <= issued
+        and (end is None or issued <= _utc(end))
+    )
+    check(f"key {key['key_id']} was valid when the receipt was issued", valid,
+          f"from {start} to {end or 'now'}", payload.get("issued_at"))  # fmt: skip
+
+
+def receipt_main(args, data, ledger_path):
+    """`--receipt`: check a receipt against the published keys and the frozen ledger."""
+    with open(args.receipt, encoding="utf-8") as f:
+        document = json.load(f)
+    if not (args.keys or args.site):
+        sys.exit("--receipt needs the published keys: --keys keys.json or --site https://...")
+    results = []
+
+    def check(name, ok, expected="", actual=""):
+        results.append(ok)
+        print(("✓ " if ok else "✗ ") + name)
+        if not ok:
+            print(f"    expected {expected}\n    actual   {actual}")
+
+    receipt_signature_checks(document, load_receipt_keys(args.keys, args.site), check)
+    payload = document.get("receipt") or {}
+    entries = payload.get("entries") or []
+    competition_id = data.get("competitionId")
+    if competition_id is None and len(entries) == 1:
+        competition_id = entries[0]["competition"]["id"]
+    if competition_id is None:
+        sys.exit("This receipt covers several competitions: give that competition's draw.json.")
+    mine = [e for e in entries if e.get("competition", {}).get("id") == competition_id]
+    wanted = {n for e in mine if e.get("in_draw", True) for n in e.get("numbers", [])}
+    sha, found = hashlib.sha256(), set()
+    with open(ledger_path, "rb") as ledger:
+        for line in ledger:
+            sha.update(line)
+            if int(line) in wanted:
+                found.add(int(line))
+    ledger_hash = args.ledger_hash or data.get("ledgerHash")
+    if ledger_hash:
+        check("ledger file hashes to the published ledger hash", sha.hexdigest() == ledger_hash,
+              ledger_hash, sha.hexdigest())  # fmt: skip
+    else:
+        print("  note: no published ledger hash given (draw.json or --ledger-hash), so the ledger")
+        print("        file itself is not checked against it")
+    if not mine:
+        check("the receipt has entries in this competition", False, competition_id, "none")
+    for entry in mine:
+        numbers = sorted(entry.get("numbers", []))
+        title = entry["competition"].get("title", "")
+        if not entry.get("in_draw", True):
+            print(
+                f"  {title}: {len(numbers)} number(s) not in the draw (wrong answer), not checked"
+            )
+            continue
+        missing = [n for n in numbers if n not in found]
+        check(f"{title}: all {len(numbers)} number(s) of the receipt are in the frozen ledger",
+              not missing, "every number",
+              "proof of an omission: missing from the ledger: " + ", ".join(f"#{n}" for n in missing)
+              + " (unless refunded to you before the close)")  # fmt: skip
+    print("Receipt checks passed." if all(results) else "Receipt checks FAILED.")
     return 0 if all(results) else 1
 
 
