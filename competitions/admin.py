@@ -93,6 +93,14 @@ class PrizeInline(admin.TabularInline):
         return not is_final(obj) and super().has_delete_permission(request, obj)
 
 
+MINIMUM_OUTCOME_FIELDS = (
+    "min_tickets_outcome",
+    "min_tickets_extend_days",
+    "min_tickets_max_extensions",
+    "min_tickets_then",
+)
+
+
 class CompetitionAdminForm(forms.ModelForm):
     class Meta:
         model = Competition
@@ -107,6 +115,10 @@ class CompetitionAdminForm(forms.ModelForm):
             "max_tickets",
             "max_tickets_per_user",
             "min_tickets",
+            "min_tickets_outcome",
+            "min_tickets_extend_days",
+            "min_tickets_max_extensions",
+            "min_tickets_then",
             "starts_at",
             "ends_at",
             "draw_at",
@@ -129,6 +141,12 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
                 "fields": (
                     "ticket_price",
                     ("max_tickets", "max_tickets_per_user", "min_tickets"),
+                    "min_tickets_outcome",
+                    (
+                        "min_tickets_extend_days",
+                        "min_tickets_max_extensions",
+                        "min_tickets_then",
+                    ),
                     ("tickets_sold", "tickets"),
                 )
             },
@@ -179,6 +197,10 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
             fields += LOCKED_WHEN_FINAL
         elif is_activated(obj):
             fields += LOCKED_WHEN_ACTIVATED
+        if is_activated(obj) or is_final(obj):
+            # Promised on the competition page from activation on: staff change the outcome
+            # with a reason ("Outcome below the minimum…" in the draw section), audited.
+            fields += MINIMUM_OUTCOME_FIELDS
         return fields
 
     @admin.display(description="live status")

@@ -32,14 +32,15 @@ back; the failure itself is then logged and the operators alerted in a transacti
 import logging
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from competitions.lifecycle import LIVE, Status
-from competitions.models import Competition, Prize
+from competitions.models import Competition, MinimumOutcome, Prize
 from competitions.services import competition_sync_statuses
 from core.audit import audit_record
 from notifications.outbox import admin_alert
+from tickets.entrants import entrant_broadcast_start
 from tickets.models import Ticket
 
 from . import events, fairness
@@ -52,6 +53,7 @@ from .exceptions import (
     LedgerChanged,
     ManualEntryInvalid,
 )
+from .minimum import draw_allowed_below_minimum, minimum_outcomes_apply
 from .models import Draw, DrawLogEntry
 from .selectors import ledger_freeze, ledger_index_of, ledger_pick, ledger_scan, ledger_version
 from .signals import prizes_won
@@ -99,8 +101,8 @@ def _check_drawable(competition: Competition, *, mode: str, now) -> None:
                 f"“{competition.title}” is drawn automatically at "
                 f"{timezone.localtime(competition.draw_at):%Y-%m-%d %H:%M}."
             )
-        if _below_minimum(competition):
-            # The competition page promises an extension or a refund instead: staff decide.
+        if _below_minimum(competition) and not _drawn_anyway(competition):
+            # The competition's outcome below the minimum (draws.minimum) decides instead.
             raise DrawNotDue(
                 f"“{competition.title}” has {competition.tickets_sold} of the "
                 f"{competition.min_tickets} entries it needs: extend it or cancel it (or draw "
@@ -110,6 +112,10 @@ def _check_drawable(competition: Competition, *, mode: str, now) -> None:
 
 def _below_minimum(competition: Competition) -> bool:
     return bool(competition.min_tickets) and competition.tickets_sold < competition.min_tickets
+
+
+def _drawn_anyway(competition: Competition) -> bool:
+    return competition.minimum_outcomes.filter(outcome=MinimumOutcome.DRAW_ANYWAY).exists()
 
 
 def _clean_entropy(entropy: str) -> str:
@@ -329,6 +335,15 @@ def _perform_in_transaction(
         )
 
     events.draw_completed(draw)
+    if tickets:
+        # Every entrant hears the result once, in batches after the draw commits.
+        entrant_broadcast_start(
+            competition=competition,
+            subject="result",
+            kind="drawn",
+            context={"draw": draw.pk},
+            now=now,
+        )
     return draw
 
 
@@ -497,6 +512,8 @@ def draws_close_and_find_due(*, now=None) -> list[int]:
     now = now or timezone.now()
     competition_sync_statuses(now=now)
     _unfreeze_reopened(now)
+    # Below the minimum at close: extend, cancel or draw anyway (before any freeze).
+    minimum_outcomes_apply(now=now)
     ended = Competition.objects.with_status(Status.ENDED, now)
     frozen = Draw.objects.filter(competition=OuterRef("pk"), ledger_frozen_at__isnull=False)
     for competition in ended.exclude(Exists(frozen)).order_by("id"):
@@ -508,7 +525,8 @@ def draws_close_and_find_due(*, now=None) -> list[int]:
             logger.exception("Freezing the ledger of competition %s failed", competition.pk)
     due = (
         ended.filter(auto_draw_enabled=True, draw_at__lte=now)
-        .exclude(min_tickets__gt=F("tickets_sold"))  # below its minimum: staff extend or cancel
+        # Below its minimum: only once "draw anyway" was decided (draws.minimum).
+        .exclude(Q(min_tickets__gt=F("tickets_sold")) & ~draw_allowed_below_minimum())
         .order_by("draw_at", "id")
     )
     return [pk for pk in due.values_list("pk", flat=True) if not _paused_by_failure(pk)]

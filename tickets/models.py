@@ -360,3 +360,31 @@ class CancellationJob(models.Model):
         if self.orders_failed:
             text += f", {self.orders_failed} not refunded"
         return text
+
+
+class EntrantBroadcast(models.Model):
+    """One message to every entrant of a competition (tickets.entrants): an extension notice,
+    the result of the draw, the cancellation. One row per (competition, subject), so a subject
+    is broadcast once; the messages' own keys make a rerun add nothing for anyone told. The
+    periodic job carries on a broadcast that has not finished."""
+
+    competition = models.ForeignKey(
+        Competition, on_delete=models.PROTECT, related_name="entrant_broadcasts"
+    )
+    subject = models.CharField(max_length=40, help_text='e.g. "result" or "extended-1".')
+    kind = models.CharField(max_length=20, help_text="Which registered builder writes it.")
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    entrants_told = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["competition", "subject"], name="entrant_broadcast_once_per_subject"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.subject} to the entrants of {self.competition}"
