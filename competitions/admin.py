@@ -125,6 +125,7 @@ class CompetitionAdminForm(forms.ModelForm):
             "question",
             "is_featured",
             "auto_draw_enabled",
+            "one_prize_per_customer",
         )
 
 
@@ -153,7 +154,17 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
         ),
         ("Dates", {"fields": ("starts_at", "ends_at", "draw_at")}),
         ("Skill question", {"fields": ("question",)}),
-        ("Promotion and draw", {"fields": ("is_featured", "auto_draw_enabled", "seed_commitment")}),
+        (
+            "Promotion and draw",
+            {
+                "fields": (
+                    "is_featured",
+                    "auto_draw_enabled",
+                    "one_prize_per_customer",
+                    "seed_commitment",
+                )
+            },
+        ),
         (
             "Record",
             {

@@ -43,8 +43,10 @@ LOCKED_WHEN_FINAL = (
     "ends_at",
     "draw_at",
     "question",
+    "one_prize_per_customer",
 )
-LOCKED_WHEN_ACTIVATED = ("question",)
+# The draw's rule for several prizes is part of what was promised from the first sale.
+LOCKED_WHEN_ACTIVATED = ("question", "one_prize_per_customer")
 
 
 class MinimumOutcome(models.TextChoices):
@@ -118,6 +120,11 @@ class Competition(models.Model):
     )
     is_featured = models.BooleanField("featured", default=False)
     auto_draw_enabled = models.BooleanField("automatic draw", default=True)
+    one_prize_per_customer = models.BooleanField(
+        default=False,
+        help_text="With several draw prizes: a customer wins at most one (the draw skips "
+        "their other entries, verifiably). Fixed at activation.",
+    )
 
     question = models.CharField("skill question", max_length=300)
 

@@ -22,7 +22,7 @@ from core.models import OperatorSettings
 
 from .exceptions import ActivationRefused, CompetitionError, CompetitionLocked
 from .lifecycle import LIVE, Status, derive_status, status_q
-from .models import LOCKED_WHEN_FINAL, Competition, MinimumOutcome, Prize
+from .models import LOCKED_WHEN_ACTIVATED, LOCKED_WHEN_FINAL, Competition, MinimumOutcome, Prize
 from .signals import competition_activating, competition_close_moved
 
 SUNDAY = 6  # date.weekday()
@@ -298,6 +298,11 @@ def competition_duplicate(*, competition: Competition, by) -> Competition:
         question=source.question,
         is_featured=False,
         auto_draw_enabled=source.auto_draw_enabled,
+        one_prize_per_customer=source.one_prize_per_customer,
+        min_tickets_outcome=source.min_tickets_outcome,
+        min_tickets_extend_days=source.min_tickets_extend_days,
+        min_tickets_max_extensions=source.min_tickets_max_extensions,
+        min_tickets_then=source.min_tickets_then,
     )
     for answer in source.answers.all():
         answer.pk, answer.competition = None, copy
@@ -342,7 +347,7 @@ def competition_update(
     stored = Competition.objects.select_for_update().get(pk=competition.pk)
     fixed = LOCKED_WHEN_FINAL if stored.is_final else ()
     if stored.status != Status.DRAFT:
-        fixed = (*fixed, "question")
+        fixed = (*fixed, *LOCKED_WHEN_ACTIVATED)
     changed = [n for n in fields if getattr(competition, n) != getattr(stored, n)]
     if refused := [n for n in changed if n in fixed]:
         raise CompetitionLocked(

@@ -44,6 +44,14 @@ def draw_detail(request, competition_id):
         "ledgerHash": draw.ledger_hash if frozen else None,
         "entryCount": draw.entry_count if frozen else None,
         "entropy": draw.entropy if done else None,
+        # One prize per customer: the owners list (pseudonymous labels) is committed at close.
+        "onePrizePerCustomer": competition.one_prize_per_customer,
+        "ownersHash": draw.owners_hash if frozen and draw.owners_hash else None,
+        "ownersUrl": (
+            request.build_absolute_uri(reverse("draws:owners", args=[slug]))
+            if frozen and draw.owners_hash
+            else None
+        ),
         "winners": [
             {
                 "prizePosition": w.prize.position,

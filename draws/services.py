@@ -55,7 +55,14 @@ from .exceptions import (
 )
 from .minimum import draw_allowed_below_minimum, minimum_outcomes_apply
 from .models import Draw, DrawLogEntry
-from .selectors import ledger_freeze, ledger_index_of, ledger_pick, ledger_scan, ledger_version
+from .selectors import (
+    ledger_freeze,
+    ledger_index_of,
+    ledger_owners,
+    ledger_pick,
+    ledger_scan,
+    ledger_version,
+)
 from .signals import prizes_won
 
 logger = logging.getLogger(__name__)
@@ -151,6 +158,9 @@ def _freeze(competition: Competition, draw: Draw | None, *, by, now) -> Draw:
 def _record_freeze(draw: Draw, scan) -> None:
     draw.ledger_hash, draw.entry_count = scan.ledger_hash, scan.count
     draw.ledger_version, draw.ledger_marks = scan.version, [list(mark) for mark in scan.marks]
+    if draw.competition.one_prize_per_customer:
+        # The owners list is committed with the ledger (a second read, this option only).
+        draw.owners_hash = ledger_owners(draw.competition_id).owners_hash
 
 
 def _ledger_unchanged(draw: Draw) -> bool:
@@ -202,6 +212,7 @@ def draw_refreeze_ledger(*, competition: Competition, reason: str, by=None, now=
             "entry_count",
             "ledger_version",
             "ledger_marks",
+            "owners_hash",
             "ledger_frozen_at",
         ]
     )
@@ -265,26 +276,14 @@ def _perform_in_transaction(
         fixed = (ledger_index_of(competition.pk, manual_number, marks or ()),)
 
     prizes = list(competition.prizes.filter(kind=Prize.Kind.DRAW).order_by("position"))
-    indexes = fairness.winning_indexes(
-        seed=competition.draw_seed,
-        ledger_hash=draw.ledger_hash,
-        entropy=entropy,
-        count=draw.entry_count,
-        prizes=len(prizes),
-        fixed=fixed,
-    )
-    picked = ledger_pick(competition.pk, indexes, marks) if marks is not None else None
-    if picked is None or len(picked) != len(indexes):
-        # Not provably unchanged: one pass re-hashes the ledger and notes the winning tickets.
-        scan = ledger_scan(competition.pk, pick=indexes)
-        if (scan.ledger_hash, scan.count) != (draw.ledger_hash, draw.entry_count):
-            raise LedgerChanged(
-                f"The entry ledger of “{competition.title}” changed after it was frozen at "
-                f"{timezone.localtime(draw.ledger_frozen_at):%Y-%m-%d %H:%M}: now {scan.count} "
-                f"entries hashing to {scan.ledger_hash}, frozen {draw.entry_count} entries "
-                f"hashing to {draw.ledger_hash}. Nothing was drawn."
-            )
-        picked = scan.picked
+    if competition.one_prize_per_customer:
+        indexes, picked = _pick_one_prize_per_customer(
+            competition, draw, prizes=len(prizes), entropy=entropy, fixed=fixed
+        )
+    else:
+        indexes, picked = _pick(
+            competition, draw, prizes=len(prizes), entropy=entropy, fixed=fixed, marks=marks
+        )
 
     # Compare-and-set claim: only one caller moves the competition from live to drawn.
     claimed = Competition.objects.filter(pk=competition.pk, status__in=LIVE).update(
@@ -345,6 +344,59 @@ def _perform_in_transaction(
             now=now,
         )
     return draw
+
+
+def _changed(competition, draw, count, ledger_hash) -> LedgerChanged:
+    return LedgerChanged(
+        f"The entry ledger of “{competition.title}” changed after it was frozen at "
+        f"{timezone.localtime(draw.ledger_frozen_at):%Y-%m-%d %H:%M}: now {count} "
+        f"entries hashing to {ledger_hash}, frozen {draw.entry_count} entries "
+        f"hashing to {draw.ledger_hash}. Nothing was drawn."
+    )
+
+
+def _pick(competition, draw, *, prizes, entropy, fixed, marks):
+    """The winning indexes and the tickets at them: read at the winning positions only when
+    the ledger is provably the frozen one (`marks`), else in one pass re-hashing it."""
+    indexes = fairness.winning_indexes(
+        seed=competition.draw_seed,
+        ledger_hash=draw.ledger_hash,
+        entropy=entropy,
+        count=draw.entry_count,
+        prizes=prizes,
+        fixed=fixed,
+    )
+    picked = ledger_pick(competition.pk, indexes, marks) if marks is not None else None
+    if picked is None or len(picked) != len(indexes):
+        # Not provably unchanged: one pass re-hashes the ledger and notes the winning tickets.
+        scan = ledger_scan(competition.pk, pick=indexes)
+        if (scan.ledger_hash, scan.count) != (draw.ledger_hash, draw.entry_count):
+            raise _changed(competition, draw, scan.count, scan.ledger_hash)
+        picked = scan.picked
+    return indexes, picked
+
+
+def _pick_one_prize_per_customer(competition, draw, *, prizes, entropy, fixed):
+    """One prize per customer: the owner rule needs every entry's owner, so the ledger and its
+    owners list are read in full (no one-read shortcut) and must both match the freeze."""
+    owners = ledger_owners(competition.pk)
+    if (owners.ledger_hash, owners.count) != (draw.ledger_hash, draw.entry_count):
+        raise _changed(competition, draw, owners.count, owners.ledger_hash)
+    if owners.owners_hash != draw.owners_hash:
+        raise LedgerChanged(
+            f"The owners of the entries of “{competition.title}” changed after the freeze "
+            f"(owners hash {owners.owners_hash}, frozen {draw.owners_hash}). Nothing was drawn."
+        )
+    indexes = fairness.winning_indexes(
+        seed=competition.draw_seed,
+        ledger_hash=draw.ledger_hash,
+        entropy=entropy,
+        count=draw.entry_count,
+        prizes=min(prizes, owners.owner_count),
+        fixed=fixed,
+        owner_of=owners.labels.__getitem__,
+    )
+    return indexes, {index: owners.ticket_at(index) for index in indexes}
 
 
 def _record_winners(competition, draw, picks) -> list:
