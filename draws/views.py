@@ -27,6 +27,9 @@ PUBLIC_LOG = {
     "drawn": "Winners drawn",
     "closed_without_entries": "Closed without a winner",
     "draw_failed": "Draw attempt failed (nothing drawn)",
+    "minimum_extend": "Closing extended: minimum not reached",
+    "minimum_cancel": "Cancelled: minimum not reached",
+    "minimum_draw_anyway": "Minimum not reached: drawn anyway",
 }
 
 
