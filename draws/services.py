@@ -276,14 +276,34 @@ def _perform_in_transaction(
         fixed = (ledger_index_of(competition.pk, manual_number, marks or ()),)
 
     prizes = list(competition.prizes.filter(kind=Prize.Kind.DRAW).order_by("position"))
+    owners = None
     if competition.one_prize_per_customer:
-        indexes, picked = _pick_one_prize_per_customer(
-            competition, draw, prizes=len(prizes), entropy=entropy, fixed=fixed
-        )
-    else:
-        indexes, picked = _pick(
-            competition, draw, prizes=len(prizes), entropy=entropy, fixed=fixed, marks=marks
-        )
+        # One prize per customer (docs/architecture.md §4, 8): the owner rule needs every
+        # entry's owner, so the ledger is read in full (no one-read shortcut), and its owners
+        # list must be the one committed at the freeze. At most one prize per owner.
+        owners = _owners_as_frozen(competition, draw)
+        prizes, marks = prizes[: owners.owner_count], None
+    indexes = fairness.winning_indexes(
+        seed=competition.draw_seed,
+        ledger_hash=draw.ledger_hash,
+        entropy=entropy,
+        count=draw.entry_count,
+        prizes=len(prizes),
+        fixed=fixed,
+        owner_of=owners.labels.__getitem__ if owners else None,
+    )
+    picked = ledger_pick(competition.pk, indexes, marks) if marks is not None else None
+    if picked is None or len(picked) != len(indexes):
+        # Not provably unchanged: one pass re-hashes the ledger and notes the winning tickets.
+        scan = ledger_scan(competition.pk, pick=indexes)
+        if (scan.ledger_hash, scan.count) != (draw.ledger_hash, draw.entry_count):
+            raise LedgerChanged(
+                f"The entry ledger of “{competition.title}” changed after it was frozen at "
+                f"{timezone.localtime(draw.ledger_frozen_at):%Y-%m-%d %H:%M}: now {scan.count} "
+                f"entries hashing to {scan.ledger_hash}, frozen {draw.entry_count} entries "
+                f"hashing to {draw.ledger_hash}. Nothing was drawn."
+            )
+        picked = scan.picked
 
     # Compare-and-set claim: only one caller moves the competition from live to drawn.
     claimed = Competition.objects.filter(pk=competition.pk, status__in=LIVE).update(
@@ -346,57 +366,22 @@ def _perform_in_transaction(
     return draw
 
 
-def _changed(competition, draw, count, ledger_hash) -> LedgerChanged:
-    return LedgerChanged(
-        f"The entry ledger of “{competition.title}” changed after it was frozen at "
-        f"{timezone.localtime(draw.ledger_frozen_at):%Y-%m-%d %H:%M}: now {count} "
-        f"entries hashing to {ledger_hash}, frozen {draw.entry_count} entries "
-        f"hashing to {draw.ledger_hash}. Nothing was drawn."
-    )
-
-
-def _pick(competition, draw, *, prizes, entropy, fixed, marks):
-    """The winning indexes and the tickets at them: read at the winning positions only when
-    the ledger is provably the frozen one (`marks`), else in one pass re-hashing it."""
-    indexes = fairness.winning_indexes(
-        seed=competition.draw_seed,
-        ledger_hash=draw.ledger_hash,
-        entropy=entropy,
-        count=draw.entry_count,
-        prizes=prizes,
-        fixed=fixed,
-    )
-    picked = ledger_pick(competition.pk, indexes, marks) if marks is not None else None
-    if picked is None or len(picked) != len(indexes):
-        # Not provably unchanged: one pass re-hashes the ledger and notes the winning tickets.
-        scan = ledger_scan(competition.pk, pick=indexes)
-        if (scan.ledger_hash, scan.count) != (draw.ledger_hash, draw.entry_count):
-            raise _changed(competition, draw, scan.count, scan.ledger_hash)
-        picked = scan.picked
-    return indexes, picked
-
-
-def _pick_one_prize_per_customer(competition, draw, *, prizes, entropy, fixed):
-    """One prize per customer: the owner rule needs every entry's owner, so the ledger and its
-    owners list are read in full (no one-read shortcut) and must both match the freeze."""
+def _owners_as_frozen(competition, draw):
+    """The ledger's owners (one prize per customer), refused unless the ledger and its owners
+    list are the ones frozen."""
     owners = ledger_owners(competition.pk)
-    if (owners.ledger_hash, owners.count) != (draw.ledger_hash, draw.entry_count):
-        raise _changed(competition, draw, owners.count, owners.ledger_hash)
-    if owners.owners_hash != draw.owners_hash:
+    if (owners.ledger_hash, owners.count, owners.owners_hash) != (
+        draw.ledger_hash,
+        draw.entry_count,
+        draw.owners_hash,
+    ):
         raise LedgerChanged(
-            f"The owners of the entries of “{competition.title}” changed after the freeze "
-            f"(owners hash {owners.owners_hash}, frozen {draw.owners_hash}). Nothing was drawn."
+            f"The entries of “{competition.title}” or their owners changed after the freeze "
+            f"at {timezone.localtime(draw.ledger_frozen_at):%Y-%m-%d %H:%M} (now {owners.count} "
+            f"entries, ledger hash {owners.ledger_hash}, owners hash {owners.owners_hash}). "
+            "Nothing was drawn."
         )
-    indexes = fairness.winning_indexes(
-        seed=competition.draw_seed,
-        ledger_hash=draw.ledger_hash,
-        entropy=entropy,
-        count=draw.entry_count,
-        prizes=min(prizes, owners.owner_count),
-        fixed=fixed,
-        owner_of=owners.labels.__getitem__,
-    )
-    return indexes, {index: owners.ticket_at(index) for index in indexes}
+    return owners
 
 
 def _record_winners(competition, draw, picks) -> list:
