@@ -33,7 +33,16 @@ def dashboard_figures(now=None) -> dict:
         .select_related("competition", "prize", "ticket")
         .order_by("created_at", "id")[:50]
     )
+    from competitions.models import MinimumOutcomeRecord
     from complaints.services import overdue_complaint_count
+    from draws.minimum import minimum_outcomes_pending
+
+    below_minimum = list(minimum_outcomes_pending(now)[:50])
+    minimum_applied = list(
+        MinimumOutcomeRecord.objects.select_related("competition", "decided_by").order_by(
+            "-decided_at", "-id"
+        )[:10]
+    )
 
     failed = Notification.objects.aggregate(
         failed=Count("id", filter=Q(status=Notification.Status.FAILED))
@@ -45,6 +54,8 @@ def dashboard_figures(now=None) -> dict:
         "active_competitions": active,
         "draws_due": due,
         "winners_awaiting": awaiting,
+        "below_minimum": below_minimum,
+        "minimum_applied": minimum_applied,
         "failed_notifications": failed,
         "overdue_complaints": overdue_complaint_count(now),
     }

@@ -93,6 +93,14 @@ class PrizeInline(admin.TabularInline):
         return not is_final(obj) and super().has_delete_permission(request, obj)
 
 
+MINIMUM_OUTCOME_FIELDS = (
+    "min_tickets_outcome",
+    "min_tickets_extend_days",
+    "min_tickets_max_extensions",
+    "min_tickets_then",
+)
+
+
 class CompetitionAdminForm(forms.ModelForm):
     class Meta:
         model = Competition
@@ -107,12 +115,17 @@ class CompetitionAdminForm(forms.ModelForm):
             "max_tickets",
             "max_tickets_per_user",
             "min_tickets",
+            "min_tickets_outcome",
+            "min_tickets_extend_days",
+            "min_tickets_max_extensions",
+            "min_tickets_then",
             "starts_at",
             "ends_at",
             "draw_at",
             "question",
             "is_featured",
             "auto_draw_enabled",
+            "one_prize_per_customer",
         )
 
 
@@ -129,13 +142,29 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
                 "fields": (
                     "ticket_price",
                     ("max_tickets", "max_tickets_per_user", "min_tickets"),
+                    "min_tickets_outcome",
+                    (
+                        "min_tickets_extend_days",
+                        "min_tickets_max_extensions",
+                        "min_tickets_then",
+                    ),
                     ("tickets_sold", "tickets"),
                 )
             },
         ),
         ("Dates", {"fields": ("starts_at", "ends_at", "draw_at")}),
         ("Skill question", {"fields": ("question",)}),
-        ("Promotion and draw", {"fields": ("is_featured", "auto_draw_enabled", "seed_commitment")}),
+        (
+            "Promotion and draw",
+            {
+                "fields": (
+                    "is_featured",
+                    "auto_draw_enabled",
+                    "one_prize_per_customer",
+                    "seed_commitment",
+                )
+            },
+        ),
         (
             "Record",
             {
@@ -179,6 +208,10 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
             fields += LOCKED_WHEN_FINAL
         elif is_activated(obj):
             fields += LOCKED_WHEN_ACTIVATED
+        if is_activated(obj) or is_final(obj):
+            # Promised on the competition page from activation on: staff change the outcome
+            # with a reason ("Outcome below the minimum…" in the draw section), audited.
+            fields += MINIMUM_OUTCOME_FIELDS
         return fields
 
     @admin.display(description="live status")

@@ -74,6 +74,8 @@ def competition_data(competition: Competition, request, now: datetime) -> dict:
         "endDate": utc(competition.ends_at),
         "drawDate": utc(competition.draw_at),
         "status": competition.live_status(now).value,
+        # The brief's flag: on sale right now (the derived status is "active").
+        "isActive": competition.live_status(now) == Status.ACTIVE,
         "isFeatured": competition.is_featured,
         "closingSoon": competition.is_closing_soon(now),
         "images": [

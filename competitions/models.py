@@ -43,8 +43,20 @@ LOCKED_WHEN_FINAL = (
     "ends_at",
     "draw_at",
     "question",
+    "one_prize_per_customer",
 )
-LOCKED_WHEN_ACTIVATED = ("question",)
+# The draw's rule for several prizes is part of what was promised from the first sale.
+LOCKED_WHEN_ACTIVATED = ("question", "one_prize_per_customer")
+
+
+class MinimumOutcome(models.TextChoices):
+    """What happens when a competition closes with fewer entries than its minimum
+    (docs/architecture.md §2, "Below the minimum at close")."""
+
+    HOLD = "hold", "Hold it for staff to decide"
+    EXTEND = "extend", "Extend the closing time"
+    CANCEL = "cancel", "Cancel and refund everyone"
+    DRAW_ANYWAY = "draw_anyway", "Draw anyway among the entries received"
 
 
 class Competition(models.Model):
@@ -67,7 +79,30 @@ class Competition(models.Model):
         "minimum tickets",
         null=True,
         blank=True,
-        help_text="Optional threshold: below it at close, staff extend or cancel the competition.",
+        help_text="Optional threshold: below it at close, the outcome below applies.",
+    )
+    min_tickets_outcome = models.CharField(
+        "below the minimum at close",
+        max_length=12,
+        choices=MinimumOutcome.choices,
+        default=MinimumOutcome.HOLD,
+        help_text="Applied automatically at close when fewer than the minimum were sold.",
+    )
+    min_tickets_extend_days = models.PositiveSmallIntegerField(
+        "extend by (days)", default=7, validators=[MinValueValidator(1)]
+    )
+    min_tickets_max_extensions = models.PositiveSmallIntegerField(
+        "extend at most (times)", default=1, validators=[MinValueValidator(1)]
+    )
+    min_tickets_then = models.CharField(
+        "after the last extension",
+        max_length=12,
+        choices=[
+            (MinimumOutcome.CANCEL, MinimumOutcome.CANCEL.label),
+            (MinimumOutcome.DRAW_ANYWAY, MinimumOutcome.DRAW_ANYWAY.label),
+        ],
+        default=MinimumOutcome.CANCEL,
+        help_text="When extended as often as allowed and still below the minimum.",
     )
     # Maintained by the ticket services inside the allocation transaction; the check
     # constraint below is the database's own guarantee that nothing is oversold.
@@ -85,6 +120,11 @@ class Competition(models.Model):
     )
     is_featured = models.BooleanField("featured", default=False)
     auto_draw_enabled = models.BooleanField("automatic draw", default=True)
+    one_prize_per_customer = models.BooleanField(
+        default=False,
+        help_text="With several draw prizes: a customer wins at most one (the draw skips "
+        "their other entries, verifiably). Fixed at activation.",
+    )
 
     question = models.CharField("skill question", max_length=300)
 
@@ -121,6 +161,10 @@ class Competition(models.Model):
             models.CheckConstraint(
                 condition=Q(min_tickets__isnull=True) | Q(min_tickets__lte=F("max_tickets")),
                 name="competition_min_tickets_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_tickets_then__in=["cancel", "draw_anyway"]),
+                name="competition_min_tickets_then_is_final",
             ),
             models.CheckConstraint(
                 condition=Q(tickets_sold__lte=F("max_tickets") - F("tickets_reserved")),
@@ -339,3 +383,48 @@ def ordinal(n: int | None) -> str:
         return ""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+class MinimumOutcomeRecord(models.Model):
+    """An outcome applied because a competition was below its minimum: one per close (the
+    original close is 0, the close after the first extension 1, ...), so the periodic job
+    running twice applies nothing twice. Written by `draws.minimum` (extend, cancel, draw
+    anyway), automatically (`decided_by` empty) or by staff overriding with a reason.
+    Public: the competition page says what happened."""
+
+    competition = models.ForeignKey(
+        Competition, on_delete=models.PROTECT, related_name="minimum_outcomes"
+    )
+    close_number = models.PositiveSmallIntegerField()
+    outcome = models.CharField(
+        max_length=12, choices=[c for c in MinimumOutcome.choices if c[0] != "hold"]
+    )
+    closed_at = models.DateTimeField(help_text="The closing time at which the minimum was missed.")
+    new_ends_at = models.DateTimeField(null=True, blank=True, help_text="Extensions: new close.")
+    tickets_sold = models.PositiveIntegerField()
+    min_tickets = models.PositiveIntegerField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["competition", "close_number"]
+        verbose_name = "minimum-tickets outcome"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["competition", "close_number"], name="minimum_outcome_once_per_close"
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="extend") | Q(new_ends_at__isnull=False),
+                name="minimum_outcome_extension_has_close",
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(reason=""),
+                name="minimum_outcome_override_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.competition}: {self.get_outcome_display()} (close {self.close_number})"

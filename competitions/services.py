@@ -22,8 +22,8 @@ from core.models import OperatorSettings
 
 from .exceptions import ActivationRefused, CompetitionError, CompetitionLocked
 from .lifecycle import LIVE, Status, derive_status, status_q
-from .models import LOCKED_WHEN_FINAL, Competition, Prize
-from .signals import competition_activating
+from .models import LOCKED_WHEN_ACTIVATED, LOCKED_WHEN_FINAL, Competition, MinimumOutcome, Prize
+from .signals import competition_activating, competition_close_moved
 
 SUNDAY = 6  # date.weekday()
 
@@ -154,6 +154,7 @@ def competition_change_dates(
     if draw_at < ends_at:
         raise CompetitionError("The draw cannot be before the end.")
     before = _snapshot(competition, DATE_FIELDS)
+    previous_ends_at = competition.ends_at
     competition.starts_at, competition.ends_at, competition.draw_at = starts_at, ends_at, draw_at
     fields = [*DATE_FIELDS, "updated_at"]
     if competition.status in LIVE:  # the clock may now say something else
@@ -161,6 +162,85 @@ def competition_change_dates(
         fields.append("status")
     competition.save(update_fields=fields)
     _audit(competition, by=by, action="competition.dates", before=before, after_fields=DATE_FIELDS)
+    if ends_at != previous_ends_at and competition.status != Status.DRAFT:
+        competition_close_moved.send(
+            sender=Competition,
+            competition=competition,
+            previous_ends_at=previous_ends_at,
+            by=by,
+            now=now or timezone.now(),
+        )
+    return competition
+
+
+@transaction.atomic
+def competition_extend_close(
+    *, competition: Competition, days: int, by=None, reason: str, now=None
+) -> Competition:
+    """Move a closing competition's close (and its draw, by the same time) `days` later than
+    its current close, and put it back on sale. The one place an extension changes the
+    close: it sends `competition_close_moved`, so whatever is fixed by rule from the close (the
+    draw's beacon round) is worked out again. The seed commitment is unchanged: the ledger is
+    frozen only at the new close. Called by `draws.minimum`; audited here."""
+    now = now or timezone.now()
+    competition = Competition.objects.select_for_update().get(pk=competition.pk)
+    if competition.status not in LIVE:
+        raise CompetitionLocked(f"“{competition}” is {competition.status}: it cannot be extended.")
+    if days < 1:
+        raise CompetitionError("An extension is at least one day.")
+    fields = ("ends_at", "draw_at", "status")
+    before = _snapshot(competition, fields)
+    previous_ends_at = competition.ends_at
+    delta = timedelta(days=days)
+    # From the missed close, but never into the past (a late run still gives `days` of sale).
+    base = max(competition.ends_at, now)
+    competition.draw_at = base + delta + (competition.draw_at - competition.ends_at)
+    competition.ends_at = base + delta
+    competition.status = competition.live_status(now)
+    competition.save(update_fields=[*fields, "updated_at"])
+    _audit(
+        competition,
+        by=by,
+        action="competition.extend",
+        before=before,
+        after_fields=fields,
+        note=reason,
+    )
+    competition_close_moved.send(
+        sender=Competition,
+        competition=competition,
+        previous_ends_at=previous_ends_at,
+        by=by,
+        now=now,
+    )
+    return competition
+
+
+@transaction.atomic
+def competition_set_minimum_outcome(
+    *, competition: Competition, outcome: str, by, reason: str
+) -> Competition:
+    """Staff choose another outcome for a close below the minimum, before it happens (with a
+    reason, audited). What already happened at a close is `draws.minimum`'s override."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise CompetitionError("Say why the outcome changes.")
+    if outcome not in MinimumOutcome.values:
+        raise CompetitionError(f"Unknown outcome {outcome!r}.")
+    competition = Competition.objects.select_for_update().get(pk=competition.pk)
+    if competition.is_final:
+        raise CompetitionLocked(f"“{competition}” is {competition.status}.")
+    before = _snapshot(competition, ("min_tickets_outcome",))
+    competition.min_tickets_outcome = outcome
+    competition.save(update_fields=["min_tickets_outcome", "updated_at"])
+    _audit(
+        competition,
+        by=by,
+        action="competition.minimum_outcome",
+        before=before,
+        after_fields=("min_tickets_outcome",),
+        note=reason,
+    )
     return competition
 
 
@@ -218,6 +298,11 @@ def competition_duplicate(*, competition: Competition, by) -> Competition:
         question=source.question,
         is_featured=False,
         auto_draw_enabled=source.auto_draw_enabled,
+        one_prize_per_customer=source.one_prize_per_customer,
+        min_tickets_outcome=source.min_tickets_outcome,
+        min_tickets_extend_days=source.min_tickets_extend_days,
+        min_tickets_max_extensions=source.min_tickets_max_extensions,
+        min_tickets_then=source.min_tickets_then,
     )
     for answer in source.answers.all():
         answer.pk, answer.competition = None, copy
@@ -262,7 +347,7 @@ def competition_update(
     stored = Competition.objects.select_for_update().get(pk=competition.pk)
     fixed = LOCKED_WHEN_FINAL if stored.is_final else ()
     if stored.status != Status.DRAFT:
-        fixed = (*fixed, "question")
+        fixed = (*fixed, *LOCKED_WHEN_ACTIVATED)
     changed = [n for n in fields if getattr(competition, n) != getattr(stored, n)]
     if refused := [n for n in changed if n in fixed]:
         raise CompetitionLocked(

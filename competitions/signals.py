@@ -16,3 +16,12 @@ from django.dispatch import Signal
 
 # Arguments: competition (locked, not yet saved as activated), by (user or None), now.
 competition_activating = Signal()
+
+# Sent whenever a competition's closing time moves while it is not final (an extension below
+# the minimum, `competitions.services.competition_extend_close`, or staff changing the dates,
+# `competition_change_dates`), inside that transaction, after the competition is saved.
+# Whatever was fixed by rule from the close must be recomputed by the same rule here: the
+# draw's public randomness round ("the first beacon round at or after close plus a margin",
+# docs/architecture.md §4) is the one such thing. Arguments: competition (locked, saved with
+# its new ends_at and draw_at), previous_ends_at, by (user or None), now.
+competition_close_moved = Signal()

@@ -22,11 +22,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from competitions import admin as competition_admin
+from competitions.exceptions import CompetitionError
 from competitions.lifecycle import Status
-from competitions.models import Competition, Prize
+from competitions.models import Competition, MinimumOutcome, Prize
+from competitions.services import competition_set_minimum_outcome
 from core.admin_helpers import ReadOnlyAdminMixin
 from tickets.admin_competition import CompetitionTicketsAdminForm, CompetitionTicketsAdminMixin
 
+from . import minimum
 from .exceptions import DrawError
 from .models import Draw, DrawLogEntry
 from .selectors import draw_for, draw_log, ledger_tickets
@@ -202,6 +205,33 @@ class EntropyForm(forms.Form):
     )
 
 
+class MinimumOutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(choices=MinimumOutcome.choices, widget=forms.RadioSelect)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Required: recorded in the audit log and the public draw log.",
+    )
+
+    def __init__(self, *args, choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if choices is not None:
+            self.fields["outcome"].choices = [c for c in MinimumOutcome.choices if c[0] in choices]
+
+
+def minimum_stage(competition: Competition, now=None) -> str:
+    """Where a competition with a minimum stands: "before" its close (the planned outcome
+    can change), "pending" (closed below it, nothing decided), "extended" (on sale again
+    after an extension), or "" (nothing to decide)."""
+    if not competition.min_tickets or competition.is_final or competition.status == Status.DRAFT:
+        return ""
+    ended = competition.live_status(now) == Status.ENDED
+    if ended and minimum.below_minimum(competition):
+        return "" if minimum.current_record(competition) else "pending"
+    if not ended and minimum.close_number(competition) and minimum.below_minimum(competition):
+        return "extended"
+    return "" if ended else "before"
+
+
 class CompetitionDrawAdminMixin:
     draw_actions = ("enable_auto_draw", "disable_auto_draw")
 
@@ -215,6 +245,11 @@ class CompetitionDrawAdminMixin:
                 "<int:pk>/draw/manual/",
                 view(self.draw_manual_view),
                 name="competitions_competition_draw_manual",
+            ),
+            path(
+                "<int:pk>/minimum/",
+                view(self.minimum_view),
+                name="competitions_competition_minimum",
             ),
             path(
                 "<int:pk>/draw/automatic/",
@@ -325,6 +360,56 @@ class CompetitionDrawAdminMixin:
             status=competition.live_status(),
         )
 
+    def minimum_view(self, request, pk):
+        """Staff override of the outcome below the minimum: change the planned outcome before
+        the close, choose one at a held close, or cancel an extension early (draws.minimum)."""
+        competition = self._draw_target(request, pk)
+        stage = minimum_stage(competition)
+        choices = {
+            "before": MinimumOutcome.values,
+            "pending": [v for v in MinimumOutcome.values if v != MinimumOutcome.HOLD],
+            "extended": [MinimumOutcome.CANCEL],
+        }.get(stage, [])
+        form = MinimumOutcomeForm(
+            request.POST if request.method == "POST" else None, choices=choices
+        )
+        if request.method == "POST" and stage and form.is_valid():
+            outcome, reason = form.cleaned_data["outcome"], form.cleaned_data["reason"]
+            try:
+                if stage == "before":
+                    competition_set_minimum_outcome(
+                        competition=competition, outcome=outcome, by=request.user, reason=reason
+                    )
+                elif stage == "pending":
+                    minimum.minimum_outcome_apply(
+                        competition=competition, outcome=outcome, by=request.user, reason=reason
+                    )
+                else:
+                    minimum.minimum_outcome_cancel_extended(
+                        competition=competition, by=request.user, reason=reason
+                    )
+            except (DrawError, CompetitionError) as refusal:
+                self.message_user(request, str(refusal), level=messages.ERROR)
+                return self._back(competition)
+            self.message_user(
+                request,
+                f"“{competition}”: {MinimumOutcome(outcome).label.lower()}"
+                + (" (planned for its close)." if stage == "before" else "."),
+                level=messages.SUCCESS,
+            )
+            return self._back(competition)
+        return self._render(
+            request,
+            competition,
+            "draws/admin/minimum.html",
+            title=f"Below the minimum: “{competition}”",
+            form=form,
+            stage=stage,
+            status=competition.live_status(),
+            records=competition.minimum_outcomes.select_related("decided_by"),
+            planned=MinimumOutcome(minimum.planned_outcome(competition)).label,
+        )
+
     def draw_automatic_view(self, request, pk):
         competition = self._draw_target(request, pk)
         enable = not competition.auto_draw_enabled
@@ -361,6 +446,8 @@ class CompetitionDrawAdminMixin:
                 "draw": draw,
                 "log": draw_log(obj.pk).order_by("-at", "-id")[:50],
                 "drawable": obj.status != Status.DRAFT and not obj.is_final,
+                "minimum_stage": minimum_stage(obj),
+                "minimum_records": obj.minimum_outcomes.all(),
             },
         )
 

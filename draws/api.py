@@ -33,6 +33,8 @@ def draw_detail(request, competition_id):
         "competitionStatus": competition.live_status().value,
         "status": draw.status if done else "pending",
         "mode": draw.mode if done else None,
+        # The brief's flag: a winner entered by hand is never shown as a random draw.
+        "manual": draw.is_manual if done else False,
         "manualReason": draw.manual_reason if done and draw.is_manual else None,
         "performedAt": _utc(draw.performed_at) if done else None,
         "drawAt": _utc(competition.draw_at),
@@ -42,6 +44,14 @@ def draw_detail(request, competition_id):
         "ledgerHash": draw.ledger_hash if frozen else None,
         "entryCount": draw.entry_count if frozen else None,
         "entropy": draw.entropy if done else None,
+        # One prize per customer: the owners list (pseudonymous labels) is committed at close.
+        "onePrizePerCustomer": competition.one_prize_per_customer,
+        "ownersHash": draw.owners_hash if frozen and draw.owners_hash else None,
+        "ownersUrl": (
+            request.build_absolute_uri(reverse("draws:owners", args=[slug]))
+            if frozen and draw.owners_hash
+            else None
+        ),
         "winners": [
             {
                 "prizePosition": w.prize.position,
@@ -50,6 +60,10 @@ def draw_detail(request, competition_id):
                 "ticketNumber": w.ticket.number,
                 # A name is public once the winner is verified and published.
                 "displayName": w.display_name if w.is_published else None,
+                "verificationStatus": w.verification_status,
+                # The announcement names the winner: public once it was sent and published.
+                "announcement": w.announcement if w.announced_at and w.is_published else None,
+                "announcedAt": _utc(w.announced_at),
             }
             for w in winners
         ],

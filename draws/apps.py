@@ -12,3 +12,12 @@ class DrawsConfig(AppConfig):
         from .receivers import commit_to_seed
 
         competition_activating.connect(commit_to_seed, dispatch_uid="draws.commit_to_seed")
+
+        # What every entrant is told (tickets.entrants): an extension below the minimum
+        # (draws.minimum) and the result of the draw.
+        from tickets.entrants import entrant_broadcast_register
+
+        from .events import competition_drawn_notices, competition_extended_notices
+
+        entrant_broadcast_register("extended", competition_extended_notices)
+        entrant_broadcast_register("drawn", competition_drawn_notices)

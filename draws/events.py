@@ -45,3 +45,67 @@ def draw_failed(competition, *, error: str) -> None:
         ),
         key=f"draw-failed-{competition.pk}-{digest}",
     )
+
+
+# --- every entrant (tickets.entrants broadcasts, registered in DrawsConfig.ready) ------------
+
+
+def competition_extended_notices(broadcast):
+    """ "Extended to <date> because the minimum of N tickets was not reached"."""
+    from competitions.models import MinimumOutcomeRecord
+    from notifications.models import Notification
+    from notifications.outbox import local_time
+    from tickets.events import entrant_notice
+
+    competition = broadcast.competition
+    record = MinimumOutcomeRecord.objects.get(pk=broadcast.context["record"])
+    body = (
+        f"\u201c{competition.title}\u201d now closes {local_time(record.new_ends_at)}, because "
+        f"the minimum of {record.min_tickets} tickets was not reached. Your tickets stay in "
+        "the draw; nothing else changes."
+    )
+
+    def build(user):
+        return entrant_notice(
+            kind=Notification.Kind.COMPETITION_EXTENDED,
+            user=user,
+            competition=competition,
+            subject_key=broadcast.subject,
+            subject=f"Extended: {competition.title}",
+            body=body,
+            link=competition.get_absolute_url(),
+        )
+
+    return build, ()
+
+
+def competition_drawn_notices(broadcast):
+    """The result of the draw, to every entrant who did not win: winners already have their
+    own message ("you won", winners.events), so they do not get this one too."""
+    from notifications.models import Notification
+    from tickets.events import entrant_notice
+
+    from .models import Draw
+
+    competition = broadcast.competition
+    draw = Draw.objects.get(pk=broadcast.context["draw"])
+    winners = list(draw.winners.select_related("ticket").order_by("prize__position"))
+    numbers = ", ".join(f"#{w.ticket.number}" for w in winners)
+    body = (
+        f"The draw for \u201c{competition.title}\u201d has taken place. Winning "
+        f"ticket{'s' if len(winners) != 1 else ''}: {numbers}. Your tickets did not win this "
+        "time. Anyone can check the draw was fair:"
+    )
+
+    def build(user):
+        return entrant_notice(
+            kind=Notification.Kind.COMPETITION_RESULT,
+            user=user,
+            competition=competition,
+            subject_key="result",
+            subject=f"Draw result: {competition.title}",
+            body=body,
+            link=f"/competitions/{competition.slug}/draw/",
+        )
+
+    return build, {w.user_id for w in winners}

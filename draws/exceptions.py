@@ -26,3 +26,8 @@ class ManualEntryInvalid(DrawError):
 
 class InvalidEntropy(DrawError):
     pass
+
+
+class OutcomeRefused(DrawError):
+    """A minimum-tickets outcome cannot be applied (not below the minimum, already decided
+    at this close, or the competition is final): draws.minimum."""

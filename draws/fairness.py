@@ -12,12 +12,18 @@ verification script and the server compute exactly the same thing.
   chosen for an earlier prize; otherwise index = value % count.
 - a manual winner entry fixes the 1st prize's index; later prizes follow the same recipe
   (prize 2, 3, ...), skipping the fixed index, so they stay reproducible.
+- one prize per customer (an option of the competition): the owners list gives each ledger
+  entry, in ledger order, a pseudonymous owner label (customers numbered 1, 2, ... in the
+  order their first entry appears in the ledger; a postal entry is its customer's), one
+  decimal label per line; its SHA-256 is the owners hash, published with the ledger hash at
+  the freeze. An attempt whose index belongs to an owner who already won a prize is rejected
+  like an index already chosen (`owner_of`), and there are at most as many prizes as owners.
 """
 
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 SPACE = 1 << 256
 
@@ -32,6 +38,11 @@ def commitment_for(seed_hex: str) -> str:
 
 def ledger_line(number: int) -> bytes:
     return b"%d\n" % number
+
+
+def owner_line(label: int) -> bytes:
+    """One line of the owners list (see the module docstring)."""
+    return b"%d\n" % label
 
 
 class LedgerHasher:
@@ -74,11 +85,14 @@ def winning_indexes(
     count: int,
     prizes: int,
     fixed: Sequence[int] = (),
+    owner_of: Callable[[int], object] | None = None,
 ) -> list[int]:
     """Distinct ledger indexes for prizes 1..prizes, in prize order.
 
     `fixed` holds indexes already decided for the first prizes (a manual winner entry);
-    the remaining prizes are drawn as usual, never landing on a fixed index."""
+    the remaining prizes are drawn as usual, never landing on a fixed index.
+    `owner_of(index)` (one prize per customer): an index whose owner already won is rejected
+    too. The caller caps `prizes` at the number of owners, or no index could be found."""
     if count <= 0:
         return []
     if any(not 0 <= i < count for i in fixed) or len(set(fixed)) != len(fixed):
@@ -93,7 +107,10 @@ def winning_indexes(
             if value >= limit:
                 continue
             index = value % count
-            if index not in chosen:
-                chosen.append(index)
-                break
+            if index in chosen:
+                continue
+            if owner_of is not None and owner_of(index) in {owner_of(i) for i in chosen}:
+                continue
+            chosen.append(index)
+            break
     return chosen

@@ -51,6 +51,12 @@ class Draw(models.Model):
         editable=False,
         help_text="[ledger index, number] of the first entry of each block of the frozen ledger.",
     )
+    owners_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="One prize per customer: SHA-256 of the owners list (a pseudonymous owner "
+        "label per ledger entry), committed with the ledger at the freeze.",
+    )
     entropy = models.CharField(max_length=200, blank=True, help_text="Public entropy mixed in.")
     winning_index = models.PositiveIntegerField(null=True, blank=True)
     winning_ticket = models.ForeignKey(

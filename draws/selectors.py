@@ -13,6 +13,7 @@ Two ways to read it:
 """
 
 import hashlib
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,62 @@ def ledger_scan(competition_id: int, *, pick: Iterable[int] = ()) -> LedgerScan:
             picked[hasher.count] = (ticket_id, number)
         hasher.add(number)
     return LedgerScan(hasher.hexdigest(), hasher.count, picked)
+
+
+@dataclass
+class LedgerOwners:
+    """The ledger with its owners list (one prize per customer, draws.fairness): both hashes,
+    the count, and per ledger index the owner label, ticket id and number (arrays: a million
+    entries take a few tens of megabytes, read once)."""
+
+    ledger_hash: str
+    count: int
+    owners_hash: str
+    owner_count: int
+    labels: array
+    ticket_ids: array
+    numbers: array
+
+    def ticket_at(self, index: int) -> tuple[int, int]:
+        return self.ticket_ids[index], self.numbers[index]
+
+
+def ledger_owners(competition_id: int) -> LedgerOwners:
+    """Hash the ledger and its owners list in one streamed pass. Owners are labelled 1, 2, ...
+    in the order their first entry appears: pseudonyms that say which entries share an owner
+    and nothing about who it is. A postal entry is its customer's. The draw-at-one-read
+    shortcut does not apply: the owner rule needs every entry's owner, so a draw with one
+    prize per customer reads the whole ledger (as verification always does)."""
+    hasher, owners_sha, seen = fairness.LedgerHasher(), hashlib.sha256(), {}
+    labels, ticket_ids, numbers = array("L"), array("Q"), array("Q")
+    rows = (
+        ledger_tickets(competition_id)
+        .values_list("number", "id", "user_id")
+        .iterator(chunk_size=CHUNK)
+    )
+    for number, ticket_id, user_id in rows:
+        hasher.add(number)
+        label = seen.setdefault(user_id, len(seen) + 1)
+        owners_sha.update(fairness.owner_line(label))
+        labels.append(label)
+        ticket_ids.append(ticket_id)
+        numbers.append(number)
+    return LedgerOwners(
+        hasher.hexdigest(),
+        hasher.count,
+        owners_sha.hexdigest(),
+        len(seen),
+        labels,
+        ticket_ids,
+        numbers,
+    )
+
+
+def owners_chunks(competition_id: int) -> Iterator[bytes]:
+    """The owners list file, exactly the bytes whose SHA-256 is the owners hash."""
+    owners = ledger_owners(competition_id)
+    for start in range(0, owners.count, CHUNK):
+        yield b"".join(fairness.owner_line(label) for label in owners.labels[start : start + CHUNK])
 
 
 def ledger_version(competition_id: int) -> int | None:

@@ -32,14 +32,15 @@ back; the failure itself is then logged and the operators alerted in a transacti
 import logging
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from competitions.lifecycle import LIVE, Status
-from competitions.models import Competition, Prize
+from competitions.models import Competition, MinimumOutcome, Prize
 from competitions.services import competition_sync_statuses
 from core.audit import audit_record
 from notifications.outbox import admin_alert
+from tickets.entrants import entrant_broadcast_start
 from tickets.models import Ticket
 
 from . import events, fairness
@@ -52,8 +53,16 @@ from .exceptions import (
     LedgerChanged,
     ManualEntryInvalid,
 )
+from .minimum import draw_allowed_below_minimum, minimum_outcomes_apply
 from .models import Draw, DrawLogEntry
-from .selectors import ledger_freeze, ledger_index_of, ledger_pick, ledger_scan, ledger_version
+from .selectors import (
+    ledger_freeze,
+    ledger_index_of,
+    ledger_owners,
+    ledger_pick,
+    ledger_scan,
+    ledger_version,
+)
 from .signals import prizes_won
 
 logger = logging.getLogger(__name__)
@@ -99,8 +108,8 @@ def _check_drawable(competition: Competition, *, mode: str, now) -> None:
                 f"“{competition.title}” is drawn automatically at "
                 f"{timezone.localtime(competition.draw_at):%Y-%m-%d %H:%M}."
             )
-        if _below_minimum(competition):
-            # The competition page promises an extension or a refund instead: staff decide.
+        if _below_minimum(competition) and not _drawn_anyway(competition):
+            # The competition's outcome below the minimum (draws.minimum) decides instead.
             raise DrawNotDue(
                 f"“{competition.title}” has {competition.tickets_sold} of the "
                 f"{competition.min_tickets} entries it needs: extend it or cancel it (or draw "
@@ -110,6 +119,10 @@ def _check_drawable(competition: Competition, *, mode: str, now) -> None:
 
 def _below_minimum(competition: Competition) -> bool:
     return bool(competition.min_tickets) and competition.tickets_sold < competition.min_tickets
+
+
+def _drawn_anyway(competition: Competition) -> bool:
+    return competition.minimum_outcomes.filter(outcome=MinimumOutcome.DRAW_ANYWAY).exists()
 
 
 def _clean_entropy(entropy: str) -> str:
@@ -145,6 +158,9 @@ def _freeze(competition: Competition, draw: Draw | None, *, by, now) -> Draw:
 def _record_freeze(draw: Draw, scan) -> None:
     draw.ledger_hash, draw.entry_count = scan.ledger_hash, scan.count
     draw.ledger_version, draw.ledger_marks = scan.version, [list(mark) for mark in scan.marks]
+    if draw.competition.one_prize_per_customer:
+        # The owners list is committed with the ledger (a second read, this option only).
+        draw.owners_hash = ledger_owners(draw.competition_id).owners_hash
 
 
 def _ledger_unchanged(draw: Draw) -> bool:
@@ -196,6 +212,7 @@ def draw_refreeze_ledger(*, competition: Competition, reason: str, by=None, now=
             "entry_count",
             "ledger_version",
             "ledger_marks",
+            "owners_hash",
             "ledger_frozen_at",
         ]
     )
@@ -259,6 +276,13 @@ def _perform_in_transaction(
         fixed = (ledger_index_of(competition.pk, manual_number, marks or ()),)
 
     prizes = list(competition.prizes.filter(kind=Prize.Kind.DRAW).order_by("position"))
+    owners = None
+    if competition.one_prize_per_customer:
+        # One prize per customer (docs/architecture.md §4, 8): the owner rule needs every
+        # entry's owner, so the ledger is read in full (no one-read shortcut), and its owners
+        # list must be the one committed at the freeze. At most one prize per owner.
+        owners = _owners_as_frozen(competition, draw)
+        prizes, marks = prizes[: owners.owner_count], None
     indexes = fairness.winning_indexes(
         seed=competition.draw_seed,
         ledger_hash=draw.ledger_hash,
@@ -266,6 +290,7 @@ def _perform_in_transaction(
         count=draw.entry_count,
         prizes=len(prizes),
         fixed=fixed,
+        owner_of=owners.labels.__getitem__ if owners else None,
     )
     picked = ledger_pick(competition.pk, indexes, marks) if marks is not None else None
     if picked is None or len(picked) != len(indexes):
@@ -329,7 +354,34 @@ def _perform_in_transaction(
         )
 
     events.draw_completed(draw)
+    if tickets:
+        # Every entrant hears the result once, in batches after the draw commits.
+        entrant_broadcast_start(
+            competition=competition,
+            subject="result",
+            kind="drawn",
+            context={"draw": draw.pk},
+            now=now,
+        )
     return draw
+
+
+def _owners_as_frozen(competition, draw):
+    """The ledger's owners (one prize per customer), refused unless the ledger and its owners
+    list are the ones frozen."""
+    owners = ledger_owners(competition.pk)
+    if (owners.ledger_hash, owners.count, owners.owners_hash) != (
+        draw.ledger_hash,
+        draw.entry_count,
+        draw.owners_hash,
+    ):
+        raise LedgerChanged(
+            f"The entries of “{competition.title}” or their owners changed after the freeze "
+            f"at {timezone.localtime(draw.ledger_frozen_at):%Y-%m-%d %H:%M} (now {owners.count} "
+            f"entries, ledger hash {owners.ledger_hash}, owners hash {owners.owners_hash}). "
+            "Nothing was drawn."
+        )
+    return owners
 
 
 def _record_winners(competition, draw, picks) -> list:
@@ -497,6 +549,8 @@ def draws_close_and_find_due(*, now=None) -> list[int]:
     now = now or timezone.now()
     competition_sync_statuses(now=now)
     _unfreeze_reopened(now)
+    # Below the minimum at close: extend, cancel or draw anyway (before any freeze).
+    minimum_outcomes_apply(now=now)
     ended = Competition.objects.with_status(Status.ENDED, now)
     frozen = Draw.objects.filter(competition=OuterRef("pk"), ledger_frozen_at__isnull=False)
     for competition in ended.exclude(Exists(frozen)).order_by("id"):
@@ -508,7 +562,8 @@ def draws_close_and_find_due(*, now=None) -> list[int]:
             logger.exception("Freezing the ledger of competition %s failed", competition.pk)
     due = (
         ended.filter(auto_draw_enabled=True, draw_at__lte=now)
-        .exclude(min_tickets__gt=F("tickets_sold"))  # below its minimum: staff extend or cancel
+        # Below its minimum: only once "draw anyway" was decided (draws.minimum).
+        .exclude(Q(min_tickets__gt=F("tickets_sold")) & ~draw_allowed_below_minimum())
         .order_by("draw_at", "id")
     )
     return [pk for pk in due.values_list("pk", flat=True) if not _paused_by_failure(pk)]

@@ -9,5 +9,6 @@ app_name = "draws"
 urlpatterns = [
     path("", views.draw_detail, name="detail"),
     path("ledger.txt", views.draw_ledger, name="ledger"),
+    path("owners.txt", views.draw_owners, name="owners"),
     path("verify.py", views.verify_script, name="verify-script"),
 ]

@@ -15,7 +15,7 @@ from tickets.models import Ticket
 
 from . import fairness
 from .models import Draw
-from .selectors import draw_winners, ledger_scan
+from .selectors import draw_winners, ledger_owners, ledger_scan
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,9 @@ def verify_draw(draw: Draw) -> list[Check]:
             fixed = (first.ledger_index,)
 
     prizes = competition.prizes.filter(kind=Prize.Kind.DRAW).count()
+    owner_of = None
+    if competition.one_prize_per_customer:
+        owner_of, prizes = _owner_rule(competition, draw, checks, prizes)
     try:
         expected_indexes = fairness.winning_indexes(
             seed=draw.seed,
@@ -116,6 +119,7 @@ def verify_draw(draw: Draw) -> list[Check]:
             count=draw.entry_count,
             prizes=prizes,
             fixed=fixed,
+            owner_of=owner_of,
         )
     except ValueError as error:  # a seed that is not hex, a fixed index off the ledger
         checks.append(Check("Winning indexes can be recomputed", False, "", str(error)))
@@ -162,6 +166,37 @@ def verify_draw(draw: Draw) -> list[Check]:
         )
     )
     return checks
+
+
+def _owner_rule(competition, draw: Draw, checks: list[Check], prizes: int):
+    """One prize per customer: the owners list recomputed from the tickets must be the one
+    committed at the freeze; the winners must then follow the owner rule with it. Returns
+    (owner_of, prizes capped at the number of owners) and adds the checks."""
+    owners = ledger_owners(competition.pk)
+    checks.append(
+        Check(
+            "One prize per customer: owners list recomputed from the tickets matches its "
+            "published hash",
+            owners.owners_hash == draw.owners_hash,
+            draw.owners_hash,
+            owners.owners_hash,
+        )
+    )
+    winners = list(draw_winners(draw))
+    labels = [
+        owners.labels[w.ledger_index]
+        for w in winners
+        if w.ledger_index is not None and w.ledger_index < owners.count
+    ]
+    checks.append(
+        Check(
+            "One prize per customer: no owner label wins twice",
+            len(labels) == len(set(labels)),
+            "distinct owner labels",
+            ", ".join(map(str, labels)),
+        )
+    )
+    return owners.labels.__getitem__, min(prizes, owners.owner_count)
 
 
 def all_ok(checks: list[Check]) -> bool:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from competitions.models import Competition, Prize
 
 from .models import Draw
-from .selectors import draw_for, draw_log, draw_winners, ledger_chunks
+from .selectors import draw_for, draw_log, draw_winners, ledger_chunks, owners_chunks
 from .verification import Check, verify_draw
 
 VERIFY_SCRIPT = Path(__file__).resolve().parent / "static" / "draws" / "verify_draw.py"
@@ -27,6 +27,9 @@ PUBLIC_LOG = {
     "drawn": "Winners drawn",
     "closed_without_entries": "Closed without a winner",
     "draw_failed": "Draw attempt failed (nothing drawn)",
+    "minimum_extend": "Closing extended: minimum not reached",
+    "minimum_cancel": "Cancelled: minimum not reached",
+    "minimum_draw_anyway": "Minimum not reached: drawn anyway",
 }
 
 
@@ -82,6 +85,22 @@ def draw_ledger(request, slug):
         ledger_chunks(competition.pk), content_type="text/plain; charset=us-ascii"
     )
     response["Content-Disposition"] = f'attachment; filename="{competition.slug}-ledger.txt"'
+    response["Cache-Control"] = "public, max-age=30"
+    return response
+
+
+def draw_owners(request, slug):
+    """One prize per customer: the owners list as committed at close, one pseudonymous owner
+    label per ledger line (customers numbered in the order their first entry appears; no
+    names, no accounts): the bytes whose SHA-256 is the published owners hash."""
+    competition = _competition(slug)
+    draw = draw_for(competition.pk)
+    if draw is None or draw.ledger_frozen_at is None or not draw.owners_hash:
+        raise Http404("This competition has no owners list.")
+    response = StreamingHttpResponse(
+        owners_chunks(competition.pk), content_type="text/plain; charset=us-ascii"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{competition.slug}-owners.txt"'
     response["Cache-Control"] = "public, max-age=30"
     return response
 

@@ -14,6 +14,8 @@ class Notification(models.Model):
         WINNER_ANNOUNCED = "winner_announced", "Winner Announced"
         PRIZE_DELIVERED = "prize_delivered", "Prize Delivered"
         ORDER_REFUNDED = "order_refunded", "Order Refunded"
+        COMPETITION_EXTENDED = "competition_extended", "Competition Extended"
+        COMPETITION_RESULT = "competition_result", "Competition Result"
         PROFILE_UPDATED = "profile_updated", "Marketing profile updated"
         COMPLAINT = "complaint", "Complaint"
         ADMIN_ALERT = "admin_alert", "Admin alert"

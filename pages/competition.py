@@ -32,5 +32,9 @@ def competition_detail(request, slug):
             .order_by("prize__position", "id"),
             "draw": draw,
             "replay": draw_replay(draw),
+            # What happened at a close below the minimum ("Extended to ...", "Cancelled").
+            "minimum_record": competition.minimum_outcomes.order_by("-close_number").first()
+            if competition.min_tickets
+            else None,
         },
     )

@@ -20,7 +20,7 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 COMPETITION_KEYS = {
     "id", "slug", "title", "prizeDescription", "prizeValue", "cashAlternative", "ticketPrice",
     "maxTickets", "soldTickets", "ticketsLeft", "maxTicketsPerUser", "startDate", "endDate",
-    "drawDate", "status", "isFeatured", "closingSoon", "images", "question", "answers",
+    "drawDate", "status", "isActive", "isFeatured", "closingSoon", "images", "question", "answers",
     "seedCommitment", "url",
 }  # fmt: skip
 
@@ -71,7 +71,7 @@ class TestCompetitionList:
         assert data["maxTicketsPerUser"] == 20
         assert all(ISO_UTC.match(data[k]) for k in ("startDate", "endDate", "drawDate"))
         assert data["endDate"] == competition.ends_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        assert data["status"] == "active"
+        assert data["status"] == "active" and data["isActive"] is True
         assert data["isFeatured"] is True and data["closingSoon"] is False
         assert data["images"] == [
             {

@@ -12,7 +12,9 @@ background job rather than one transaction holding locks for minutes:
   stop at once (a payment still arriving is refunded automatically, tickets.services
   .fulfilment); a `CancellationJob` records what is to be done; the audit entry; the job's
   task is queued after commit.
-- `cancellation_job_run` (the task): checkouts in progress give their numbers back; paid
+- `cancellation_job_run` (the task): every entrant is told the competition is cancelled
+  (one message each, `tickets.entrants`, before any ticket is refunded); checkouts in
+  progress give their numbers back; paid
   orders are refunded in batches of `BATCH_SIZE`, ascending ids, each batch one transaction
   that refunds its orders (`order_refund`: the customer is told, the refund goes out through
   the refunds' outbox) and moves the job's cursor (`last_order_id`) and counts on. The job's
@@ -38,8 +40,9 @@ from competitions.lifecycle import Status
 from competitions.models import Competition
 from core.audit import audit_record, audit_snapshot
 
+from .entrants import entrant_broadcast_run, entrant_broadcast_start
 from .exceptions import Busy, TicketError
-from .models import CancellationJob, Order, Refund, Ticket
+from .models import CancellationJob, EntrantBroadcast, Order, Refund, Ticket
 from .services import order_refund, order_release
 
 logger = logging.getLogger(__name__)
@@ -83,6 +86,16 @@ def competition_cancel(*, competition: Competition, by, reason: str, now=None) -
         after=audit_snapshot(competition, ("status", "cancelled_at", "tickets_sold")),
         note=f"{reason} ({orders} orders to refund)",
     )
+    # Every entrant hears the result once; the job tells them before refunding anything
+    # (entrants are the holders of valid tickets, which the refunds take away).
+    entrant_broadcast_start(
+        competition=competition,
+        subject="result",
+        kind="cancelled",
+        context={"reason": reason[:255]},
+        now=now,
+        run=False,
+    )
     transaction.on_commit(partial(_queue, job.pk), robust=True)
     return competition
 
@@ -111,6 +124,10 @@ def cancellation_job_run(*, job_id: int, batch_size: int = BATCH_SIZE, now=None)
     job = CancellationJob.objects.get(pk=job_id)
     if job.status == CancellationJob.Status.DONE:
         return job
+    for broadcast_id in EntrantBroadcast.objects.filter(
+        competition_id=job.competition_id, subject="result", finished_at__isnull=True
+    ).values_list("pk", flat=True):
+        entrant_broadcast_run(broadcast_id=broadcast_id, now=now)
     _release_checkouts(job.competition_id, now=now)
     while True:
         done = cancellation_batch_refund(job_id=job_id, batch_size=batch_size, now=now)

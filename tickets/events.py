@@ -275,3 +275,56 @@ def _order_item(line, numbers: list[int], image_url: str) -> dict:
         "AnsweredCorrectly": line.answer.is_correct,
         "DrawAt": competition.draw_at.isoformat(),
     }
+
+
+# --- every entrant of a competition (tickets.entrants) --------------------------------------
+
+
+def entrant_notice(
+    *, kind, user, competition, subject_key: str, subject: str, body: str, link: str
+) -> list:
+    """One short transactional message to an entrant: an e-mail, and a text only for a
+    customer who gave a phone number and agreed to hear from us (marketing consent): a
+    notice to everyone is not worth texting a customer who asked for no messages. The keys
+    are unique per competition, subject and customer, so a rerun adds nothing."""
+    key = f"entrants-{competition.pk}-{subject_key}-{user.pk}"
+    link = absolute_url(link)
+    return [
+        email_message(
+            kind=kind,
+            recipient=user.email,
+            user=user,
+            subject=subject,
+            template="entrant_notice",
+            context={"first_name": user.first_name, "body": body, "link": link},
+            key=f"{key}-email",
+        ),
+        sms_message(kind=kind, user=user, body=f"Fairdraw: {body} {link}", key=f"{key}-sms")
+        if user.marketing_consent
+        else None,
+    ]
+
+
+def competition_cancelled_notices(broadcast):
+    """ "Cancelled: refunds issued", to every entrant (registered as the "cancelled" kind)."""
+    competition = broadcast.competition
+    reason = broadcast.context.get("reason", "")
+    body = (
+        f"\u201c{competition.title}\u201d has been cancelled"
+        + (f" ({reason})" if reason else "")
+        + ". Every paid ticket is refunded in full to the card you paid with; free postal "
+        "entries are void."
+    )
+
+    def build(user):
+        return entrant_notice(
+            kind=Kind.COMPETITION_RESULT,
+            user=user,
+            competition=competition,
+            subject_key="result",
+            subject=f"Cancelled: {competition.title}",
+            body=body,
+            link=competition.get_absolute_url(),
+        )
+
+    return build, ()

@@ -49,6 +49,19 @@ def _cell(value):
     return value
 
 
+# A cell starting with one of these is read as a formula by spreadsheets (tab and carriage
+# return too: some strip them and read what follows).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _guarded(cell):
+    """Spreadsheet formula injection: a text cell starting like a formula is shown as text.
+    An empty cell stays empty."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def tickets_csv(queryset=None, *, chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
     """Yield the CSV text of `queryset` (all tickets by default), header first, a batch of
     rows at a time. Refuses nothing: callers choose the rows (and who may see them)."""
@@ -60,13 +73,7 @@ def tickets_csv(queryset=None, *, chunk_size: int = CHUNK_SIZE) -> Iterator[str]
     yield buffer.take()
     rows = queryset.values_list(*(lookup for _, lookup in COLUMNS)).iterator(chunk_size=chunk_size)
     for written, row in enumerate(rows, start=1):
-        # Spreadsheet formula injection: a name starting with = + - @ is shown as text.
-        writer.writerow(
-            [
-                "'" + cell if isinstance(cell, str) and cell[:1] in "=+-@" else cell
-                for cell in map(_cell, row)
-            ]
-        )
+        writer.writerow([_guarded(_cell(value)) for value in row])
         if written % 1000 == 0:
             yield buffer.take()
     tail = buffer.take()

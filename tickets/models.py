@@ -439,3 +439,31 @@ class Receipt(models.Model):
     def document(self) -> dict:
         """The receipt as published and downloaded: the payload, the key id, the signature."""
         return {"receipt": self.payload, "key_id": self.key_id, "signature": self.signature}
+
+
+class EntrantBroadcast(models.Model):
+    """One message to every entrant of a competition (tickets.entrants): an extension notice,
+    the result of the draw, the cancellation. One row per (competition, subject), so a subject
+    is broadcast once; the messages' own keys make a rerun add nothing for anyone told. The
+    periodic job carries on a broadcast that has not finished."""
+
+    competition = models.ForeignKey(
+        Competition, on_delete=models.PROTECT, related_name="entrant_broadcasts"
+    )
+    subject = models.CharField(max_length=40, help_text='e.g. "result" or "extended-1".')
+    kind = models.CharField(max_length=20, help_text="Which registered builder writes it.")
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    entrants_told = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["competition", "subject"], name="entrant_broadcast_once_per_subject"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.subject} to the entrants of {self.competition}"

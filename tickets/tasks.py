@@ -3,7 +3,7 @@ import random
 
 from celery import shared_task
 
-from . import cancellation, services
+from . import cancellation, entrants, services
 from .exceptions import ProviderUnavailable
 
 logger = logging.getLogger(__name__)
@@ -52,8 +52,17 @@ def run_cancellation(job_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def resume_cancellations() -> int:
-    """Every minute: carry on cancellation jobs that have stopped making progress."""
+    """Every minute: carry on cancellation jobs, and messages to every entrant of a
+    competition (tickets.entrants), that have stopped making progress."""
+    entrants.entrant_broadcasts_resume()
     return cancellation.cancellation_jobs_resume()
+
+
+@shared_task(ignore_result=True)
+def run_entrant_broadcast(broadcast_id: int) -> int:
+    """Tell every entrant of a competition one thing (queued when it happens; beat resumes it).
+    Safe to run twice: each message's key is unique per competition, subject and customer."""
+    return entrants.entrant_broadcast_run(broadcast_id=broadcast_id).entrants_told
 
 
 def expire_retry_delay(retries: int) -> float:

@@ -134,6 +134,7 @@ def test_page_says_manual_when_the_winner_was_entered_by_hand(client, closed_com
     assert "Witnessed live draw" in html
     body = json.loads(client.get(api_url(closed_competition)).content)
     assert body["mode"] == "manual" and body["manualReason"] == "Witnessed live draw"
+    assert body["manual"] is True
 
 
 def test_page_says_closed_without_a_winner(client):
@@ -169,7 +170,7 @@ def test_api_before_and_after_the_draw(client, closed_competition):
     )
     body = json.loads(client.get(f"/api/draws/{closed_competition.pk}/").content)
     assert body["status"] == "completed"
-    assert body["mode"] == "admin"
+    assert body["mode"] == "admin" and body["manual"] is False
     assert body["seed"] == draw.seed
     assert body["ledgerHash"] == draw.ledger_hash
     assert body["entryCount"] == 12
@@ -178,6 +179,8 @@ def test_api_before_and_after_the_draw(client, closed_competition):
     assert body["winningIndex"] == draw.winning_index
     assert body["winningNumber"] == draw.winning_ticket.number
     assert body["winners"][0]["displayName"] is None  # until the winner is published
+    assert body["winners"][0]["verificationStatus"] == "pending"
+    assert body["winners"][0]["announcement"] is None and body["winners"][0]["announcedAt"] is None
     assert body["ledgerUrl"].endswith(reverse("draws:ledger", args=[closed_competition.slug]))
     assert body["verifyScriptUrl"].endswith("/draw/verify.py")
     assert body["verification"] and all(c["ok"] for c in body["verification"])
@@ -311,3 +314,30 @@ def test_script_uses_only_the_standard_library():
         if line.startswith(("import ", "from "))
     }
     assert imports <= {"argparse", "hashlib", "hmac", "json", "sys"}
+
+
+def test_api_shows_each_winners_verification_and_announcement(client, closed_competition):
+    from winners.services import winner_announce, winner_approve, winner_publish
+
+    staff = UserFactory(is_staff=True)
+    draw = draw_perform(
+        competition=closed_competition, mode=Draw.Mode.ADMIN, now=after_end(closed_competition)
+    )
+    first = draw.winners.get(prize__position=1)
+    winner_approve(winner=first, by=staff)
+    winner_announce(winner=first, by=staff)
+    winner_publish(winner=first, by=staff)
+    first.refresh_from_db()
+
+    body = json.loads(client.get(api_url(closed_competition)).content)
+    shown = body["winners"][0]
+    assert shown["verificationStatus"] == "approved"
+    assert shown["announcement"] == first.announcement
+    assert shown["announcedAt"] == first.announced_at.isoformat().replace("+00:00", "Z")
+    assert shown["displayName"] == first.display_name
+    assert [w["verificationStatus"] for w in body["winners"][1:]] == ["pending", "pending"]
+
+
+def test_api_before_the_draw_is_not_manual(client):
+    body = json.loads(client.get(api_url(active_competition())).content)
+    assert body["manual"] is False and body["status"] == "pending"

@@ -20,12 +20,18 @@ The rules it applies (the same as the site's draws/fairness.py):
   v % count was already chosen for an earlier prize; otherwise the index is v % count;
 - the winner of prize k is the ticket at that index (0-based) in the ledger.
 A manual winner entry fixes the 1st prize's index; later prizes follow the same rule.
+One prize per customer (draw.json says "onePrizePerCustomer": true): also download the owners
+list (one pseudonymous owner label per ledger line) and run
+    python3 verify_draw.py draw.json ledger.txt owners.txt
+its SHA-256 must be the published owners hash, an attempt landing on an entry whose owner
+already won is rejected too, and there are at most as many prizes as owners.
 
 Check your signed entry receipt (from your account) against the frozen ledger once entries close:
 
     python3 verify_draw.py draw.json ledger.txt --receipt receipt.json --site https://SITE
 
 (or `--keys keys.json`, saved from https://SITE/receipts/keys.json).
+
 Each check prints ✓ or ✗; the exit status is 1 if any check fails.
 """
 
@@ -58,6 +64,39 @@ def winning_indexes(seed, ledger_hash, entropy, count, prizes, fixed=()):
     return chosen
 
 
+def winning_indexes_one_per_owner(seed, ledger_hash, entropy, count, prizes, owners, fixed=()):
+    """winning_indexes with the owner rule: `owners` is the owners list, a label per index."""
+    if count <= 0:
+        return []
+    limit = SPACE - SPACE % count
+    chosen = list(fixed)[: min(prizes, len(set(owners)))]
+    for prize in range(len(chosen) + 1, min(prizes, count, len(set(owners))) + 1):
+        attempt = 0
+        while True:
+            message = f"{ledger_hash}|{entropy}|{prize}|{attempt}".encode()
+            digest = hmac.new(bytes.fromhex(seed), message, hashlib.sha256).digest()
+            value = int.from_bytes(digest, "big")
+            attempt += 1
+            if value >= limit:
+                continue
+            index = value % count
+            if index in chosen or owners[index] in {owners[i] for i in chosen}:
+                continue
+            chosen.append(index)
+            break
+    return chosen
+
+
+def read_owners(path):
+    """SHA-256 of the owners list file and its labels, one per ledger line."""
+    sha, labels = hashlib.sha256(), []
+    with open(path, "rb") as owners:
+        for line in owners:
+            sha.update(line)
+            labels.append(int(line))
+    return sha.hexdigest(), labels
+
+
 def read_ledger(path, wanted):
     """SHA-256 and line count of the ledger file, the numbers at the wanted indexes, and
     whether the numbers ascend strictly (read line by line: any size of ledger)."""
@@ -76,7 +115,7 @@ def read_ledger(path, wanted):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("files", nargs="+", help="[draw.json] ledger.txt")
+    parser.add_argument("files", nargs="+", help="[draw.json] ledger.txt [owners.txt]")
     parser.add_argument("--seed")
     parser.add_argument("--commitment")
     parser.add_argument("--ledger-hash")
@@ -90,10 +129,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     data = {}
-    if len(args.files) == 2:
+    if len(args.files) >= 2:
         with open(args.files[0], encoding="utf-8") as f:
             data = json.load(f)
-    ledger_path = args.files[-1]
+    ledger_path = args.files[1] if len(args.files) >= 2 else args.files[0]
+    owners_path = args.files[2] if len(args.files) == 3 else None
     if args.receipt:
         return receipt_main(args, data, ledger_path)
     winners = data.get("winners") or []
@@ -126,7 +166,30 @@ def main(argv=None):
     published_count = data.get("entryCount")
     if published_count is None:
         published_count = read_ledger(ledger_path, set())[1]
-    indexes = winning_indexes(seed, ledger_hash, entropy, published_count, prizes, fixed)
+    if data.get("onePrizePerCustomer"):
+        if owners_path is None:
+            parser.error("one prize per customer: give the owners list too (owners.txt)")
+        owners_hash, owners = read_owners(owners_path)
+        published = data.get("ownersHash")
+        check(
+            "owners list hashes to the published owners hash",
+            owners_hash == published,
+            published,
+            owners_hash,
+        )
+        check(
+            "owners list has one label per ledger entry",
+            len(owners) == published_count,
+            published_count,
+            len(owners),
+        )
+        indexes = winning_indexes_one_per_owner(
+            seed, ledger_hash, entropy, published_count, prizes, owners, fixed
+        )
+        won = [owners[i] for i in indexes if i < len(owners)]
+        check("no owner wins twice", len(won) == len(set(won)), "distinct labels", won)
+    else:
+        indexes = winning_indexes(seed, ledger_hash, entropy, published_count, prizes, fixed)
     file_hash, count, ascending, found = read_ledger(ledger_path, set(indexes))
     check(
         "ledger file hashes to the published ledger hash",

@@ -1,0 +1,158 @@
+"""One prize per customer: with several draw prizes, a customer who already won is skipped,
+and anyone can check it from the published owners list without learning who anyone is."""
+
+import hashlib
+import json
+
+import pytest
+from django.db.models import Count
+from django.urls import reverse
+
+from competitions.exceptions import CompetitionLocked
+from competitions.services import competition_update
+from draws import fairness
+from draws.models import Draw
+from draws.services import draw_freeze_ledger, draw_perform, draw_perform_manual
+from draws.verification import all_ok, verify_draw
+from tests.factories import UserFactory, active_competition
+from tickets.models import Ticket
+from tickets.services import postal_entry_add
+
+from .conftest import after_end, buy
+from .test_public import download_all, run_script
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def competition():
+    """Three prizes; one customer holds 16 of the 20 entries, three others one each (one of
+    them by post), so without the rule the big buyer would almost surely win twice."""
+    competition = active_competition(
+        prizes=3, one_prize_per_customer=True, max_tickets=100, max_tickets_per_user=20
+    )
+    whale = UserFactory()
+    buy(competition, quantity=16, user=whale)
+    buy(competition, quantity=1)
+    buy(competition, quantity=1)
+    postal_entry_add(user=UserFactory(), competition=competition, quantity=1)
+    buy(competition, quantity=1, user=whale)  # a second order: still one owner
+    competition.refresh_from_db()
+    return competition
+
+
+def test_owner_rule_skips_an_owner_who_already_won():
+    owners = [1] * 9 + [2]  # index 9 is the only entry of owner 2
+    indexes = fairness.winning_indexes(
+        seed="11" * 32,
+        ledger_hash="ab" * 32,
+        entropy="",
+        count=10,
+        prizes=2,
+        owner_of=owners.__getitem__,
+    )
+    assert len(indexes) == 2 and {owners[i] for i in indexes} == {1, 2}
+    # Without the rule the same inputs may give one owner both prizes.
+    plain = fairness.winning_indexes(
+        seed="11" * 32, ledger_hash="ab" * 32, entropy="", count=10, prizes=2
+    )
+    assert plain[0] == indexes[0]  # the 1st prize is the same draw either way
+
+
+def test_each_winner_is_a_different_customer_and_it_verifies(competition):
+    draw = draw_perform(competition=competition, mode=Draw.Mode.ADMIN, now=after_end(competition))
+    users = list(draw.winners.values_list("user_id", flat=True))
+    assert len(users) == 3 and len(set(users)) == 3
+    assert draw.owners_hash
+    checks = verify_draw(draw)
+    assert all_ok(checks), [c for c in checks if not c.ok]
+    assert any("no owner label wins twice" in c.name for c in checks)
+
+
+def test_fewer_customers_than_prizes_gives_one_prize_each():
+    competition = active_competition(prizes=3, one_prize_per_customer=True)
+    buy(competition, quantity=4)
+    buy(competition, quantity=2)
+    draw = draw_perform(competition=competition, mode=Draw.Mode.ADMIN, now=after_end(competition))
+    assert draw.winners.count() == 2
+    assert all_ok(verify_draw(draw))
+
+
+def test_a_manual_first_prize_counts_as_that_customers_prize(competition):
+    whale = (
+        Ticket.objects.filter(competition=competition)
+        .values("user_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[0]["user_id"]
+    )
+    whale_ticket = Ticket.objects.filter(competition=competition, user_id=whale)[0]
+    draw = draw_perform_manual(
+        competition=competition,
+        ticket_number=whale_ticket.number,
+        reason="Drawn live",
+        by=UserFactory(is_staff=True),
+        now=after_end(competition),
+    )
+    users = list(draw.winners.order_by("prize__position").values_list("user_id", flat=True))
+    assert users[0] == whale and users.count(whale) == 1
+    assert all_ok(verify_draw(draw))
+
+
+def test_changed_owners_fail_verification(competition):
+    draw = draw_perform(competition=competition, mode=Draw.Mode.ADMIN, now=after_end(competition))
+    # One of the big buyer's losing entries moved to another customer after the draw: the
+    # owners list differs (which entries share an owner is what the labels say).
+    whale = (
+        Ticket.objects.filter(competition=competition)
+        .values("user_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[0]["user_id"]
+    )
+    loser = Ticket.objects.filter(competition=competition, status="active", user_id=whale).exclude(
+        pk__in=draw.winners.values("ticket_id")
+    )[0]
+    Ticket.objects.filter(pk=loser.pk).update(user=UserFactory())
+    checks = verify_draw(draw)
+    failed = [c.name for c in checks if not c.ok]
+    assert any("owners list" in name for name in failed)
+
+
+def test_the_owners_list_is_committed_at_close_and_published(client, competition):
+    draw_freeze_ledger(competition=competition, now=after_end(competition))
+    body = json.loads(client.get(reverse("api:draw", args=[competition.pk])).content)
+    assert body["onePrizePerCustomer"] is True and body["ownersHash"]
+    owners = b"".join(client.get(body["ownersUrl"]).streaming_content)
+    # One label per ledger line; labels, never names or e-mail addresses.
+    assert owners.count(b"\n") == body["entryCount"] == 20
+    assert set(owners.split()) == {b"1", b"2", b"3", b"4"}
+    assert hashlib.sha256(owners).hexdigest() == body["ownersHash"]
+
+
+def test_published_script_verifies_and_fails_on_altered_owners(client, competition, tmp_path):
+    draw_perform(competition=competition, mode=Draw.Mode.ADMIN, now=after_end(competition))
+    download_all(client, competition, tmp_path)
+    owners_url = reverse("draws:owners", args=[competition.slug])
+    (tmp_path / "owners.txt").write_bytes(b"".join(client.get(owners_url).streaming_content))
+
+    result = run_script(tmp_path, "draw.json", "ledger.txt", "owners.txt")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no owner wins twice" in result.stdout
+
+    # Relabelled owners (every entry its own owner) no longer hash to the published list.
+    count = json.loads((tmp_path / "draw.json").read_text())["entryCount"]
+    relabelled = b"".join(b"%d\n" % (i + 1) for i in range(count))
+    (tmp_path / "altered.txt").write_bytes(relabelled)
+    altered = run_script(tmp_path, "draw.json", "ledger.txt", "altered.txt")
+    assert altered.returncode == 1 and "✗ owners list hashes" in altered.stdout
+    # And without the owners list the script says what it needs.
+    assert run_script(tmp_path, "draw.json", "ledger.txt").returncode != 0
+
+
+def test_the_option_is_fixed_at_activation(competition):
+    competition.one_prize_per_customer = False
+    with pytest.raises(CompetitionLocked):
+        competition_update(
+            competition=competition,
+            by=UserFactory(is_staff=True),
+            fields=["one_prize_per_customer"],
+        )
