@@ -23,7 +23,7 @@ from core.models import OperatorSettings
 from .exceptions import ActivationRefused, CompetitionError, CompetitionLocked
 from .lifecycle import LIVE, Status, derive_status, status_q
 from .models import LOCKED_WHEN_FINAL, Competition, Prize
-from .signals import competition_activating
+from .signals import competition_activating, competition_dates_changed
 
 SUNDAY = 6  # date.weekday()
 
@@ -154,6 +154,7 @@ def competition_change_dates(
     if draw_at < ends_at:
         raise CompetitionError("The draw cannot be before the end.")
     before = _snapshot(competition, DATE_FIELDS)
+    previous_ends_at = competition.ends_at
     competition.starts_at, competition.ends_at, competition.draw_at = starts_at, ends_at, draw_at
     fields = [*DATE_FIELDS, "updated_at"]
     if competition.status in LIVE:  # the clock may now say something else
@@ -161,6 +162,13 @@ def competition_change_dates(
         fields.append("status")
     competition.save(update_fields=fields)
     _audit(competition, by=by, action="competition.dates", before=before, after_fields=DATE_FIELDS)
+    competition_dates_changed.send(
+        sender=Competition,
+        competition=competition,
+        previous_ends_at=previous_ends_at,
+        by=by,
+        now=now or timezone.now(),
+    )
     return competition
 
 

@@ -16,3 +16,8 @@ from django.dispatch import Signal
 
 # Arguments: competition (locked, not yet saved as activated), by (user or None), now.
 competition_activating = Signal()
+
+# Sent inside `competition_change_dates` after the new dates are saved. Arguments: competition
+# (locked, saved), previous_ends_at, by, now. Draws answers by moving the announced beacon
+# round when the close moved (the round is fixed by rule from the close), publicly logged.
+competition_dates_changed = Signal()

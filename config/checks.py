@@ -57,4 +57,13 @@ def check_production_services(app_configs=None, **kwargs):
                 id="fairdraw.E005",
             )
         )
+    if settings.FAIRDRAW_BEACON != "drand":
+        errors.append(
+            Error(
+                f"FAIRDRAW_BEACON is {settings.FAIRDRAW_BEACON!r}: draws would not use the public "
+                "drand beacon, so nobody outside could check them.",
+                hint="Set FAIRDRAW_BEACON=drand (config.settings.production's default).",
+                id="fairdraw.E006",
+            )
+        )
     return errors

@@ -27,11 +27,11 @@ from competitions.models import Competition, Prize
 from core.admin_helpers import ReadOnlyAdminMixin
 from tickets.admin_competition import CompetitionTicketsAdminForm, CompetitionTicketsAdminMixin
 
+from .beacon import beacon_label, round_time
 from .exceptions import DrawError
 from .models import Draw, DrawLogEntry
 from .selectors import draw_for, draw_log, ledger_tickets
 from .services import (
-    ENTROPY_MAX_LENGTH,
     draw_perform,
     draw_perform_manual,
     draw_set_automatic,
@@ -74,7 +74,19 @@ class DrawAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ),
         (
             "Verification data",
-            {"fields": ("seed_commitment", "seed", "ledger_frozen_at", "ledger_hash", "entropy")},
+            {
+                "fields": (
+                    "seed_commitment",
+                    "seed",
+                    "ledger_frozen_at",
+                    "ledger_hash",
+                    "beacon_chain",
+                    "beacon_round",
+                    "beacon_signature",
+                    "beacon_demo",
+                    "entropy",
+                )
+            },
         ),
     )
     readonly_fields = (
@@ -91,6 +103,10 @@ class DrawAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "seed",
         "ledger_frozen_at",
         "ledger_hash",
+        "beacon_chain",
+        "beacon_round",
+        "beacon_signature",
+        "beacon_demo",
         "entropy",
         "competition_log",
         "reverify",
@@ -193,13 +209,8 @@ class ManualWinnerForm(forms.Form):
     )
 
 
-class EntropyForm(forms.Form):
-    entropy = forms.CharField(
-        required=False,
-        max_length=ENTROPY_MAX_LENGTH,
-        help_text="Optional public randomness nobody knew at close, e.g. a drand round "
-        "announced in advance. Leave empty if none was announced.",
-    )
+class DrawNowForm(forms.Form):
+    """Nothing to type: the randomness is the beacon round announced at activation."""
 
 
 class CompetitionDrawAdminMixin:
@@ -274,14 +285,13 @@ class CompetitionDrawAdminMixin:
 
     def draw_now_view(self, request, pk):
         competition = self._draw_target(request, pk)
-        form = EntropyForm(request.POST if request.method == "POST" else None)
+        form = DrawNowForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
                 draw = draw_perform(
                     competition=competition,
                     mode=Draw.Mode.ADMIN,
                     by=request.user,
-                    entropy=form.cleaned_data["entropy"],
                 )
             except DrawError as refusal:
                 self.message_user(request, str(refusal), level=messages.ERROR)
@@ -299,6 +309,8 @@ class CompetitionDrawAdminMixin:
             frozen=frozen,
             entry_count=draw.entry_count if frozen else ledger_tickets(competition.pk).count(),
             prize_count=competition.prizes.filter(kind=Prize.Kind.DRAW).count(),
+            beacon_name=beacon_label(competition.beacon_chain),
+            beacon_time=round_time(competition.beacon_round) if competition.beacon_round else None,
         )
 
     def draw_manual_view(self, request, pk):

@@ -8,12 +8,28 @@ from django.views.decorators.http import require_GET
 
 from competitions.models import Competition
 
-from .selectors import draw_for, draw_winners
+from .selectors import beacon_public, draw_for, draw_winners
 from .views import live_checks
 
 
 def _utc(moment):
     return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _beacon(beacon: dict | None) -> dict | None:
+    """The announced round from activation on; its signature and randomness once drawn."""
+    if beacon is None:
+        return None
+    return {
+        "chain": beacon["chain"],
+        "round": beacon["round"],
+        "expectedAt": _utc(beacon["expected_at"]),
+        "randomness": beacon["randomness"],
+        "signature": beacon["signature"],
+        "scheme": beacon["scheme"],
+        "publicKey": beacon["public_key"],
+        "demo": beacon["demo"],
+    }
 
 
 @require_GET
@@ -61,6 +77,7 @@ def draw_detail(request, competition_id):
         "verifyScriptUrl": request.build_absolute_uri(reverse("draws:verify-script", args=[slug])),
         "pageUrl": request.build_absolute_uri(reverse("draws:detail", args=[slug])),
         "verification": [{"check": c.name, "ok": c.ok} for c in checks],
+        "beacon": _beacon(beacon_public(competition, draw)),
     }
     response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
     response["Cache-Control"] = "public, max-age=30"

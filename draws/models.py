@@ -51,7 +51,19 @@ class Draw(models.Model):
         editable=False,
         help_text="[ledger index, number] of the first entry of each block of the frozen ledger.",
     )
-    entropy = models.CharField(max_length=200, blank=True, help_text="Public entropy mixed in.")
+    entropy = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Public randomness mixed in: the beacon round's randomness (hex).",
+    )
+    # The beacon round the randomness came from, as fetched and verified (draws.beacon).
+    # Empty on draws made before beacon-bound draws, whose entropy was given by staff.
+    beacon_chain = models.CharField(max_length=64, blank=True)
+    beacon_round = models.PositiveBigIntegerField(null=True, blank=True)
+    beacon_signature = models.CharField(max_length=200, blank=True)
+    beacon_demo = models.BooleanField(
+        default=False, help_text="The round came from the local demo beacon, not drand."
+    )
     winning_index = models.PositiveIntegerField(null=True, blank=True)
     winning_ticket = models.ForeignKey(
         Ticket, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

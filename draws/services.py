@@ -30,7 +30,9 @@ back; the failure itself is then logged and the operators alerted in a transacti
 """
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
@@ -43,12 +45,23 @@ from notifications.outbox import admin_alert
 from tickets.models import Ticket
 
 from . import events, fairness
+from .beacon import (
+    BeaconInvalid,
+    BeaconNotYet,
+    BeaconRound,
+    BeaconUnavailable,
+    beacon_current,
+    beacon_for_chain,
+    round_at_or_after,
+    round_time,
+)
 from .exceptions import (
     AlreadyDrawn,
+    BeaconPending,
+    BeaconRefused,
     DrawBusy,
     DrawError,
     DrawNotDue,
-    InvalidEntropy,
     LedgerChanged,
     ManualEntryInvalid,
 )
@@ -60,7 +73,6 @@ logger = logging.getLogger(__name__)
 
 # How long a draw waits for the competition's row lock before giving up (PostgreSQL).
 LOCK_TIMEOUT = "5s"
-ENTROPY_MAX_LENGTH = 200
 
 
 def _log(competition, action: str, message: str, *, by=None, draw=None, **data) -> DrawLogEntry:
@@ -112,13 +124,104 @@ def _below_minimum(competition: Competition) -> bool:
     return bool(competition.min_tickets) and competition.tickets_sold < competition.min_tickets
 
 
-def _clean_entropy(entropy: str) -> str:
-    entropy = (entropy or "").strip()
-    if len(entropy) > ENTROPY_MAX_LENGTH or not entropy.isprintable():
-        raise InvalidEntropy(
-            f"Public entropy must be one printable line of at most {ENTROPY_MAX_LENGTH} characters."
+# ---------------------------------------------------------------- the beacon round
+
+
+def beacon_round_rule(*, close, now) -> int:
+    """The round a draw uses: the first at or after the close plus the margin. A close already
+    past (a date moved back after close, a competition activated before beacon-bound draws)
+    counts from now instead, so the round announced is always one nobody has seen yet."""
+    margin = timedelta(seconds=settings.FAIRDRAW_BEACON_MARGIN_SECONDS)
+    return round_at_or_after(max(close, now) + margin)
+
+
+@transaction.atomic
+def beacon_round_announce(*, competition: Competition, by=None, now=None, reason: str) -> int:
+    """Fix the beacon round of a competition's draw by the rule and publish it (stored on the
+    competition, logged publicly). Called on activation, when the close moves, and for a
+    competition activated before draws were bound to a beacon."""
+    now = now or timezone.now()
+    beacon = beacon_current()
+    previous = (competition.beacon_chain, competition.beacon_round)
+    number = beacon_round_rule(close=competition.ends_at, now=now)
+    if previous == (beacon.chain, number):
+        return number
+    competition.beacon_chain, competition.beacon_round = beacon.chain, number
+    Competition.objects.filter(pk=competition.pk).update(
+        beacon_chain=beacon.chain, beacon_round=number
+    )
+    expected = round_time(number)
+    moved = previous[1] is not None
+    _log(
+        competition,
+        "beacon_round_moved" if moved else "beacon_round_announced",
+        (
+            f"Beacon round moved from {previous[1]} to {number} ({reason})"
+            if moved
+            else f"The draw will use {beacon.name} round {number}"
         )
-    return entropy
+        + f", published at {expected:%Y-%m-%d %H:%M:%S} UTC.",
+        by=by,
+        beacon=beacon.name,
+        chain=beacon.chain,
+        round=number,
+        expected_at=expected.isoformat(),
+        previous_round=previous[1],
+        reason=reason,
+        demo=beacon.demo,
+    )
+    return number
+
+
+def _beacon_overdue(competition: Competition, error: Exception, *, now) -> None:
+    """No relay has answered with a round that is long due: tell the operators (once a round)."""
+    due = round_time(competition.beacon_round)
+    if now - due < timedelta(seconds=settings.FAIRDRAW_BEACON_ALERT_AFTER_SECONDS):
+        return
+    try:
+        with transaction.atomic():
+            admin_alert(
+                subject=f"Beacon round unavailable: {competition.title}",
+                message=f"The draw of “{competition.title}” waits for beacon round "
+                f"{competition.beacon_round} (due {due:%Y-%m-%d %H:%M:%S} UTC), which no relay "
+                f"has served for {int((now - due).total_seconds() // 60)} minutes: {error}\n"
+                "The draw happens by itself as soon as a relay answers; check "
+                "FAIRDRAW_DRAND_RELAYS and the network.",
+                key=f"beacon-unavailable-{competition.pk}-{competition.beacon_round}",
+            )
+    except Exception:
+        logger.exception("Could not alert about the beacon of competition %s", competition.pk)
+
+
+def _beacon_fetch(competition: Competition, *, now, by=None) -> BeaconRound:
+    """The announced round, fetched and verified, outside any transaction (relays may be slow;
+    checking a BLS signature takes CPU). Waiting, unreachable relays and a refused answer are
+    `BeaconPending` / `BeaconRefused`."""
+    if competition.beacon_round is None:  # activated before draws were bound to a beacon
+        with transaction.atomic():
+            locked = _lock_competition(competition.pk)
+            if locked.beacon_round is None:
+                beacon_round_announce(
+                    competition=locked, by=by, now=now, reason="activated before beacon rounds"
+                )
+            competition = locked
+    provider = beacon_for_chain(competition.beacon_chain)
+    if provider is None:
+        raise BeaconRefused(
+            f"“{competition.title}” was announced on beacon chain {competition.beacon_chain}, "
+            "which this site cannot fetch (FAIRDRAW_BEACON changed since activation?)."
+        )
+    try:
+        return provider.fetch(competition.beacon_round, now=now)
+    except BeaconNotYet as error:
+        raise BeaconPending(f"Waiting for the beacon: {error} The draw happens then.") from error
+    except BeaconUnavailable as error:
+        _beacon_overdue(competition, error, now=now)
+        raise BeaconPending(
+            f"Waiting for beacon round {competition.beacon_round}: {error}"
+        ) from error
+    except BeaconInvalid as error:
+        raise BeaconRefused(str(error)) from error
 
 
 def _freeze(competition: Competition, draw: Draw | None, *, by, now) -> Draw:
@@ -236,10 +339,19 @@ def _perform(**kwargs) -> Draw:
 
 
 def _perform_in_transaction(
-    *, competition, mode, by, entropy, now, manual_number=None, reason=""
+    *, competition, mode, by, beacon: BeaconRound | None, now, manual_number=None, reason=""
 ) -> Draw:
     competition = _lock_competition(competition.pk)
     _check_drawable(competition, mode=mode, now=now)
+    if beacon is not None and (beacon.chain, beacon.round) != (
+        competition.beacon_chain,
+        competition.beacon_round,
+    ):
+        raise BeaconPending(
+            f"The beacon round of “{competition.title}” moved to {competition.beacon_round} "
+            "while the draw fetched the old one: the draw waits for the new one."
+        )
+    entropy = beacon.randomness if beacon is not None else ""
     draw = Draw.objects.filter(competition=competition).first()
     if draw is not None and draw.is_done:
         raise AlreadyDrawn(f"“{competition.title}” has already been drawn.")
@@ -295,6 +407,9 @@ def _perform_in_transaction(
     draw.performed_at = now
     draw.seed = competition.draw_seed
     draw.entropy = entropy
+    if beacon is not None:
+        draw.beacon_chain, draw.beacon_round = beacon.chain, beacon.round
+        draw.beacon_signature, draw.beacon_demo = beacon.signature, beacon.demo
     draw.winning_index = indexes[0] if indexes else None
     draw.winning_ticket = tickets[0] if tickets else None
     draw.manual_reason = reason
@@ -313,6 +428,8 @@ def _perform_in_transaction(
             draw=draw,
             mode=mode,
             entropy=entropy,
+            beacon_round=beacon.round if beacon else None,
+            beacon_signature=beacon.signature if beacon else "",
             winning_indexes=indexes,
             winning_numbers=[t.number for t in tickets],
             seed=draw.seed,
@@ -353,7 +470,7 @@ def _guarded(perform, *, competition: Competition, mode: str, by, now):
     except DrawBusy:
         raise
     except DrawError as refusal:
-        if isinstance(refusal, LedgerChanged):
+        if isinstance(refusal, LedgerChanged | BeaconRefused):
             _record_failure(competition, mode=mode, by=by, now=now, error=refusal)
         elif mode != Draw.Mode.AUTOMATIC:
             _record(competition, "draw_refused", str(refusal), by=by, mode=mode)
@@ -381,21 +498,25 @@ def _record_failure(competition, *, mode, by, now, error) -> None:
         logger.exception("Could not record the failed draw of competition %s", competition.pk)
 
 
-def draw_perform(
-    *, competition: Competition, mode: str, by=None, entropy: str = "", now=None
-) -> Draw:
-    """Draw every draw prize of a closed competition at random, exactly once."""
+def _drawable_then_beacon(competition: Competition, *, mode: str, now, by) -> BeaconRound:
+    """Refuse early what the rules refuse anyway (drawn, not closed), then fetch the round."""
+    _check_drawable(Competition.objects.get(pk=competition.pk), mode=mode, now=now)
+    return _beacon_fetch(Competition.objects.get(pk=competition.pk), now=now, by=by)
+
+
+def draw_perform(*, competition: Competition, mode: str, by=None, now=None) -> Draw:
+    """Draw every draw prize of a closed competition at random, exactly once, with the beacon
+    round announced at activation (waits, `BeaconPending`, until it is out). Staff never
+    give the randomness."""
     if mode not in (Draw.Mode.AUTOMATIC, Draw.Mode.ADMIN):
         raise ValueError("A random draw is automatic or admin; use draw_perform_manual.")
     now = now or timezone.now()
-    entropy = _clean_entropy(entropy)
-    return _guarded(
-        lambda: _perform(competition=competition, mode=mode, by=by, entropy=entropy, now=now),
-        competition=competition,
-        mode=mode,
-        by=by,
-        now=now,
-    )
+
+    def perform():
+        beacon = _drawable_then_beacon(competition, mode=mode, now=now, by=by)
+        return _perform(competition=competition, mode=mode, by=by, beacon=beacon, now=now)
+
+    return _guarded(perform, competition=competition, mode=mode, by=by, now=now)
 
 
 def draw_perform_manual(
@@ -404,34 +525,34 @@ def draw_perform_manual(
     ticket_number: int,
     reason: str,
     by,
-    entropy: str = "",
     now=None,
 ) -> Draw:
     """Record a winner chosen by staff (e.g. a witnessed live draw when the system was down).
 
     The ticket must be a valid entry; it wins the 1st prize and any further draw prizes are
-    drawn at random as usual. Recorded and shown as manual, never as a random draw."""
+    drawn at random as usual, with the announced beacon round (so then it waits for it, like
+    any draw). Recorded and shown as manual, never as a random draw."""
     now = now or timezone.now()
     reason = (reason or "").strip()
     if not reason:
         raise ManualEntryInvalid("A manual winner entry needs a reason.")
-    entropy = _clean_entropy(entropy)
     mode = Draw.Mode.MANUAL
-    return _guarded(
-        lambda: _perform(
+
+    def perform():
+        beacon = None
+        if competition.prizes.filter(kind=Prize.Kind.DRAW).count() > 1:
+            beacon = _drawable_then_beacon(competition, mode=mode, now=now, by=by)
+        return _perform(
             competition=competition,
             mode=mode,
             by=by,
-            entropy=entropy,
+            beacon=beacon,
             now=now,
             manual_number=int(ticket_number),
             reason=reason,
-        ),
-        competition=competition,
-        mode=mode,
-        by=by,
-        now=now,
-    )
+        )
+
+    return _guarded(perform, competition=competition, mode=mode, by=by, now=now)
 
 
 @transaction.atomic

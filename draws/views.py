@@ -12,7 +12,7 @@ from django.utils import timezone
 from competitions.models import Competition, Prize
 
 from .models import Draw
-from .selectors import draw_for, draw_log, draw_winners, ledger_chunks
+from .selectors import beacon_public, draw_for, draw_log, draw_winners, ledger_chunks
 from .verification import Check, verify_draw
 
 VERIFY_SCRIPT = Path(__file__).resolve().parent / "static" / "draws" / "verify_draw.py"
@@ -21,6 +21,8 @@ CHECKS_CACHE_SECONDS = 60
 # Log entries anyone may read, with wording fit for the public page.
 PUBLIC_LOG = {
     "seed_committed": "Seed committed",
+    "beacon_round_announced": "Beacon round announced",
+    "beacon_round_moved": "Beacon round moved (close changed)",
     "ledger_frozen": "Entry ledger frozen",
     "ledger_unfrozen": "Competition re-opened; ledger to be frozen again",
     "ledger_refrozen": "Entry ledger frozen again",
@@ -67,6 +69,7 @@ def draw_detail(request, slug):
                 for entry in draw_log(competition.pk).filter(action__in=PUBLIC_LOG)
             ],
             "now": now,
+            "beacon": beacon_public(competition, draw),
         },
     )
 

@@ -33,7 +33,6 @@ def drawn(big_competition):
     return draw_perform(
         competition=big_competition,
         mode=Draw.Mode.ADMIN,
-        entropy="drand 4815162342",
         now=after_end(big_competition),
     )
 
