@@ -29,7 +29,7 @@ from tickets.admin_competition import CompetitionTicketsAdminForm, CompetitionTi
 
 from .beacon import beacon_label, round_time
 from .exceptions import DrawError
-from .models import Draw, DrawLogEntry
+from .models import Draw, DrawLogEntry, Redraw
 from .selectors import draw_for, draw_log, ledger_tickets
 from .services import (
     draw_perform,
@@ -178,6 +178,42 @@ class DrawAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="winning ticket", ordering="winning_ticket__number")
     def winning_number(self, obj):
         return f"#{obj.winning_ticket.number}" if obj.winning_ticket else "—"
+
+
+@admin.register(Redraw)
+class RedrawAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Redraws are recorded by disqualifying a winner (Winners › "Disqualify … and redraw")
+    and performed by the periodic job once their beacon round is out."""
+
+    fields = (
+        "competition",
+        "draw",
+        "prize",
+        "sequence",
+        "status",
+        "disqualified_ticket",
+        "disqualified_index",
+        "disqualified_name",
+        "reason",
+        "reason_detail",
+        "excluded_indexes",
+        "announced_at",
+        "announced_by",
+        "beacon_chain",
+        "beacon_round",
+        "beacon_signature",
+        "randomness",
+        "beacon_demo",
+        "new_index",
+        "new_ticket",
+        "performed_at",
+        "performed_by",
+    )
+    readonly_fields = fields
+    list_display = ("competition", "sequence", "prize", "reason", "status", "beacon_round")
+    list_filter = ("status", "reason")
+    list_select_related = ("competition", "prize")
+    search_fields = ("competition__title", "competition__slug", "reason_detail")
 
 
 @admin.register(DrawLogEntry)

@@ -23,7 +23,7 @@ from django.db.models import Max, QuerySet
 from tickets.models import Ticket
 
 from . import fairness
-from .models import Draw, DrawLogEntry, LedgerVersion
+from .models import Draw, DrawLogEntry, LedgerVersion, Redraw
 
 CHUNK = 10_000
 # The frozen ledger is cut into at most this many blocks of consecutive numbers (never
@@ -209,7 +209,21 @@ def draw_for(competition_id: int) -> Draw | None:
 
 
 def draw_winners(draw: Draw):
-    return draw.winners.select_related("ticket", "prize", "user").order_by("prize__position")
+    """The winners the draw itself picked (a disqualified one included), not those of redraws."""
+    redrawn = Redraw.objects.filter(draw=draw, new_ticket__isnull=False).values("new_ticket")
+    return (
+        draw.winners.exclude(ticket__in=redrawn)
+        .select_related("ticket", "prize", "user")
+        .order_by("prize__position")
+    )
+
+
+def draw_redraws(draw: Draw):
+    return (
+        Redraw.objects.filter(draw=draw)
+        .select_related("prize", "disqualified_ticket", "new_ticket")
+        .order_by("sequence")
+    )
 
 
 def draw_log(competition_id: int):
@@ -236,6 +250,7 @@ def beacon_public(competition, draw=None) -> dict | None:
         "name": beacon_label(chain),
         "chain": chain,
         "round": number,
+        "announced_round": competition.beacon_round,
         "expected_at": round_time(number),
         "demo": bool(provider and provider.demo),
         "public_key": provider.public_key if provider else "",

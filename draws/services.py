@@ -65,7 +65,7 @@ from .exceptions import (
     LedgerChanged,
     ManualEntryInvalid,
 )
-from .models import Draw, DrawLogEntry
+from .models import Draw, DrawLogEntry, Redraw
 from .selectors import ledger_freeze, ledger_index_of, ledger_pick, ledger_scan, ledger_version
 from .signals import prizes_won
 
@@ -639,3 +639,189 @@ def draw_due_competition(*, competition_id: int, now=None) -> Draw:
     """The scheduled draw of one competition (the Celery task and `run_due_draws` call it)."""
     competition = Competition.objects.get(pk=competition_id)
     return draw_perform(competition=competition, mode=Draw.Mode.AUTOMATIC, now=now)
+
+
+# ---------------------------------------------------------------- redraws (§4.7)
+
+
+@transaction.atomic
+def redraw_announce(
+    *,
+    competition: Competition,
+    prize: Prize,
+    disqualified_ticket: Ticket,
+    disqualified_index: int,
+    disqualified_name: str = "",
+    excluded_indexes,
+    reason: str,
+    detail: str,
+    by,
+    now=None,
+) -> Redraw:
+    """Record that a prize is to be drawn again (its winner was disqualified: the winners app
+    calls this from `winner_disqualify`), and fix and publish the beacon round it will use:
+    the first at or after now plus the margin. `excluded_indexes` are the ledger indexes of
+    every earlier winner of the competition."""
+    now = now or timezone.now()
+    detail = (detail or "").strip()
+    if reason not in Redraw.Reason.values or not detail:
+        raise ManualEntryInvalid("A redraw needs a reason from the list and a description.")
+    competition = _lock_competition(competition.pk)
+    draw = Draw.objects.filter(competition=competition, status=Draw.Status.COMPLETED).first()
+    if draw is None:
+        raise DrawNotDue(f"“{competition.title}” has not been drawn: there is nothing to redraw.")
+    if Redraw.objects.filter(prize=prize, status=Redraw.Status.PENDING).exists():
+        raise AlreadyDrawn(f"A redraw of {prize.title} is already waiting for its beacon round.")
+    beacon = beacon_current()
+    number = beacon_round_rule(close=now, now=now)
+    sequence = Redraw.objects.filter(competition=competition).count() + 1
+    redraw = Redraw.objects.create(
+        competition=competition,
+        draw=draw,
+        prize=prize,
+        sequence=sequence,
+        disqualified_ticket=disqualified_ticket,
+        disqualified_index=disqualified_index,
+        disqualified_name=disqualified_name,
+        reason=reason,
+        reason_detail=detail,
+        excluded_indexes=sorted(set(excluded_indexes)),
+        announced_at=now,
+        announced_by=by,
+        beacon_chain=beacon.chain,
+        beacon_round=number,
+    )
+    _log(
+        competition,
+        "redraw_announced",
+        f"Ticket #{disqualified_ticket.number} disqualified from {prize.title} "
+        f"({redraw.get_reason_display()}: {detail}). Redraw {sequence} will use {beacon.name} "
+        f"round {number}, published at {round_time(number):%Y-%m-%d %H:%M:%S} UTC.",
+        by=by,
+        draw=draw,
+        redraw=redraw.pk,
+        prize=prize.position,
+        disqualified_number=disqualified_ticket.number,
+        disqualified_index=disqualified_index,
+        reason=reason,
+        detail=detail,
+        excluded_indexes=redraw.excluded_indexes,
+        chain=beacon.chain,
+        round=number,
+        expected_at=round_time(number).isoformat(),
+    )
+    return redraw
+
+
+def _redraw_in_transaction(*, redraw_id: int, beacon: BeaconRound, by, now) -> Redraw:
+    redraw = Redraw.objects.select_related("prize", "draw").get(pk=redraw_id)
+    competition = _lock_competition(redraw.competition_id)
+    redraw = Redraw.objects.select_for_update().select_related("prize", "draw").get(pk=redraw_id)
+    if redraw.status != Redraw.Status.PENDING:
+        raise AlreadyDrawn(f"Redraw {redraw.sequence} of “{competition.title}” is done.")
+    draw = redraw.draw
+    # Winners of redraws completed since this one was announced cannot win again either.
+    earlier = Redraw.objects.filter(
+        competition=competition, sequence__lt=redraw.sequence, new_index__isnull=False
+    ).values_list("new_index", flat=True)
+    redraw.excluded_indexes = sorted({*redraw.excluded_indexes, *earlier})
+    index = fairness.redraw_index(
+        seed=draw.seed,
+        ledger_hash=draw.ledger_hash,
+        entropy=beacon.randomness,
+        count=draw.entry_count,
+        prize=redraw.prize.position,
+        excluded=redraw.excluded_indexes,
+    )
+    redraw.beacon_signature, redraw.randomness = beacon.signature, beacon.randomness
+    redraw.beacon_demo = beacon.demo
+    redraw.performed_at, redraw.performed_by = now, by
+    if index is None:
+        redraw.status = Redraw.Status.NO_ENTRIES
+        redraw.save()
+        _log(
+            competition,
+            "redrawn",
+            f"Redraw {redraw.sequence}: every entry has already won; {redraw.prize.title} "
+            "stays unawarded.",
+            by=by,
+            draw=draw,
+            redraw=redraw.pk,
+            round=beacon.round,
+            signature=beacon.signature,
+        )
+        return redraw
+    marks = draw.ledger_marks if _ledger_unchanged(draw) else None
+    picked = ledger_pick(competition.pk, [index], marks) if marks is not None else None
+    if not picked:
+        scan = ledger_scan(competition.pk, pick=[index])
+        if (scan.ledger_hash, scan.count) != (draw.ledger_hash, draw.entry_count):
+            raise LedgerChanged(
+                f"The entry ledger of “{competition.title}” no longer matches the one frozen "
+                "at close: nothing was redrawn."
+            )
+        picked = scan.picked
+    ticket = Ticket.objects.select_related("user").get(pk=picked[index][0])
+    redraw.status = Redraw.Status.COMPLETED
+    redraw.new_index, redraw.new_ticket = index, ticket
+    redraw.save()
+    _record_winners(competition, draw, [(redraw.prize, index, ticket)])
+    _log(
+        competition,
+        "redrawn",
+        f"Redraw {redraw.sequence}: {redraw.prize.title} goes to ticket #{ticket.number}.",
+        by=by,
+        draw=draw,
+        redraw=redraw.pk,
+        prize=redraw.prize.position,
+        round=beacon.round,
+        signature=beacon.signature,
+        randomness=beacon.randomness,
+        winning_index=index,
+        winning_number=ticket.number,
+    )
+    events.redraw_completed(redraw)
+    return redraw
+
+
+def redraw_perform(*, redraw: Redraw, by=None, now=None) -> Redraw:
+    """Perform a pending redraw once its beacon round is out (`BeaconPending` until then)."""
+    now = now or timezone.now()
+    redraw = Redraw.objects.select_related("competition").get(pk=redraw.pk)
+    competition = redraw.competition
+    if redraw.status != Redraw.Status.PENDING:
+        raise AlreadyDrawn(f"Redraw {redraw.sequence} of “{competition.title}” is done.")
+    provider = beacon_for_chain(redraw.beacon_chain)
+    if provider is None:
+        raise BeaconRefused(f"Beacon chain {redraw.beacon_chain} cannot be fetched here.")
+    mode = "redraw"
+    try:
+        try:
+            beacon = provider.fetch(redraw.beacon_round, now=now)
+        except BeaconNotYet as error:
+            raise BeaconPending(f"Waiting for the beacon: {error}") from error
+        except BeaconUnavailable as error:
+            announced = Competition(pk=competition.pk, title=competition.title)
+            announced.beacon_round = redraw.beacon_round
+            _beacon_overdue(announced, error, now=now)
+            raise BeaconPending(
+                f"Waiting for beacon round {redraw.beacon_round}: {error}"
+            ) from error
+        except BeaconInvalid as error:
+            raise BeaconRefused(str(error)) from error
+        with transaction.atomic():
+            return _redraw_in_transaction(redraw_id=redraw.pk, beacon=beacon, by=by, now=now)
+    except (BeaconPending, AlreadyDrawn, DrawBusy):
+        raise
+    except Exception as error:
+        _record_failure(competition, mode=mode, by=by, now=now, error=error)
+        raise
+
+
+def redraws_due(*, now=None) -> list[int]:
+    """Pending redraws whose beacon round's time has come, oldest first."""
+    now = now or timezone.now()
+    pending = Redraw.objects.filter(status=Redraw.Status.PENDING).order_by("announced_at", "pk")
+    return [
+        pk for pk, number in pending.values_list("pk", "beacon_round") if round_time(number) <= now
+    ]

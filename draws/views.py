@@ -12,7 +12,14 @@ from django.utils import timezone
 from competitions.models import Competition, Prize
 
 from .models import Draw
-from .selectors import beacon_public, draw_for, draw_log, draw_winners, ledger_chunks
+from .selectors import (
+    beacon_public,
+    draw_for,
+    draw_log,
+    draw_redraws,
+    draw_winners,
+    ledger_chunks,
+)
 from .verification import Check, verify_draw
 
 VERIFY_SCRIPT = Path(__file__).resolve().parent / "static" / "draws" / "verify_draw.py"
@@ -27,6 +34,8 @@ PUBLIC_LOG = {
     "ledger_unfrozen": "Competition re-opened; ledger to be frozen again",
     "ledger_refrozen": "Entry ledger frozen again",
     "drawn": "Winners drawn",
+    "redraw_announced": "Winner disqualified; redraw announced",
+    "redrawn": "Prize redrawn",
     "closed_without_entries": "Closed without a winner",
     "draw_failed": "Draw attempt failed (nothing drawn)",
 }
@@ -34,7 +43,11 @@ PUBLIC_LOG = {
 
 def live_checks(draw: Draw) -> list[Check]:
     stamp = draw.performed_at or draw.ledger_frozen_at
-    key = f"draw-checks:{draw.pk}:{draw.status}:{draw.ledger_hash[:16]}:{stamp.timestamp():.0f}"
+    redrawn = draw.redraws.exclude(status="pending").count() if draw.is_done else 0
+    key = (
+        f"draw-checks:{draw.pk}:{draw.status}:{draw.ledger_hash[:16]}:{stamp.timestamp():.0f}"
+        f":{redrawn}"
+    )
     checks = cache.get(key)
     if checks is None:
         checks = verify_draw(draw)
@@ -70,6 +83,7 @@ def draw_detail(request, slug):
             ],
             "now": now,
             "beacon": beacon_public(competition, draw),
+            "redraws": list(draw_redraws(draw)) if draw and draw.is_done else [],
         },
     )
 

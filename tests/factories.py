@@ -156,11 +156,17 @@ def beacon_rebind(competition: Competition) -> Competition:
     from django.conf import settings
 
     from draws.beacon import round_at_or_after
+    from draws.models import DrawLogEntry
 
     ends_at = Competition.objects.values_list("ends_at", flat=True).get(pk=competition.pk)
     margin = timedelta(seconds=settings.FAIRDRAW_BEACON_MARGIN_SECONDS)
-    Competition.objects.filter(pk=competition.pk).update(
-        beacon_round=round_at_or_after(ends_at + margin)
+    number = round_at_or_after(ends_at + margin)
+    Competition.objects.filter(pk=competition.pk).update(beacon_round=number)
+    DrawLogEntry.objects.create(
+        competition_id=competition.pk,
+        action="beacon_round_moved",
+        message="Beacon round moved with the close (test).",
+        data={"round": number},
     )
     competition.refresh_from_db()
     return competition

@@ -5,6 +5,7 @@ The drand path runs for real against a local fake relay serving the recorded qui
 1000 (tests/fakes/drand_relay.py); competitions here close so that their round is 1000."""
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -272,3 +273,42 @@ def test_demo_beacon_is_labelled_and_serves_past_rounds(client):
     past = DemoBeacon().fetch(1000, now=ROUND_1000_AT)
     assert DemoBeacon().problems(past, expected_round=1000) == []
     assert DemoBeacon().problems(past, expected_round=1001)
+
+
+def test_published_script_checks_the_quicknet_signature(
+    client, drand, round_1000_competition, tmp_path
+):
+    import shutil
+    import subprocess
+
+    from .test_public import download_all, run_script
+
+    draw_perform(competition=round_1000_competition, mode=Draw.Mode.ADMIN, now=ROUND_1000_AT)
+    download_all(client, round_1000_competition, tmp_path)
+    result = run_script(tmp_path, "draw.json", "ledger.txt")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "drand quicknet round 1000, published 2023-08-23 15:59:24 UTC" in result.stdout
+    assert "✓ draw: the round's signature verifies" in result.stdout
+
+    # Another round's number: the announced-round and signature checks fail.
+    data = json.loads((tmp_path / "draw.json").read_text())
+    data["beacon"]["round"] = 1001
+    (tmp_path / "wrong.json").write_text(json.dumps(data))
+    wrong = run_script(tmp_path, "wrong.json", "ledger.txt")
+    assert wrong.returncode == 1
+    assert "✗ draw: beacon round is the one announced" in wrong.stdout
+    assert "✗ draw: the round's signature verifies" in wrong.stdout
+
+    # Python without py-ecc (isolated mode): the script says how to check the round instead.
+    bare = shutil.which("python3", path="/usr/bin:/bin")
+    if bare is None:
+        pytest.skip("no system python3")
+    plain = subprocess.run(
+        [bare, "-I", "-S", str(tmp_path / "verify_draw.py"), "draw.json", "ledger.txt"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert f"/{QUICKNET_CHAIN}/public/1000" in plain.stdout

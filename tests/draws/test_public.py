@@ -309,4 +309,4 @@ def test_script_uses_only_the_standard_library():
         for line in source.splitlines()
         if line.startswith(("import ", "from "))
     }
-    assert imports <= {"argparse", "hashlib", "hmac", "json", "sys"}
+    assert imports <= {"argparse", "hashlib", "hmac", "json", "sys", "time"}
