@@ -95,3 +95,25 @@ def test_draw_page_shows_the_beacon_and_the_redraw_history(browser_page, live_se
     page.set_viewport_size(PHONE)
     history.screenshot(path=str(ARTEFACTS / "02-redraws-phone.png"))
     page.set_viewport_size(DESKTOP)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_competition_page_announces_the_round_before_close(browser_page, live_server):
+    from playwright.sync_api import expect
+
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    competition = active_competition(title="Win a Vespa GTS")
+    page = browser_page
+    page.goto(f"{live_server.url}{competition.get_absolute_url()}")
+    announcement = page.locator(".commitment-beacon")
+    expect(announcement).to_contain_text("demo beacon")
+    expect(announcement).to_contain_text(str(competition.beacon_round))
+    announcement.scroll_into_view_if_needed()
+    page.set_viewport_size(PHONE)
+    page.locator(".commitment").locator("..").screenshot(
+        path=str(ARTEFACTS / "03-competition-page-beacon-phone.png")
+    )
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{live_server.url}/competitions/{competition.slug}/draw/")
+    expect(page.locator(".draw-beacon")).to_contain_text(f"Round {competition.beacon_round}")
+    page.screenshot(path=str(ARTEFACTS / "04-draw-page-before-close.png"), full_page=True)

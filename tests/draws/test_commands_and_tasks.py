@@ -116,3 +116,15 @@ def test_draw_task_retries_when_the_competition_is_locked(closed_competition, mo
     with pytest.raises(RuntimeError, match="retry"):
         tasks.draw_competition.run(closed_competition.pk)
     assert len(attempts) == 1 and isinstance(retried[0], DrawBusy)
+
+
+def test_draw_command_says_it_waits_for_the_beacon_round():
+    """Entries closed but the announced round is not out: nothing drawn, and the command says
+    which round it waits for (beat will draw once it is)."""
+    competition = active_competition(max_tickets=4, max_tickets_per_user=4)
+    from tests.draws.conftest import buy
+
+    buy(competition, quantity=4)  # sold out: closed, but its round follows the advertised end
+    output = out_of("draw", competition.slug)
+    assert "not drawn yet" in output and f"round {competition.beacon_round}" in output
+    assert not Draw.objects.filter(status=Draw.Status.COMPLETED).exists()
