@@ -86,6 +86,8 @@ def competition_data(competition: Competition, request, now: datetime) -> dict:
         # Never the is_correct flag: the answer is the customer's to find.
         "answers": [{"id": a.pk, "text": a.text} for a in competition.answers.all()],
         "seedCommitment": competition.seed_commitment,
+        # The beacon round the draw will use, announced with the commitment (null for drafts).
+        "beaconRound": competition.beacon_round,
         "url": request.build_absolute_uri(competition.get_absolute_url()),
     }
 

@@ -133,6 +133,10 @@ class Competition(models.Model):
     # from the start.
     seed_commitment = models.CharField(max_length=64, blank=True, editable=False)
     draw_seed = models.CharField(max_length=64, blank=True, editable=False)
+    # The public beacon round the draw will mix in, fixed by rule with the commitment and
+    # published with it (set by draws; docs/architecture.md §4.3).
+    beacon_chain = models.CharField(max_length=64, blank=True, editable=False)
+    beacon_round = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
 
     activated_at = models.DateTimeField(null=True, blank=True, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)

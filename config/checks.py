@@ -58,6 +58,15 @@ def check_production_services(app_configs=None, **kwargs):
             )
         )
     errors += _receipt_key_errors()
+    if settings.FAIRDRAW_BEACON != "drand":
+        errors.append(
+            Error(
+                f"FAIRDRAW_BEACON is {settings.FAIRDRAW_BEACON!r}: draws would not use the public "
+                "drand beacon, so nobody outside could check them.",
+                hint="Set FAIRDRAW_BEACON=drand (config.settings.production's default).",
+                id="fairdraw.E007",
+            )
+        )
     return errors
 
 

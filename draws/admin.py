@@ -30,11 +30,11 @@ from core.admin_helpers import ReadOnlyAdminMixin
 from tickets.admin_competition import CompetitionTicketsAdminForm, CompetitionTicketsAdminMixin
 
 from . import minimum
+from .beacon import beacon_label, round_time
 from .exceptions import DrawError
-from .models import Draw, DrawLogEntry
+from .models import Draw, DrawLogEntry, Redraw
 from .selectors import draw_for, draw_log, ledger_tickets
 from .services import (
-    ENTROPY_MAX_LENGTH,
     draw_perform,
     draw_perform_manual,
     draw_set_automatic,
@@ -77,7 +77,19 @@ class DrawAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ),
         (
             "Verification data",
-            {"fields": ("seed_commitment", "seed", "ledger_frozen_at", "ledger_hash", "entropy")},
+            {
+                "fields": (
+                    "seed_commitment",
+                    "seed",
+                    "ledger_frozen_at",
+                    "ledger_hash",
+                    "beacon_chain",
+                    "beacon_round",
+                    "beacon_signature",
+                    "beacon_demo",
+                    "entropy",
+                )
+            },
         ),
     )
     readonly_fields = (
@@ -94,6 +106,10 @@ class DrawAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "seed",
         "ledger_frozen_at",
         "ledger_hash",
+        "beacon_chain",
+        "beacon_round",
+        "beacon_signature",
+        "beacon_demo",
         "entropy",
         "competition_log",
         "reverify",
@@ -167,6 +183,42 @@ class DrawAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return f"#{obj.winning_ticket.number}" if obj.winning_ticket else "—"
 
 
+@admin.register(Redraw)
+class RedrawAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Redraws are recorded by disqualifying a winner (Winners › "Disqualify … and redraw")
+    and performed by the periodic job once their beacon round is out."""
+
+    fields = (
+        "competition",
+        "draw",
+        "prize",
+        "sequence",
+        "status",
+        "disqualified_ticket",
+        "disqualified_index",
+        "disqualified_name",
+        "reason",
+        "reason_detail",
+        "excluded_indexes",
+        "announced_at",
+        "announced_by",
+        "beacon_chain",
+        "beacon_round",
+        "beacon_signature",
+        "randomness",
+        "beacon_demo",
+        "new_index",
+        "new_ticket",
+        "performed_at",
+        "performed_by",
+    )
+    readonly_fields = fields
+    list_display = ("competition", "sequence", "prize", "reason", "status", "beacon_round")
+    list_filter = ("status", "reason")
+    list_select_related = ("competition", "prize")
+    search_fields = ("competition__title", "competition__slug", "reason_detail")
+
+
 @admin.register(DrawLogEntry)
 class DrawLogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ("at", "competition", "draw", "actor", "action", "message", "data")
@@ -196,13 +248,8 @@ class ManualWinnerForm(forms.Form):
     )
 
 
-class EntropyForm(forms.Form):
-    entropy = forms.CharField(
-        required=False,
-        max_length=ENTROPY_MAX_LENGTH,
-        help_text="Optional public randomness nobody knew at close, e.g. a drand round "
-        "announced in advance. Leave empty if none was announced.",
-    )
+class DrawNowForm(forms.Form):
+    """Nothing to type: the randomness is the beacon round announced at activation."""
 
 
 class MinimumOutcomeForm(forms.Form):
@@ -309,14 +356,13 @@ class CompetitionDrawAdminMixin:
 
     def draw_now_view(self, request, pk):
         competition = self._draw_target(request, pk)
-        form = EntropyForm(request.POST if request.method == "POST" else None)
+        form = DrawNowForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
                 draw = draw_perform(
                     competition=competition,
                     mode=Draw.Mode.ADMIN,
                     by=request.user,
-                    entropy=form.cleaned_data["entropy"],
                 )
             except DrawError as refusal:
                 self.message_user(request, str(refusal), level=messages.ERROR)
@@ -334,6 +380,8 @@ class CompetitionDrawAdminMixin:
             frozen=frozen,
             entry_count=draw.entry_count if frozen else ledger_tickets(competition.pk).count(),
             prize_count=competition.prizes.filter(kind=Prize.Kind.DRAW).count(),
+            beacon_name=beacon_label(competition.beacon_chain),
+            beacon_time=round_time(competition.beacon_round) if competition.beacon_round else None,
         )
 
     def draw_manual_view(self, request, pk):

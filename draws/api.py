@@ -8,12 +8,62 @@ from django.views.decorators.http import require_GET
 
 from competitions.models import Competition
 
-from .selectors import draw_for, draw_winners
+from .beacon import beacon_for_chain
+from .selectors import beacon_public, draw_for, draw_redraws, draw_winners
 from .views import live_checks
 
 
 def _utc(moment):
     return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _beacon(beacon: dict | None) -> dict | None:
+    """The announced round from activation on; its signature and randomness once drawn."""
+    if beacon is None:
+        return None
+    return {
+        "chain": beacon["chain"],
+        "round": beacon["round"],
+        "expectedAt": _utc(beacon["expected_at"]),
+        "randomness": beacon["randomness"],
+        "signature": beacon["signature"],
+        "scheme": beacon["scheme"],
+        "publicKey": beacon["public_key"],
+        "demo": beacon["demo"],
+        # The round published at activation (or moved by the same rule with the close).
+        "announcedRound": beacon["announced_round"],
+    }
+
+
+def _redraw(redraw) -> dict:
+    """A disqualified winner's prize drawn again: who (as the site shows winners), why, the
+    announced round and, once done, its proof and the new winning ticket."""
+    done = redraw.status != redraw.Status.PENDING
+    provider = beacon_for_chain(redraw.beacon_chain)
+    return {
+        "sequence": redraw.sequence,
+        "status": redraw.status,
+        "prizePosition": redraw.prize.position,
+        "disqualifiedTicketNumber": redraw.disqualified_ticket.number,
+        "disqualifiedLedgerIndex": redraw.disqualified_index,
+        "disqualifiedDisplayName": redraw.disqualified_name or None,
+        "reason": redraw.reason,
+        "reasonLabel": redraw.get_reason_display(),
+        "reasonDetail": redraw.reason_detail,
+        "announcedAt": _utc(redraw.announced_at),
+        "excludedIndexes": redraw.excluded_indexes,
+        "beacon": {
+            "chain": redraw.beacon_chain,
+            "round": redraw.beacon_round,
+            "randomness": redraw.randomness if done else None,
+            "signature": redraw.beacon_signature if done else None,
+            "demo": redraw.beacon_demo if done else None,
+            "publicKey": provider.public_key if provider else None,
+        },
+        "performedAt": _utc(redraw.performed_at),
+        "ledgerIndex": redraw.new_index,
+        "ticketNumber": redraw.new_ticket.number if redraw.new_ticket_id else None,
+    }
 
 
 @require_GET
@@ -75,6 +125,8 @@ def draw_detail(request, competition_id):
         "verifyScriptUrl": request.build_absolute_uri(reverse("draws:verify-script", args=[slug])),
         "pageUrl": request.build_absolute_uri(reverse("draws:detail", args=[slug])),
         "verification": [{"check": c.name, "ok": c.ok} for c in checks],
+        "beacon": _beacon(beacon_public(competition, draw)),
+        "redraws": [_redraw(r) for r in draw_redraws(draw)] if done else [],
     }
     response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
     response["Cache-Control"] = "public, max-age=30"

@@ -109,3 +109,19 @@ def competition_drawn_notices(broadcast):
         )
 
     return build, {w.user_id for w in winners}
+
+
+def redraw_completed(redraw) -> None:
+    """A disqualified winner's prize was drawn again (call it in the redraw's transaction)."""
+    competition = redraw.competition
+    ticket = redraw.new_ticket
+    admin_alert(
+        subject=f"Redraw completed: {competition.title}",
+        message=(
+            f"{redraw.prize.title} of \u201c{competition.title}\u201d was drawn again (redraw "
+            f"{redraw.sequence}, {redraw.get_reason_display()}): ticket #{ticket.number} "
+            f"({ticket.user.get_full_name()}, {ticket.user.email}).\n\n"
+            f"Verification: {absolute_url(f'/competitions/{competition.slug}/draw/')}"
+        ),
+        key=f"redraw-completed-{redraw.pk}",
+    )

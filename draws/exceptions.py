@@ -24,10 +24,17 @@ class ManualEntryInvalid(DrawError):
     """A manual winner entry without a reason, or naming a ticket that cannot win."""
 
 
-class InvalidEntropy(DrawError):
-    pass
-
-
 class OutcomeRefused(DrawError):
     """A minimum-tickets outcome cannot be applied (not below the minimum, already decided
     at this close, or the competition is final): draws.minimum."""
+
+
+class BeaconPending(DrawNotDue):
+    """The announced beacon round is not out yet, or no relay has answered with it yet: the
+    draw waits (it stays pending and the periodic job tries again)."""
+
+
+class BeaconRefused(DrawError):
+    """What the relays answered is not the announced round (a signature that does not verify,
+    another round, a randomness that is not SHA-256(signature)). Nothing is drawn and the
+    operators are alerted."""

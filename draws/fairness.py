@@ -114,3 +114,22 @@ def winning_indexes(
             chosen.append(index)
             break
     return chosen
+
+
+def redraw_index(
+    *, seed: str, ledger_hash: str, entropy: str, count: int, prize: int, excluded: Iterable[int]
+) -> int | None:
+    """The ledger index a redraw of prize `prize` lands on: the same recipe as the draw
+    (HMAC-SHA256(seed, "ledger_hash|entropy|prize|attempt"), rejection sampling) with the
+    redraw's own beacon randomness as `entropy`, skipping every index in `excluded` (all
+    earlier winners). None when every entry is excluded."""
+    excluded = set(excluded)
+    if count <= 0 or len({i for i in excluded if 0 <= i < count}) >= count:
+        return None
+    limit = SPACE - SPACE % count
+    attempt = 0
+    while True:
+        value = _value(seed, ledger_hash, entropy, prize, attempt)
+        attempt += 1
+        if value < limit and value % count not in excluded:
+            return value % count

@@ -57,7 +57,19 @@ class Draw(models.Model):
         help_text="One prize per customer: SHA-256 of the owners list (a pseudonymous owner "
         "label per ledger entry), committed with the ledger at the freeze.",
     )
-    entropy = models.CharField(max_length=200, blank=True, help_text="Public entropy mixed in.")
+    entropy = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Public randomness mixed in: the beacon round's randomness (hex).",
+    )
+    # The beacon round the randomness came from, as fetched and verified (draws.beacon).
+    # Empty on draws made before beacon-bound draws, whose entropy was given by staff.
+    beacon_chain = models.CharField(max_length=64, blank=True)
+    beacon_round = models.PositiveBigIntegerField(null=True, blank=True)
+    beacon_signature = models.CharField(max_length=200, blank=True)
+    beacon_demo = models.BooleanField(
+        default=False, help_text="The round came from the local demo beacon, not drand."
+    )
     winning_index = models.PositiveIntegerField(null=True, blank=True)
     winning_ticket = models.ForeignKey(
         Ticket, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -147,3 +159,80 @@ class DrawLogEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class Redraw(models.Model):
+    """A prize drawn again after its winner was disqualified (docs/architecture.md §4.7).
+
+    Recorded, with its reason, when staff disqualify the winner (`draws.services.redraw_announce`,
+    called by `winners.services.winner_disqualify`); the beacon round it will use is fixed then by
+    the same rule as a draw's (the first round at or after now plus the margin) and published.
+    Performed once that round is out (`redraw_perform`: beat, admin or command), from the same
+    frozen entry ledger, never landing on an index in `excluded_indexes` (every earlier winner
+    of the competition, the disqualified one included)."""
+
+    class Reason(models.TextChoices):
+        AGE = "age_check", "Failed the age check (under 18)"
+        IDENTITY = "identity_check", "Failed the identity check"
+        NO_REPLY = "no_reply", "No reply by the operator's deadline"
+        INELIGIBLE = "ineligible", "Not eligible under the terms"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for its beacon round"
+        COMPLETED = "completed", "Redrawn"
+        NO_ENTRIES = "no_entries", "No eligible entry left"
+
+    competition = models.ForeignKey(Competition, on_delete=models.PROTECT, related_name="redraws")
+    draw = models.ForeignKey(Draw, on_delete=models.PROTECT, related_name="redraws")
+    prize = models.ForeignKey("competitions.Prize", on_delete=models.PROTECT, related_name="+")
+    sequence = models.PositiveIntegerField(help_text="1 for the competition's first redraw, …")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    disqualified_ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="+")
+    disqualified_index = models.PositiveIntegerField()
+    disqualified_name = models.CharField(
+        max_length=100, blank=True, help_text="As the site showed the winner (published name)."
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    reason_detail = models.TextField(help_text="Published on the draw page.")
+    excluded_indexes = models.JSONField(
+        default=list, help_text="Ledger indexes that cannot win: every earlier winner."
+    )
+    announced_at = models.DateTimeField()
+    announced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    beacon_chain = models.CharField(max_length=64)
+    beacon_round = models.PositiveBigIntegerField()
+    beacon_signature = models.CharField(max_length=200, blank=True)
+    randomness = models.CharField(max_length=64, blank=True)
+    beacon_demo = models.BooleanField(default=False)
+    new_index = models.PositiveIntegerField(null=True, blank=True)
+    new_ticket = models.ForeignKey(
+        Ticket, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    performed_at = models.DateTimeField(null=True, blank=True)
+    performed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["competition", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["competition", "sequence"], name="redraw_sequence_per_competition"
+            ),
+            models.CheckConstraint(condition=~Q(reason_detail=""), name="redraw_has_reason"),
+            models.CheckConstraint(
+                condition=~Q(status="completed")
+                | (Q(new_ticket__isnull=False) & Q(performed_at__isnull=False)),
+                name="redraw_completed_has_winner",
+            ),
+            # One redraw waiting per prize: a second disqualification waits for its result.
+            models.UniqueConstraint(
+                fields=["prize"], condition=Q(status="pending"), name="redraw_one_pending_per_prize"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Redraw {self.sequence} of {self.competition} ({self.get_status_display()})"

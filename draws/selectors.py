@@ -24,7 +24,7 @@ from django.db.models import Max, QuerySet
 from tickets.models import Ticket
 
 from . import fairness
-from .models import Draw, DrawLogEntry, LedgerVersion
+from .models import Draw, DrawLogEntry, LedgerVersion, Redraw
 
 CHUNK = 10_000
 # The frozen ledger is cut into at most this many blocks of consecutive numbers (never
@@ -266,8 +266,55 @@ def draw_for(competition_id: int) -> Draw | None:
 
 
 def draw_winners(draw: Draw):
-    return draw.winners.select_related("ticket", "prize", "user").order_by("prize__position")
+    """The winners the draw itself picked (a disqualified one included), not those of redraws."""
+    redrawn = Redraw.objects.filter(draw=draw, new_ticket__isnull=False).values("new_ticket")
+    return (
+        draw.winners.exclude(ticket__in=redrawn)
+        .select_related("ticket", "prize", "user")
+        .order_by("prize__position")
+    )
+
+
+def draw_redraws(draw: Draw):
+    return (
+        Redraw.objects.filter(draw=draw)
+        .select_related("prize", "disqualified_ticket", "new_ticket")
+        .order_by("sequence")
+    )
 
 
 def draw_log(competition_id: int):
     return DrawLogEntry.objects.filter(competition_id=competition_id).select_related("actor")
+
+
+def beacon_public(competition, draw=None) -> dict | None:
+    """What pages and the API publish about a competition's beacon round: announced at
+    activation (chain, round, when it is published), then, once drawn, the signature and
+    randomness the draw used. None for a competition with no round announced (a draft)."""
+    from django.conf import settings
+
+    from .beacon import QUICKNET_CHAIN, beacon_for_chain, beacon_label, round_time
+
+    chain, number = competition.beacon_chain, competition.beacon_round
+    if draw is not None and draw.beacon_round is not None:
+        chain, number = draw.beacon_chain, draw.beacon_round
+    if number is None:
+        return None
+    provider = beacon_for_chain(chain)
+    relays = settings.FAIRDRAW_DRAND_RELAYS or ["https://api.drand.sh"]
+    used = draw is not None and draw.is_done and draw.beacon_round is not None
+    return {
+        "name": beacon_label(chain),
+        "chain": chain,
+        "round": number,
+        "announced_round": competition.beacon_round,
+        "expected_at": round_time(number),
+        "demo": bool(provider and provider.demo),
+        "public_key": provider.public_key if provider else "",
+        "scheme": provider.scheme if provider else "",
+        "signature": draw.beacon_signature if used else None,
+        "randomness": draw.entropy if used else None,
+        "relay_url": (
+            f"{relays[0].rstrip('/')}/{chain}/public/{number}" if chain == QUICKNET_CHAIN else ""
+        ),
+    }

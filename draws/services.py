@@ -30,7 +30,9 @@ back; the failure itself is then logged and the operators alerted in a transacti
 """
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -44,17 +46,28 @@ from tickets.entrants import entrant_broadcast_start
 from tickets.models import Ticket
 
 from . import events, fairness
+from .beacon import (
+    BeaconInvalid,
+    BeaconNotYet,
+    BeaconRound,
+    BeaconUnavailable,
+    beacon_current,
+    beacon_for_chain,
+    round_at_or_after,
+    round_time,
+)
 from .exceptions import (
     AlreadyDrawn,
+    BeaconPending,
+    BeaconRefused,
     DrawBusy,
     DrawError,
     DrawNotDue,
-    InvalidEntropy,
     LedgerChanged,
     ManualEntryInvalid,
 )
 from .minimum import draw_allowed_below_minimum, minimum_outcomes_apply
-from .models import Draw, DrawLogEntry
+from .models import Draw, DrawLogEntry, Redraw
 from .selectors import (
     ledger_freeze,
     ledger_index_of,
@@ -69,7 +82,6 @@ logger = logging.getLogger(__name__)
 
 # How long a draw waits for the competition's row lock before giving up (PostgreSQL).
 LOCK_TIMEOUT = "5s"
-ENTROPY_MAX_LENGTH = 200
 
 
 def _log(competition, action: str, message: str, *, by=None, draw=None, **data) -> DrawLogEntry:
@@ -125,13 +137,104 @@ def _drawn_anyway(competition: Competition) -> bool:
     return competition.minimum_outcomes.filter(outcome=MinimumOutcome.DRAW_ANYWAY).exists()
 
 
-def _clean_entropy(entropy: str) -> str:
-    entropy = (entropy or "").strip()
-    if len(entropy) > ENTROPY_MAX_LENGTH or not entropy.isprintable():
-        raise InvalidEntropy(
-            f"Public entropy must be one printable line of at most {ENTROPY_MAX_LENGTH} characters."
+# ---------------------------------------------------------------- the beacon round
+
+
+def beacon_round_rule(*, close, now) -> int:
+    """The round a draw uses: the first at or after the close plus the margin. A close already
+    past (a date moved back after close, a competition activated before beacon-bound draws)
+    counts from now instead, so the round announced is always one nobody has seen yet."""
+    margin = timedelta(seconds=settings.FAIRDRAW_BEACON_MARGIN_SECONDS)
+    return round_at_or_after(max(close, now) + margin)
+
+
+@transaction.atomic
+def beacon_round_announce(*, competition: Competition, by=None, now=None, reason: str) -> int:
+    """Fix the beacon round of a competition's draw by the rule and publish it (stored on the
+    competition, logged publicly). Called on activation, when the close moves, and for a
+    competition activated before draws were bound to a beacon."""
+    now = now or timezone.now()
+    beacon = beacon_current()
+    previous = (competition.beacon_chain, competition.beacon_round)
+    number = beacon_round_rule(close=competition.ends_at, now=now)
+    if previous == (beacon.chain, number):
+        return number
+    competition.beacon_chain, competition.beacon_round = beacon.chain, number
+    Competition.objects.filter(pk=competition.pk).update(
+        beacon_chain=beacon.chain, beacon_round=number
+    )
+    expected = round_time(number)
+    moved = previous[1] is not None
+    _log(
+        competition,
+        "beacon_round_moved" if moved else "beacon_round_announced",
+        (
+            f"Beacon round moved from {previous[1]} to {number} ({reason})"
+            if moved
+            else f"The draw will use {beacon.name} round {number}"
         )
-    return entropy
+        + f", published at {expected:%Y-%m-%d %H:%M:%S} UTC.",
+        by=by,
+        beacon=beacon.name,
+        chain=beacon.chain,
+        round=number,
+        expected_at=expected.isoformat(),
+        previous_round=previous[1],
+        reason=reason,
+        demo=beacon.demo,
+    )
+    return number
+
+
+def _beacon_overdue(competition: Competition, error: Exception, *, now) -> None:
+    """No relay has answered with a round that is long due: tell the operators (once a round)."""
+    due = round_time(competition.beacon_round)
+    if now - due < timedelta(seconds=settings.FAIRDRAW_BEACON_ALERT_AFTER_SECONDS):
+        return
+    try:
+        with transaction.atomic():
+            admin_alert(
+                subject=f"Beacon round unavailable: {competition.title}",
+                message=f"The draw of “{competition.title}” waits for beacon round "
+                f"{competition.beacon_round} (due {due:%Y-%m-%d %H:%M:%S} UTC), which no relay "
+                f"has served for {int((now - due).total_seconds() // 60)} minutes: {error}\n"
+                "The draw happens by itself as soon as a relay answers; check "
+                "FAIRDRAW_DRAND_RELAYS and the network.",
+                key=f"beacon-unavailable-{competition.pk}-{competition.beacon_round}",
+            )
+    except Exception:
+        logger.exception("Could not alert about the beacon of competition %s", competition.pk)
+
+
+def _beacon_fetch(competition: Competition, *, now, by=None) -> BeaconRound:
+    """The announced round, fetched and verified, outside any transaction (relays may be slow;
+    checking a BLS signature takes CPU). Waiting, unreachable relays and a refused answer are
+    `BeaconPending` / `BeaconRefused`."""
+    if competition.beacon_round is None:  # activated before draws were bound to a beacon
+        with transaction.atomic():
+            locked = _lock_competition(competition.pk)
+            if locked.beacon_round is None:
+                beacon_round_announce(
+                    competition=locked, by=by, now=now, reason="activated before beacon rounds"
+                )
+            competition = locked
+    provider = beacon_for_chain(competition.beacon_chain)
+    if provider is None:
+        raise BeaconRefused(
+            f"“{competition.title}” was announced on beacon chain {competition.beacon_chain}, "
+            "which this site cannot fetch (FAIRDRAW_BEACON changed since activation?)."
+        )
+    try:
+        return provider.fetch(competition.beacon_round, now=now)
+    except BeaconNotYet as error:
+        raise BeaconPending(f"Waiting for the beacon: {error} The draw happens then.") from error
+    except BeaconUnavailable as error:
+        _beacon_overdue(competition, error, now=now)
+        raise BeaconPending(
+            f"Waiting for beacon round {competition.beacon_round}: {error}"
+        ) from error
+    except BeaconInvalid as error:
+        raise BeaconRefused(str(error)) from error
 
 
 def _freeze(competition: Competition, draw: Draw | None, *, by, now) -> Draw:
@@ -253,10 +356,19 @@ def _perform(**kwargs) -> Draw:
 
 
 def _perform_in_transaction(
-    *, competition, mode, by, entropy, now, manual_number=None, reason=""
+    *, competition, mode, by, beacon: BeaconRound | None, now, manual_number=None, reason=""
 ) -> Draw:
     competition = _lock_competition(competition.pk)
     _check_drawable(competition, mode=mode, now=now)
+    if beacon is not None and (beacon.chain, beacon.round) != (
+        competition.beacon_chain,
+        competition.beacon_round,
+    ):
+        raise BeaconPending(
+            f"The beacon round of “{competition.title}” moved to {competition.beacon_round} "
+            "while the draw fetched the old one: the draw waits for the new one."
+        )
+    entropy = beacon.randomness if beacon is not None else ""
     draw = Draw.objects.filter(competition=competition).first()
     if draw is not None and draw.is_done:
         raise AlreadyDrawn(f"“{competition.title}” has already been drawn.")
@@ -320,6 +432,9 @@ def _perform_in_transaction(
     draw.performed_at = now
     draw.seed = competition.draw_seed
     draw.entropy = entropy
+    if beacon is not None:
+        draw.beacon_chain, draw.beacon_round = beacon.chain, beacon.round
+        draw.beacon_signature, draw.beacon_demo = beacon.signature, beacon.demo
     draw.winning_index = indexes[0] if indexes else None
     draw.winning_ticket = tickets[0] if tickets else None
     draw.manual_reason = reason
@@ -338,6 +453,8 @@ def _perform_in_transaction(
             draw=draw,
             mode=mode,
             entropy=entropy,
+            beacon_round=beacon.round if beacon else None,
+            beacon_signature=beacon.signature if beacon else "",
             winning_indexes=indexes,
             winning_numbers=[t.number for t in tickets],
             seed=draw.seed,
@@ -405,7 +522,7 @@ def _guarded(perform, *, competition: Competition, mode: str, by, now):
     except DrawBusy:
         raise
     except DrawError as refusal:
-        if isinstance(refusal, LedgerChanged):
+        if isinstance(refusal, LedgerChanged | BeaconRefused):
             _record_failure(competition, mode=mode, by=by, now=now, error=refusal)
         elif mode != Draw.Mode.AUTOMATIC:
             _record(competition, "draw_refused", str(refusal), by=by, mode=mode)
@@ -433,21 +550,25 @@ def _record_failure(competition, *, mode, by, now, error) -> None:
         logger.exception("Could not record the failed draw of competition %s", competition.pk)
 
 
-def draw_perform(
-    *, competition: Competition, mode: str, by=None, entropy: str = "", now=None
-) -> Draw:
-    """Draw every draw prize of a closed competition at random, exactly once."""
+def _drawable_then_beacon(competition: Competition, *, mode: str, now, by) -> BeaconRound:
+    """Refuse early what the rules refuse anyway (drawn, not closed), then fetch the round."""
+    _check_drawable(Competition.objects.get(pk=competition.pk), mode=mode, now=now)
+    return _beacon_fetch(Competition.objects.get(pk=competition.pk), now=now, by=by)
+
+
+def draw_perform(*, competition: Competition, mode: str, by=None, now=None) -> Draw:
+    """Draw every draw prize of a closed competition at random, exactly once, with the beacon
+    round announced at activation (waits, `BeaconPending`, until it is out). Staff never
+    give the randomness."""
     if mode not in (Draw.Mode.AUTOMATIC, Draw.Mode.ADMIN):
         raise ValueError("A random draw is automatic or admin; use draw_perform_manual.")
     now = now or timezone.now()
-    entropy = _clean_entropy(entropy)
-    return _guarded(
-        lambda: _perform(competition=competition, mode=mode, by=by, entropy=entropy, now=now),
-        competition=competition,
-        mode=mode,
-        by=by,
-        now=now,
-    )
+
+    def perform():
+        beacon = _drawable_then_beacon(competition, mode=mode, now=now, by=by)
+        return _perform(competition=competition, mode=mode, by=by, beacon=beacon, now=now)
+
+    return _guarded(perform, competition=competition, mode=mode, by=by, now=now)
 
 
 def draw_perform_manual(
@@ -456,34 +577,34 @@ def draw_perform_manual(
     ticket_number: int,
     reason: str,
     by,
-    entropy: str = "",
     now=None,
 ) -> Draw:
     """Record a winner chosen by staff (e.g. a witnessed live draw when the system was down).
 
     The ticket must be a valid entry; it wins the 1st prize and any further draw prizes are
-    drawn at random as usual. Recorded and shown as manual, never as a random draw."""
+    drawn at random as usual, with the announced beacon round (so then it waits for it, like
+    any draw). Recorded and shown as manual, never as a random draw."""
     now = now or timezone.now()
     reason = (reason or "").strip()
     if not reason:
         raise ManualEntryInvalid("A manual winner entry needs a reason.")
-    entropy = _clean_entropy(entropy)
     mode = Draw.Mode.MANUAL
-    return _guarded(
-        lambda: _perform(
+
+    def perform():
+        beacon = None
+        if competition.prizes.filter(kind=Prize.Kind.DRAW).count() > 1:
+            beacon = _drawable_then_beacon(competition, mode=mode, now=now, by=by)
+        return _perform(
             competition=competition,
             mode=mode,
             by=by,
-            entropy=entropy,
+            beacon=beacon,
             now=now,
             manual_number=int(ticket_number),
             reason=reason,
-        ),
-        competition=competition,
-        mode=mode,
-        by=by,
-        now=now,
-    )
+        )
+
+    return _guarded(perform, competition=competition, mode=mode, by=by, now=now)
 
 
 @transaction.atomic
@@ -573,3 +694,189 @@ def draw_due_competition(*, competition_id: int, now=None) -> Draw:
     """The scheduled draw of one competition (the Celery task and `run_due_draws` call it)."""
     competition = Competition.objects.get(pk=competition_id)
     return draw_perform(competition=competition, mode=Draw.Mode.AUTOMATIC, now=now)
+
+
+# ---------------------------------------------------------------- redraws (§4.7)
+
+
+@transaction.atomic
+def redraw_announce(
+    *,
+    competition: Competition,
+    prize: Prize,
+    disqualified_ticket: Ticket,
+    disqualified_index: int,
+    disqualified_name: str = "",
+    excluded_indexes,
+    reason: str,
+    detail: str,
+    by,
+    now=None,
+) -> Redraw:
+    """Record that a prize is to be drawn again (its winner was disqualified: the winners app
+    calls this from `winner_disqualify`), and fix and publish the beacon round it will use:
+    the first at or after now plus the margin. `excluded_indexes` are the ledger indexes of
+    every earlier winner of the competition."""
+    now = now or timezone.now()
+    detail = (detail or "").strip()
+    if reason not in Redraw.Reason.values or not detail:
+        raise ManualEntryInvalid("A redraw needs a reason from the list and a description.")
+    competition = _lock_competition(competition.pk)
+    draw = Draw.objects.filter(competition=competition, status=Draw.Status.COMPLETED).first()
+    if draw is None:
+        raise DrawNotDue(f"“{competition.title}” has not been drawn: there is nothing to redraw.")
+    if Redraw.objects.filter(prize=prize, status=Redraw.Status.PENDING).exists():
+        raise AlreadyDrawn(f"A redraw of {prize.title} is already waiting for its beacon round.")
+    beacon = beacon_current()
+    number = beacon_round_rule(close=now, now=now)
+    sequence = Redraw.objects.filter(competition=competition).count() + 1
+    redraw = Redraw.objects.create(
+        competition=competition,
+        draw=draw,
+        prize=prize,
+        sequence=sequence,
+        disqualified_ticket=disqualified_ticket,
+        disqualified_index=disqualified_index,
+        disqualified_name=disqualified_name,
+        reason=reason,
+        reason_detail=detail,
+        excluded_indexes=sorted(set(excluded_indexes)),
+        announced_at=now,
+        announced_by=by,
+        beacon_chain=beacon.chain,
+        beacon_round=number,
+    )
+    _log(
+        competition,
+        "redraw_announced",
+        f"Ticket #{disqualified_ticket.number} disqualified from {prize.title} "
+        f"({redraw.get_reason_display()}: {detail}). Redraw {sequence} will use {beacon.name} "
+        f"round {number}, published at {round_time(number):%Y-%m-%d %H:%M:%S} UTC.",
+        by=by,
+        draw=draw,
+        redraw=redraw.pk,
+        prize=prize.position,
+        disqualified_number=disqualified_ticket.number,
+        disqualified_index=disqualified_index,
+        reason=reason,
+        detail=detail,
+        excluded_indexes=redraw.excluded_indexes,
+        chain=beacon.chain,
+        round=number,
+        expected_at=round_time(number).isoformat(),
+    )
+    return redraw
+
+
+def _redraw_in_transaction(*, redraw_id: int, beacon: BeaconRound, by, now) -> Redraw:
+    redraw = Redraw.objects.select_related("prize", "draw").get(pk=redraw_id)
+    competition = _lock_competition(redraw.competition_id)
+    redraw = Redraw.objects.select_for_update().select_related("prize", "draw").get(pk=redraw_id)
+    if redraw.status != Redraw.Status.PENDING:
+        raise AlreadyDrawn(f"Redraw {redraw.sequence} of “{competition.title}” is done.")
+    draw = redraw.draw
+    # Winners of redraws completed since this one was announced cannot win again either.
+    earlier = Redraw.objects.filter(
+        competition=competition, sequence__lt=redraw.sequence, new_index__isnull=False
+    ).values_list("new_index", flat=True)
+    redraw.excluded_indexes = sorted({*redraw.excluded_indexes, *earlier})
+    index = fairness.redraw_index(
+        seed=draw.seed,
+        ledger_hash=draw.ledger_hash,
+        entropy=beacon.randomness,
+        count=draw.entry_count,
+        prize=redraw.prize.position,
+        excluded=redraw.excluded_indexes,
+    )
+    redraw.beacon_signature, redraw.randomness = beacon.signature, beacon.randomness
+    redraw.beacon_demo = beacon.demo
+    redraw.performed_at, redraw.performed_by = now, by
+    if index is None:
+        redraw.status = Redraw.Status.NO_ENTRIES
+        redraw.save()
+        _log(
+            competition,
+            "redrawn",
+            f"Redraw {redraw.sequence}: every entry has already won; {redraw.prize.title} "
+            "stays unawarded.",
+            by=by,
+            draw=draw,
+            redraw=redraw.pk,
+            round=beacon.round,
+            signature=beacon.signature,
+        )
+        return redraw
+    marks = draw.ledger_marks if _ledger_unchanged(draw) else None
+    picked = ledger_pick(competition.pk, [index], marks) if marks is not None else None
+    if not picked:
+        scan = ledger_scan(competition.pk, pick=[index])
+        if (scan.ledger_hash, scan.count) != (draw.ledger_hash, draw.entry_count):
+            raise LedgerChanged(
+                f"The entry ledger of “{competition.title}” no longer matches the one frozen "
+                "at close: nothing was redrawn."
+            )
+        picked = scan.picked
+    ticket = Ticket.objects.select_related("user").get(pk=picked[index][0])
+    redraw.status = Redraw.Status.COMPLETED
+    redraw.new_index, redraw.new_ticket = index, ticket
+    redraw.save()
+    _record_winners(competition, draw, [(redraw.prize, index, ticket)])
+    _log(
+        competition,
+        "redrawn",
+        f"Redraw {redraw.sequence}: {redraw.prize.title} goes to ticket #{ticket.number}.",
+        by=by,
+        draw=draw,
+        redraw=redraw.pk,
+        prize=redraw.prize.position,
+        round=beacon.round,
+        signature=beacon.signature,
+        randomness=beacon.randomness,
+        winning_index=index,
+        winning_number=ticket.number,
+    )
+    events.redraw_completed(redraw)
+    return redraw
+
+
+def redraw_perform(*, redraw: Redraw, by=None, now=None) -> Redraw:
+    """Perform a pending redraw once its beacon round is out (`BeaconPending` until then)."""
+    now = now or timezone.now()
+    redraw = Redraw.objects.select_related("competition").get(pk=redraw.pk)
+    competition = redraw.competition
+    if redraw.status != Redraw.Status.PENDING:
+        raise AlreadyDrawn(f"Redraw {redraw.sequence} of “{competition.title}” is done.")
+    provider = beacon_for_chain(redraw.beacon_chain)
+    if provider is None:
+        raise BeaconRefused(f"Beacon chain {redraw.beacon_chain} cannot be fetched here.")
+    mode = "redraw"
+    try:
+        try:
+            beacon = provider.fetch(redraw.beacon_round, now=now)
+        except BeaconNotYet as error:
+            raise BeaconPending(f"Waiting for the beacon: {error}") from error
+        except BeaconUnavailable as error:
+            announced = Competition(pk=competition.pk, title=competition.title)
+            announced.beacon_round = redraw.beacon_round
+            _beacon_overdue(announced, error, now=now)
+            raise BeaconPending(
+                f"Waiting for beacon round {redraw.beacon_round}: {error}"
+            ) from error
+        except BeaconInvalid as error:
+            raise BeaconRefused(str(error)) from error
+        with transaction.atomic():
+            return _redraw_in_transaction(redraw_id=redraw.pk, beacon=beacon, by=by, now=now)
+    except (BeaconPending, AlreadyDrawn, DrawBusy):
+        raise
+    except Exception as error:
+        _record_failure(competition, mode=mode, by=by, now=now, error=error)
+        raise
+
+
+def redraws_due(*, now=None) -> list[int]:
+    """Pending redraws whose beacon round's time has come, oldest first."""
+    now = now or timezone.now()
+    pending = Redraw.objects.filter(status=Redraw.Status.PENDING).order_by("announced_at", "pk")
+    return [
+        pk for pk, number in pending.values_list("pk", "beacon_round") if round_time(number) <= now
+    ]

@@ -8,8 +8,9 @@ from django.db import transaction
 
 from competitions.models import Competition
 
-from .exceptions import AlreadyDrawn, DrawBusy, DrawNotDue
-from .services import draw_due_competition, draws_close_and_find_due
+from .exceptions import AlreadyDrawn, DrawBusy, DrawError, DrawNotDue
+from .models import Redraw
+from .services import draw_due_competition, draws_close_and_find_due, redraw_perform, redraws_due
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,8 @@ def run_due_draws() -> list[int]:
     due = draws_close_and_find_due()
     for competition_id in due:
         transaction.on_commit(partial(draw_competition.delay, competition_id))
+    for redraw_id in redraws_due():
+        transaction.on_commit(partial(redraw_competition_prize.delay, redraw_id))
     return due
 
 
@@ -35,3 +38,17 @@ def draw_competition(self, competition_id: int) -> str:
     except DrawBusy as busy:
         raise self.retry(exc=busy) from busy
     return f"draw {draw.pk}: {draw.status}"
+
+
+@shared_task(bind=True, max_retries=20, default_retry_delay=15, acks_late=True)
+def redraw_competition_prize(self, redraw_id: int) -> str:
+    """Perform one redraw whose beacon round is due; waiting or done counts as skipped (the
+    next beat asks again while it is pending)."""
+    try:
+        redraw = redraw_perform(redraw=Redraw(pk=redraw_id))
+    except DrawBusy as busy:
+        raise self.retry(exc=busy) from busy
+    except (DrawError, Redraw.DoesNotExist) as skipped:
+        logger.info("Redraw %s skipped: %s", redraw_id, skipped)
+        return f"skipped: {skipped}"
+    return f"redraw {redraw.pk}: {redraw.status}"

@@ -14,8 +14,9 @@ from competitions.models import Prize, ordinal
 from tickets.models import Ticket
 
 from . import fairness
-from .models import Draw
-from .selectors import draw_winners, ledger_owners, ledger_scan
+from .beacon import beacon_for_chain, beacon_label, randomness_of
+from .models import Draw, DrawLogEntry, Redraw
+from .selectors import draw_redraws, draw_winners, ledger_owners, ledger_scan
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,11 @@ def verify_draw(draw: Draw) -> list[Check]:
             )
         )
     winners = list(draw_winners(draw)) if draw.is_done else []
+    redraws = list(draw_redraws(draw)) if draw.is_done else []
     scan = ledger_scan(
-        competition.pk, pick=[w.ledger_index for w in winners if w.ledger_index is not None]
+        competition.pk,
+        pick=[w.ledger_index for w in winners if w.ledger_index is not None]
+        + [r.new_index for r in redraws if r.new_index is not None],
     )
     checks += [
         Check(
@@ -108,6 +112,7 @@ def verify_draw(draw: Draw) -> list[Check]:
             fixed = (first.ledger_index,)
 
     prizes = competition.prizes.filter(kind=Prize.Kind.DRAW).count()
+    checks += _beacon_checks(draw, needed=not (draw.is_manual and prizes <= 1))
     owner_of = None
     if competition.one_prize_per_customer:
         owner_of, prizes = _owner_rule(competition, draw, checks, prizes)
@@ -165,6 +170,161 @@ def verify_draw(draw: Draw) -> list[Check]:
             f"#{draw.winning_ticket.number if draw.winning_ticket else '—'}",
         )
     )
+    checks += _redraw_checks(draw, winners, redraws, scan)
+    return checks
+
+
+def _announced_rounds(competition_id: int) -> list[int]:
+    """The rounds the public log announced for the draw, in order (activation, moves)."""
+    entries = DrawLogEntry.objects.filter(
+        competition_id=competition_id,
+        action__in=["beacon_round_announced", "beacon_round_moved"],
+    ).order_by("at", "id")
+    return [entry.data.get("round") for entry in entries]
+
+
+def _round_checks(label, *, chain, number, signature, randomness, announced) -> list[Check]:
+    provider = beacon_for_chain(chain)
+    name = beacon_label(chain)
+    actual = randomness_of(signature)
+    return [
+        Check(
+            f"{label}: the beacon round is the one announced in advance ({name})",
+            number is not None and number == announced,
+            str(announced),
+            str(number),
+        ),
+        Check(
+            f"{label}: the round's signature verifies ({name} round {number})",
+            provider is not None
+            and number is not None
+            and provider.signature_ok(number, signature),
+            "a valid signature by the beacon's public key",
+            signature or "(none)",
+        ),
+        Check(
+            f"{label}: the randomness used is SHA-256(signature)",
+            bool(randomness) and randomness == actual,
+            actual,
+            randomness or "(none)",
+        ),
+    ]
+
+
+def _beacon_checks(draw: Draw, *, needed: bool) -> list[Check]:
+    competition = draw.competition
+    if draw.beacon_round is None:
+        # Drawn before draws were bound to a beacon, or a manual entry with nothing random.
+        legacy = competition.beacon_round is None or not needed
+        return [
+            Check(
+                "No beacon round needed (a manual 1st prize and no other prize)"
+                if not needed
+                else "Drawn before draws used a beacon round (entropy given by staff)",
+                legacy,
+                "no beacon round announced" if needed else "",
+                "" if legacy else f"round {competition.beacon_round} announced, none used",
+            )
+        ]
+    announced = _announced_rounds(competition.pk)
+    return [
+        Check(
+            "Beacon round matches the competition's announced round",
+            (draw.beacon_chain, draw.beacon_round)
+            == (competition.beacon_chain, competition.beacon_round),
+            f"{competition.beacon_round}",
+            f"{draw.beacon_round}",
+        ),
+        *_round_checks(
+            "Draw",
+            chain=draw.beacon_chain,
+            number=draw.beacon_round,
+            signature=draw.beacon_signature,
+            randomness=draw.entropy,
+            announced=announced[-1] if announced else None,
+        ),
+    ]
+
+
+def _redraw_checks(draw: Draw, winners, redraws: list[Redraw], scan) -> list[Check]:
+    checks: list[Check] = []
+    announced = {
+        entry.data.get("redraw"): entry.data
+        for entry in DrawLogEntry.objects.filter(
+            competition_id=draw.competition_id, action="redraw_announced"
+        )
+    }
+    won = {w.ledger_index for w in winners if w.ledger_index is not None}
+    for redraw in redraws:
+        label = f"Redraw {redraw.sequence} ({ordinal(redraw.prize.position)} prize)"
+        published = announced.get(redraw.pk, {})
+        checks.append(
+            Check(
+                f"{label}: a reason was recorded and published when the winner was disqualified",
+                bool(redraw.reason_detail)
+                and published.get("detail") == redraw.reason_detail
+                and published.get("disqualified_index") == redraw.disqualified_index
+                and redraw.disqualified_index in won,
+                f"{published.get('reason')}: {published.get('detail')} (index "
+                f"{published.get('disqualified_index')}, a winning index)",
+                f"{redraw.reason}: {redraw.reason_detail} (index {redraw.disqualified_index})",
+            )
+        )
+        if redraw.status == Redraw.Status.PENDING:
+            checks.append(
+                Check(
+                    f"{label}: waiting for beacon round {redraw.beacon_round}, announced in advance",
+                    published.get("round") == redraw.beacon_round,
+                    str(published.get("round")),
+                    str(redraw.beacon_round),
+                )
+            )
+            continue
+        checks += _round_checks(
+            label,
+            chain=redraw.beacon_chain,
+            number=redraw.beacon_round,
+            signature=redraw.beacon_signature,
+            randomness=redraw.randomness,
+            announced=published.get("round"),
+        )
+        expected_excluded = sorted(won)
+        checks.append(
+            Check(
+                f"{label}: every earlier winner is excluded",
+                sorted(redraw.excluded_indexes) == expected_excluded,
+                str(expected_excluded),
+                str(sorted(redraw.excluded_indexes)),
+            )
+        )
+        expected = fairness.redraw_index(
+            seed=draw.seed,
+            ledger_hash=draw.ledger_hash,
+            entropy=redraw.randomness,
+            count=draw.entry_count,
+            prize=redraw.prize.position,
+            excluded=expected_excluded,
+        )
+        checks.append(
+            Check(
+                f"{label}: new winning index from HMAC-SHA256(seed, ledger hash|randomness|"
+                f"{redraw.prize.position}|…), skipping earlier winners",
+                expected == redraw.new_index,
+                str(expected),
+                str(redraw.new_index),
+            )
+        )
+        if redraw.new_index is not None:
+            at_index = scan.picked.get(redraw.new_index)
+            checks.append(
+                Check(
+                    f"{label}: the new winning ticket is at that index in the ledger",
+                    at_index is not None and at_index[0] == redraw.new_ticket_id,
+                    f"#{at_index[1]}" if at_index else "(index outside the ledger)",
+                    f"#{redraw.new_ticket.number if redraw.new_ticket else '—'}",
+                )
+            )
+            won.add(redraw.new_index)
     return checks
 
 

@@ -12,7 +12,15 @@ from django.utils import timezone
 from competitions.models import Competition, Prize
 
 from .models import Draw
-from .selectors import draw_for, draw_log, draw_winners, ledger_chunks, owners_chunks
+from .selectors import (
+    beacon_public,
+    draw_for,
+    draw_log,
+    draw_redraws,
+    draw_winners,
+    ledger_chunks,
+    owners_chunks,
+)
 from .verification import Check, verify_draw
 
 VERIFY_SCRIPT = Path(__file__).resolve().parent / "static" / "draws" / "verify_draw.py"
@@ -21,10 +29,14 @@ CHECKS_CACHE_SECONDS = 60
 # Log entries anyone may read, with wording fit for the public page.
 PUBLIC_LOG = {
     "seed_committed": "Seed committed",
+    "beacon_round_announced": "Beacon round announced",
+    "beacon_round_moved": "Beacon round moved (close changed)",
     "ledger_frozen": "Entry ledger frozen",
     "ledger_unfrozen": "Competition re-opened; ledger to be frozen again",
     "ledger_refrozen": "Entry ledger frozen again",
     "drawn": "Winners drawn",
+    "redraw_announced": "Winner disqualified; redraw announced",
+    "redrawn": "Prize redrawn",
     "closed_without_entries": "Closed without a winner",
     "draw_failed": "Draw attempt failed (nothing drawn)",
     "minimum_extend": "Closing extended: minimum not reached",
@@ -35,7 +47,11 @@ PUBLIC_LOG = {
 
 def live_checks(draw: Draw) -> list[Check]:
     stamp = draw.performed_at or draw.ledger_frozen_at
-    key = f"draw-checks:{draw.pk}:{draw.status}:{draw.ledger_hash[:16]}:{stamp.timestamp():.0f}"
+    redrawn = draw.redraws.exclude(status="pending").count() if draw.is_done else 0
+    key = (
+        f"draw-checks:{draw.pk}:{draw.status}:{draw.ledger_hash[:16]}:{stamp.timestamp():.0f}"
+        f":{redrawn}"
+    )
     checks = cache.get(key)
     if checks is None:
         checks = verify_draw(draw)
@@ -70,6 +86,8 @@ def draw_detail(request, slug):
                 for entry in draw_log(competition.pk).filter(action__in=PUBLIC_LOG)
             ],
             "now": now,
+            "beacon": beacon_public(competition, draw),
+            "redraws": list(draw_redraws(draw)) if draw and draw.is_done else [],
         },
     )
 

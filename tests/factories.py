@@ -150,6 +150,28 @@ def wrong_answer(competition: Competition) -> AnswerChoice:
     return competition.answers.filter(is_correct=False).first()
 
 
+def beacon_rebind(competition: Competition) -> Competition:
+    """For tests that move a competition's close with a bare update (pretending time passed):
+    move its announced beacon round with it, as if activation had seen that close."""
+    from django.conf import settings
+
+    from draws.beacon import round_at_or_after
+    from draws.models import DrawLogEntry
+
+    ends_at = Competition.objects.values_list("ends_at", flat=True).get(pk=competition.pk)
+    margin = timedelta(seconds=settings.FAIRDRAW_BEACON_MARGIN_SECONDS)
+    number = round_at_or_after(ends_at + margin)
+    Competition.objects.filter(pk=competition.pk).update(beacon_round=number)
+    DrawLogEntry.objects.create(
+        competition_id=competition.pk,
+        action="beacon_round_moved",
+        message="Beacon round moved with the close (test).",
+        data={"round": number},
+    )
+    competition.refresh_from_db()
+    return competition
+
+
 # A stored status other than draft needs a published commitment (database constraint).
 FAKE_COMMITMENT = "ab" * 32
 
@@ -173,6 +195,7 @@ __all__ = [
     "TicketFactory",
     "UserFactory",
     "active_competition",
+    "beacon_rebind",
     "correct_answer",
     "draft_ready_to_activate",
     "operator_settings",

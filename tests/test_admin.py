@@ -22,7 +22,7 @@ from competitions.models import Competition, CompetitionImage
 from complaints.services import complaint_submit
 from core.audit import audit_record
 from core.groups import FAIRDRAW_APPS
-from draws.models import Draw, DrawLogEntry
+from draws.models import Draw, DrawLogEntry, Redraw
 from draws.services import draw_perform
 from harm_signals.models import HarmFlag
 from notifications.models import Notification
@@ -155,6 +155,20 @@ def world(admin_user):
         by=admin_user,
         now=competition.ends_at + timedelta(minutes=1),
     )
+    first = draw.winners.get(prize__position=1)
+    Redraw.objects.create(  # a redraw row for its admin pages (the service is tested in draws)
+        competition=competition,
+        draw=draw,
+        prize=first.prize,
+        sequence=1,
+        disqualified_ticket=first.ticket,
+        disqualified_index=first.ledger_index,
+        reason=Redraw.Reason.NO_REPLY,
+        reason_detail="No reply within 14 days",
+        announced_at=draw.performed_at,
+        beacon_chain=draw.beacon_chain,
+        beacon_round=draw.beacon_round + 100,
+    )
     Notification.objects.create(
         kind=Notification.Kind.WINNER_ANNOUNCED,
         channel=Notification.Channel.EMAIL,
@@ -219,6 +233,7 @@ def test_every_model_of_ours_is_in_the_admin_or_inline():
         "core.operatorsettings",
         "draws.draw",
         "draws.drawlogentry",
+        "draws.redraw",
         "harm_signals.harmflag",
         "notifications.notification",
         "responsible_play.spendlimit",
@@ -258,6 +273,7 @@ SEARCH_AND_FILTER = {
     "tickets.ticket": ("sarah.khan", "source__exact=postal"),
     "draws.draw": ("tesla", "mode__exact=admin"),
     "draws.drawlogentry": ("tesla", "action__exact=drawn"),
+    "draws.redraw": ("tesla", "status__exact=pending"),
     "winners.winner": ("sarah", "verification_status__exact=pending"),
     "notifications.notification": ("sarah.khan", "channel__exact=email"),
 }
@@ -563,7 +579,12 @@ def test_draw_page_shows_the_revealed_verification_data(admin_client, world):
     )
     assert log_url in html
     steps = admin_client.get(log_url).context["cl"].result_list
-    assert [entry.action for entry in steps] == ["drawn", "ledger_frozen", "seed_committed"]
+    assert [entry.action for entry in steps] == [
+        "drawn",
+        "ledger_frozen",
+        "beacon_round_announced",
+        "seed_committed",
+    ]
 
 
 def test_notification_shows_last_error_read_only(admin_client, world):

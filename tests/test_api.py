@@ -21,7 +21,7 @@ COMPETITION_KEYS = {
     "id", "slug", "title", "prizeDescription", "prizeValue", "cashAlternative", "ticketPrice",
     "maxTickets", "soldTickets", "ticketsLeft", "maxTicketsPerUser", "startDate", "endDate",
     "drawDate", "status", "isActive", "isFeatured", "closingSoon", "images", "question", "answers",
-    "seedCommitment", "url",
+    "seedCommitment", "beaconRound", "url",
 }  # fmt: skip
 
 

@@ -139,6 +139,7 @@ def test_deploy_check_fails_when_settings_were_overridden(settings):
     settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": ""}}
     settings.CELERY_BROKER_URL = "redis://redis:6379/0"
     settings.FAIRDRAW_RECEIPT_KEYS = RECEIPT_KEYS
+    settings.FAIRDRAW_BEACON = "drand"
     assert not [i for i in fairdraw_errors() if i.startswith("fairdraw.")]
 
     settings.STRIPE_SECRET_KEY = ""
@@ -147,6 +148,7 @@ def test_deploy_check_fails_when_settings_were_overridden(settings):
     settings.CELERY_BROKER_URL = "filesystem://"
     settings.FAIRDRAW_DEV_TOOLS = True
     settings.FAIRDRAW_RECEIPT_KEYS = ""
+    settings.FAIRDRAW_BEACON = "demo"
     errors = fairdraw_errors()
     assert "STRIPE_SECRET_KEY" in errors["fairdraw.E001"]
     assert "STRIPE_WEBHOOK_SECRET" in errors["fairdraw.E002"]
@@ -154,11 +156,19 @@ def test_deploy_check_fails_when_settings_were_overridden(settings):
     assert "CELERY_BROKER_URL" in errors["fairdraw.E004"]
     assert "FAIRDRAW_DEV_TOOLS" in errors["fairdraw.E005"]
     assert "FAIRDRAW_RECEIPT_KEYS" in errors["fairdraw.E006"]
+    assert "FAIRDRAW_BEACON is 'demo'" in errors["fairdraw.E007"]
     # The published development key is refused under any key id.
     settings.FAIRDRAW_RECEIPT_KEYS = (
         f"{RECEIPT_KEYS},{DEV_RECEIPT_KEYS.replace('dev-not-secret', 'x')}"
     )
     assert "development key" in fairdraw_errors()["fairdraw.E006"]
+
+
+def test_production_draws_with_drand_by_default():
+    code = SETUP + "; from django.conf import settings; print(settings.FAIRDRAW_BEACON)"
+    result = run_python(code, production_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "drand"
 
 
 def test_production_logs_one_line_per_optional_service_that_is_off():
@@ -357,7 +367,6 @@ def test_pages_keep_serving_when_the_cache_is_down(client, settings):
     draw = draw_perform(
         competition=closed_competition,
         mode=Draw.Mode.AUTOMATIC,
-        entropy="beacon 9",
         now=after_end(closed_competition),
     )
     open_one = active_competition()

@@ -6,15 +6,20 @@ wherever they happen.
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.utils.translation import ngettext
 
-from core.admin_helpers import confirm_page, is_confirmed
+from core.admin_helpers import CONFIRMED, confirm_page, is_confirmed
+from draws.exceptions import DrawError
+from draws.models import Redraw
 
 from .exceptions import WinnerError
 from .models import Winner
 from .services import (
     winner_announce,
     winner_approve,
+    winner_disqualify,
     winner_edit,
     winner_hide,
     winner_mark_delivered,
@@ -86,7 +91,15 @@ class WinnerAdmin(admin.ModelAdmin):
     list_select_related = ("competition", "prize", "ticket")
     search_fields = ("display_name", "user__email", "competition__title")
     ordering = ("-created_at", "-id")
-    actions = ("approve", "reject", "publish", "hide", "announce", "mark_delivered")
+    actions = (
+        "approve",
+        "reject",
+        "disqualify",
+        "publish",
+        "hide",
+        "announce",
+        "mark_delivered",
+    )
 
     def has_add_permission(self, request):
         return False  # winners come from draws
@@ -152,6 +165,56 @@ class WinnerAdmin(admin.ModelAdmin):
             "Rejected %d winner(s).",
             reason=request.POST.get("reason", ""),
         )
+        return None
+
+    @admin.action(
+        description="Disqualify selected winners and redraw their prizes", permissions=["change"]
+    )
+    def disqualify(self, request, queryset):
+        if not is_confirmed(request):
+            request.current_app = self.admin_site.name
+            return TemplateResponse(
+                request,
+                "winners/admin/disqualify.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Disqualify these winners and redraw their prizes?",
+                    "opts": self.model._meta,
+                    "action": "disqualify",
+                    "items": [
+                        f"Ticket #{w.ticket.number} ({w.display_name}): {w.prize.title} "
+                        f"({w.competition})"
+                        for w in queryset.select_related("ticket", "prize", "competition")
+                    ],
+                    "reasons": Redraw.Reason.choices,
+                    "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                    "confirmed_name": CONFIRMED,
+                    "media": self.media,
+                },
+            )
+        done = 0
+        for winner in queryset.select_related("prize", "ticket"):
+            try:
+                winner_disqualify(
+                    winner=winner,
+                    by=request.user,
+                    reason=request.POST.get("reason_code", ""),
+                    detail=request.POST.get("reason", ""),
+                )
+            except (WinnerError, DrawError) as refusal:
+                self.message_user(
+                    request, f"Ticket #{winner.ticket.number}: {refusal}", messages.ERROR
+                )
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                f"Disqualified {done} winner(s); each prize is redrawn once its beacon round "
+                "is out (see the draw page).",
+                messages.SUCCESS,
+            )
         return None
 
     @admin.action(description="Publish selected winners to Champions", permissions=["change"])

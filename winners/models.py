@@ -25,7 +25,9 @@ class Winner(models.Model):
         REJECTED = "rejected", "Rejected"
 
     competition = models.ForeignKey(Competition, on_delete=models.PROTECT, related_name="winners")
-    prize = models.OneToOneField(Prize, on_delete=models.PROTECT, related_name="winner")
+    # One standing winner per prize (constraint below); a disqualified (rejected) one stays on
+    # record next to the winner of the redraw (draws.models.Redraw).
+    prize = models.ForeignKey(Prize, on_delete=models.PROTECT, related_name="winners")
     draw = models.ForeignKey(
         Draw, on_delete=models.PROTECT, null=True, blank=True, related_name="winners"
     )
@@ -61,6 +63,11 @@ class Winner(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["competition", "ticket"], name="winner_ticket_wins_once"
+            ),
+            models.UniqueConstraint(
+                fields=["prize"],
+                condition=~Q(verification_status="rejected"),
+                name="winner_one_standing_per_prize",
             ),
             models.CheckConstraint(
                 condition=Q(is_published=False) | Q(published_at__isnull=False),

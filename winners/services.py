@@ -201,3 +201,42 @@ def winner_announce(*, winner: Winner, by, now=None) -> Winner:
     winner_announcement(winner)  # the key carries announced_at: a new send, a new message
     _audit(winner, by=by, action="winner.announce", before=before, note=winner.announcement)
     return winner
+
+
+@transaction.atomic
+def winner_disqualify(
+    *, winner: Winner, by, reason: str, detail: str, redraw: bool = True, now=None
+) -> Winner:
+    """Disqualify a winner (failed age or identity check, no reply by the deadline, …) for a
+    recorded reason, and have their prize drawn again from the same frozen ledger with the next
+    announced beacon round, excluding every earlier winner of the competition
+    (`draws.services.redraw_announce`). Both steps audited; the redraw is public."""
+    from draws.models import Redraw
+    from draws.services import redraw_announce
+
+    detail = (detail or "").strip()
+    if reason not in Redraw.Reason.values or not detail:
+        raise WinnerError("Choose a reason and describe it: both are published on the draw page.")
+    winner, _before = _locked(winner)
+    if winner.verification_status == Winner.Verification.REJECTED:
+        raise WinnerError("This winner has already been disqualified.")
+    shown_name = winner.display_name if winner.is_published else ""
+    label = Redraw.Reason(reason).label
+    winner = winner_reject(winner=winner, by=by, reason=f"{label}: {detail}", now=now)
+    if redraw and winner.draw_id is not None and winner.ledger_index is not None:
+        excluded = Winner.objects.filter(
+            competition_id=winner.competition_id, ledger_index__isnull=False
+        ).values_list("ledger_index", flat=True)
+        redraw_announce(
+            competition=winner.competition,
+            prize=winner.prize,
+            disqualified_ticket=winner.ticket,
+            disqualified_index=winner.ledger_index,
+            disqualified_name=shown_name,
+            excluded_indexes=list(excluded),
+            reason=reason,
+            detail=detail,
+            by=by,
+            now=now,
+        )
+    return winner

@@ -399,6 +399,30 @@ FAIRDRAW_POSTAL_ENTRY_ADDRESS = env.str(
     default="Fairdraw Free Entry, PO Box 1234, Leeds LS1 1AA",
 )
 
+# The public randomness beacon a draw mixes in (docs/architecture.md §4.3, draws/beacon.py):
+# "drand" (League of Entropy quicknet, production) or "demo" (a local key, clearly labelled,
+# for development and tests; production refuses it). The round is fixed at activation: the
+# first one at or after the close plus FAIRDRAW_BEACON_MARGIN_SECONDS.
+FAIRDRAW_BEACON = env.str("FAIRDRAW_BEACON", default="demo")
+FAIRDRAW_BEACON_MARGIN_SECONDS = env.int("FAIRDRAW_BEACON_MARGIN_SECONDS", default=60)
+FAIRDRAW_DRAND_RELAYS = env.list(
+    "FAIRDRAW_DRAND_RELAYS",
+    default=[
+        "https://api.drand.sh",
+        "https://drand.cloudflare.com",
+        "https://api2.drand.sh",
+        "https://api3.drand.sh",
+    ],
+)
+FAIRDRAW_BEACON_TIMEOUT_SECONDS = env.float("FAIRDRAW_BEACON_TIMEOUT_SECONDS", default=5.0)
+# Rounds of asking every relay in turn, with a growing pause between rounds.
+FAIRDRAW_BEACON_ATTEMPTS = env.int("FAIRDRAW_BEACON_ATTEMPTS", default=3)
+FAIRDRAW_BEACON_BACKOFF_SECONDS = env.float("FAIRDRAW_BEACON_BACKOFF_SECONDS", default=1.0)
+# Operators are alerted when a round this long overdue still cannot be fetched and verified.
+FAIRDRAW_BEACON_ALERT_AFTER_SECONDS = env.int("FAIRDRAW_BEACON_ALERT_AFTER_SECONDS", default=600)
+# The demo beacon's Ed25519 private key (64 hex characters); empty: a fixed development key.
+FAIRDRAW_DEMO_BEACON_KEY = env.str("FAIRDRAW_DEMO_BEACON_KEY", default="")
+
 # LOG_FORMAT=json: one JSON object per line (config/logging.py); every line carries the id of
 # the request it was written for (X-Request-ID), and each request logs one "fairdraw.request" line.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")

@@ -23,6 +23,8 @@ from .base import (
 
 DEBUG = False
 FAIRDRAW_DEV_TOOLS = False
+# Draws use the real drand beacon; config/checks.py refuses the demo one.
+FAIRDRAW_BEACON = env.str("FAIRDRAW_BEACON", default="drand")
 
 # Never fall back silently to a development stand-in: name every missing variable at once.
 _missing = []

@@ -22,3 +22,9 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 FAIRDRAW_PAGE_CACHE_SECONDS = 0
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405
 CELERY_TASK_EAGER_PROPAGATES = True
+# Draws in tests use the demo beacon (tests of the drand path point it at a local fake relay);
+# the back-off between relay rounds is not waited for.
+FAIRDRAW_BEACON = "demo"
+FAIRDRAW_BEACON_MARGIN_SECONDS = 0  # tests move the clock by minutes; rule tests set it
+FAIRDRAW_BEACON_BACKOFF_SECONDS = 0.0
+FAIRDRAW_DRAND_RELAYS = ["http://127.0.0.1:9"]  # never the real network

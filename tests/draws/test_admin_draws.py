@@ -7,7 +7,7 @@ from django.urls import reverse
 from competitions.models import Competition
 from draws.models import Draw, DrawLogEntry
 from draws.services import draw_perform
-from tests.factories import UserFactory
+from tests.factories import UserFactory, beacon_rebind
 from tickets.models import Ticket
 
 from .conftest import after_end
@@ -32,8 +32,7 @@ def ended(closed_competition):
         ends_at=now - timedelta(minutes=5),
         draw_at=now + timedelta(hours=1),
     )
-    closed_competition.refresh_from_db()
-    return closed_competition
+    return beacon_rebind(closed_competition)
 
 
 def test_change_page_has_the_draw_section(admin_client, ended):
@@ -53,6 +52,8 @@ def test_perform_draw_now_confirms_then_draws(admin_client, admin_user, ended):
     assert "earlier than advertised" in html
     assert not Draw.objects.exists()  # GET changes nothing
 
+    assert "entropy" not in html  # nothing for staff to type: the beacon round is announced
+    assert f"round {ended.beacon_round}" in html
     response = admin_client.post(
         url("competitions_competition_draw", ended.pk), {"entropy": "drand 99"}
     )
@@ -61,7 +62,7 @@ def test_perform_draw_now_confirms_then_draws(admin_client, admin_user, ended):
     assert response.url == url("draws_draw_change", draw.pk)
     assert draw.mode == Draw.Mode.ADMIN
     assert draw.performed_by == admin_user
-    assert draw.entropy == "drand 99"
+    assert draw.entropy != "drand 99" and draw.beacon_round == ended.beacon_round
     assert draw.status == Draw.Status.COMPLETED
 
     again = admin_client.post(url("competitions_competition_draw", ended.pk), {}, follow=True)
@@ -167,7 +168,7 @@ def test_staff_draw_steps_are_in_the_audit_log(admin_client, admin_user, ended):
     from core.models import AuditEntry
 
     admin_client.post(url("competitions_competition_draw_automatic", ended.pk))
-    admin_client.post(url("competitions_competition_draw", ended.pk), {"entropy": ""})
+    admin_client.post(url("competitions_competition_draw", ended.pk), {})
 
     entries = AuditEntry.objects.filter(object_id=str(ended.pk), actor=admin_user)
     actions = set(entries.values_list("action", flat=True))

@@ -9,7 +9,7 @@ from competitions.models import Competition
 from draws.models import Draw
 from draws.verification import all_ok, verify_draw
 from tests.celery_worker import wait_until
-from tests.factories import UserFactory, active_competition, correct_answer
+from tests.factories import UserFactory, active_competition, beacon_rebind, correct_answer
 from tickets.services import order_record_paid
 
 
@@ -26,6 +26,7 @@ def test_beat_draws_a_due_competition_automatically(celery_beat_worker):
     Competition.objects.filter(pk=competition.pk).update(
         ends_at=now - timedelta(seconds=2), draw_at=now - timedelta(seconds=1)
     )
+    beacon_rebind(competition)
     waiting = active_competition()  # on sale: never drawn
 
     wait_until(

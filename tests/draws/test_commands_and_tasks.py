@@ -13,7 +13,7 @@ from competitions.models import Competition
 from draws import tasks
 from draws.exceptions import DrawBusy
 from draws.models import Draw
-from tests.factories import active_competition
+from tests.factories import active_competition, beacon_rebind
 from tickets.models import Ticket
 
 from .conftest import buy
@@ -29,8 +29,7 @@ def close(competition, *, draw_in=timedelta(minutes=-1), **fields):
         draw_at=now + draw_in,
         **fields,
     )
-    competition.refresh_from_db()
-    return competition
+    return beacon_rebind(competition)
 
 
 def out_of(command, *args):
@@ -41,9 +40,10 @@ def out_of(command, *args):
 
 def test_draw_command_draws_before_the_advertised_time(closed_competition):
     close(closed_competition, draw_in=timedelta(hours=3))
-    output = out_of("draw", closed_competition.slug, "--entropy", "beacon 5")
+    output = out_of("draw", closed_competition.slug)
     draw = Draw.objects.get()
-    assert draw.mode == Draw.Mode.ADMIN and draw.entropy == "beacon 5"
+    assert draw.mode == Draw.Mode.ADMIN and draw.beacon_round == closed_competition.beacon_round
+    assert f"beacon round {draw.beacon_round} (demo beacon)" in output
     assert draw.seed in output and "prize 1: ticket #" in output
     with pytest.raises(CommandError, match="already been drawn"):
         call_command("draw", str(closed_competition.pk))
@@ -116,3 +116,15 @@ def test_draw_task_retries_when_the_competition_is_locked(closed_competition, mo
     with pytest.raises(RuntimeError, match="retry"):
         tasks.draw_competition.run(closed_competition.pk)
     assert len(attempts) == 1 and isinstance(retried[0], DrawBusy)
+
+
+def test_draw_command_says_it_waits_for_the_beacon_round():
+    """Entries closed but the announced round is not out: nothing drawn, and the command says
+    which round it waits for (beat will draw once it is)."""
+    competition = active_competition(max_tickets=4, max_tickets_per_user=4)
+    from tests.draws.conftest import buy
+
+    buy(competition, quantity=4)  # sold out: closed, but its round follows the advertised end
+    output = out_of("draw", competition.slug)
+    assert "not drawn yet" in output and f"round {competition.beacon_round}" in output
+    assert not Draw.objects.filter(status=Draw.Status.COMPLETED).exists()

@@ -74,7 +74,7 @@ def test_draw_uses_the_frozen_ledger_row(closed_competition):
     assert Draw.objects.count() == 1
     assert list(
         DrawLogEntry.objects.filter(competition=closed_competition).values_list("action", flat=True)
-    ) == ["seed_committed", "ledger_frozen", "drawn"]
+    ) == ["seed_committed", "beacon_round_announced", "ledger_frozen", "drawn"]
 
 
 @pytest.mark.parametrize("change", ["refund", "insert"])

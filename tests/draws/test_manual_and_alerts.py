@@ -1,10 +1,10 @@
-"""Manual winner entries, entropy, and what a draw tells people (through the outbox)."""
+"""Manual winner entries, no staff-chosen randomness, and what a draw tells people (through the outbox)."""
 
 import pytest
 from django.utils import timezone
 
 from competitions.lifecycle import Status
-from draws.exceptions import InvalidEntropy, ManualEntryInvalid
+from draws.exceptions import ManualEntryInvalid
 from draws.fairness import winning_indexes
 from draws.models import Draw, DrawLogEntry
 from draws.selectors import ledger_index_of
@@ -47,7 +47,7 @@ def test_manual_winner_is_recorded_as_manual(closed_competition):
     expected = winning_indexes(
         seed=draw.seed,
         ledger_hash=draw.ledger_hash,
-        entropy="",
+        entropy=draw.entropy,
         count=draw.entry_count,
         prizes=3,
         fixed=(first.ledger_index,),
@@ -86,15 +86,20 @@ def test_manual_draw_cannot_bypass_random_mode_checks():
         draw_perform(competition=active_competition(), mode=Draw.Mode.MANUAL)
 
 
-@pytest.mark.parametrize("entropy", ["x" * 201, "two\nlines"])
-def test_entropy_must_be_one_short_line(closed_competition, entropy):
-    with pytest.raises(InvalidEntropy):
+def test_staff_cannot_give_the_randomness(closed_competition):
+    """The randomness is the announced beacon round: no service takes one from staff."""
+    with pytest.raises(TypeError):
         draw_perform(
             competition=closed_competition,
             mode=Draw.Mode.ADMIN,
-            entropy=entropy,
+            entropy="my lucky number",
             now=after_end(closed_competition),
         )
+    with pytest.raises(TypeError):
+        draw_perform_manual(
+            competition=closed_competition, ticket_number=1, reason="x", by=None, entropy="1"
+        )
+    assert not Draw.objects.filter(status=Draw.Status.COMPLETED).exists()
 
 
 def test_winners_and_operators_are_told_through_the_outbox(closed_competition, admins):

@@ -101,12 +101,11 @@ def test_page_after_the_draw_shows_everything_and_live_checks(client, closed_com
     draw = draw_perform(
         competition=closed_competition,
         mode=Draw.Mode.AUTOMATIC,
-        entropy="beacon 77",
         now=after_end(closed_competition),
     )
     response = client.get(page_url(closed_competition))
     html = response.content.decode()
-    for value in (draw.seed, draw.seed_commitment, draw.ledger_hash, "beacon 77"):
+    for value in (draw.seed, draw.seed_commitment, draw.ledger_hash, draw.entropy):
         assert value in html
     for winner in draw.winners.all():
         assert f"#{winner.ticket.number}" in html
@@ -174,7 +173,7 @@ def test_api_before_and_after_the_draw(client, closed_competition):
     assert body["seed"] == draw.seed
     assert body["ledgerHash"] == draw.ledger_hash
     assert body["entryCount"] == 12
-    assert body["entropy"] == ""
+    assert body["entropy"] == draw.entropy == body["beacon"]["randomness"]
     assert [w["prizePosition"] for w in body["winners"]] == [1, 2, 3]
     assert body["winningIndex"] == draw.winning_index
     assert body["winningNumber"] == draw.winning_ticket.number
@@ -244,7 +243,6 @@ def test_downloaded_script_verifies_the_downloaded_data(
         draw_perform(
             competition=closed_competition,
             mode=Draw.Mode.ADMIN,
-            entropy="drand 123",
             now=after_end(closed_competition),
         )
     download_all(client, closed_competition, tmp_path)
@@ -295,7 +293,8 @@ def test_script_takes_the_values_by_hand(client, closed_competition, tmp_path):
     download_all(client, closed_competition, tmp_path)
     winners = ",".join(str(w.ticket.number) for w in draw.winners.order_by("prize__position"))
     args = ["ledger.txt", "--seed", draw.seed, "--commitment", draw.seed_commitment]
-    args += ["--ledger-hash", draw.ledger_hash, "--prizes", "3", "--winners", winners]
+    args += ["--ledger-hash", draw.ledger_hash, "--entropy", draw.entropy]
+    args += ["--prizes", "3", "--winners", winners]
     result = run_script(tmp_path, *args)
     assert result.returncode == 0, result.stdout + result.stderr
     wrong = run_script(tmp_path, *args[:-1], "1,2,3")
@@ -313,7 +312,7 @@ def test_script_uses_only_the_standard_library():
         for line in source.splitlines()
         if line.startswith(("import ", "from "))
     }
-    assert imports <= {"argparse", "hashlib", "hmac", "json", "sys"}
+    assert imports <= {"argparse", "hashlib", "hmac", "json", "sys", "time"}
 
 
 def test_api_shows_each_winners_verification_and_announcement(client, closed_competition):

@@ -1,5 +1,6 @@
 """Performing a draw: once, only after the end, only among valid entries, and checkably."""
 
+import hashlib
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -8,7 +9,9 @@ from django.utils import timezone
 
 from competitions.lifecycle import Status
 from competitions.models import Competition
-from draws.exceptions import AlreadyDrawn, DrawNotDue
+from competitions.services import competition_change_dates
+from draws.beacon import round_time
+from draws.exceptions import AlreadyDrawn, BeaconPending, DrawNotDue
 from draws.fairness import LedgerHasher, commitment_for, winning_indexes
 from draws.models import Draw, DrawLogEntry
 from draws.services import draw_perform
@@ -76,15 +79,39 @@ def test_draw_refused_before_the_end(sold_competition):
     assert not Winner.objects.exists()
 
 
-def test_draw_allowed_from_the_end_time(sold_competition):
-    result = draw(sold_competition, now=sold_competition.ends_at)
+def test_draw_waits_for_the_announced_beacon_round(sold_competition):
+    published = round_time(sold_competition.beacon_round)
+    assert published >= sold_competition.ends_at
+    with pytest.raises(BeaconPending, match=f"round {sold_competition.beacon_round}"):
+        draw(sold_competition, now=published - timedelta(seconds=1))
+    sold_competition.refresh_from_db()
+    assert sold_competition.status != Status.DRAWN
+    assert not Draw.objects.filter(status=Draw.Status.COMPLETED).exists()
+    result = draw(sold_competition, now=published)
     assert result.status == Draw.Status.COMPLETED
+    assert result.beacon_round == sold_competition.beacon_round
 
 
-def test_sold_out_competition_can_be_drawn_by_staff_before_its_end_time():
+def test_sold_out_competition_is_drawn_once_staff_bring_the_close_forward():
+    """Sold out early, a competition still waits for the round announced for its close; staff
+    bringing the close forward moves the round by the same rule (from now), publicly."""
     competition = active_competition(max_tickets=4, max_tickets_per_user=4)
     buy(competition, quantity=4)
-    result = draw(competition, mode=Draw.Mode.ADMIN, now=timezone.now())
+    now = timezone.now()
+    with pytest.raises(BeaconPending):
+        draw(competition, mode=Draw.Mode.ADMIN, now=now)
+    staff = UserFactory(is_staff=True)
+    competition = competition_change_dates(
+        competition=competition,
+        by=staff,
+        starts_at=competition.starts_at,
+        ends_at=now,
+        draw_at=now,
+        now=now,
+    )
+    moved = DrawLogEntry.objects.get(action="beacon_round_moved")
+    assert moved.data["round"] == competition.beacon_round and moved.actor == staff
+    result = draw(competition, mode=Draw.Mode.ADMIN, now=round_time(competition.beacon_round))
     assert result.status == Draw.Status.COMPLETED
 
 
@@ -171,9 +198,11 @@ def test_draw_picks_winners_and_publishes_verification_data(sold_competition):
 
 
 def test_anyone_can_recompute_the_winners_from_published_data(sold_competition):
-    result = draw(sold_competition, entropy="drand:4815162342")
+    result = draw(sold_competition)
     result.refresh_from_db()
-    assert result.entropy == "drand:4815162342"
+    # The randomness is the announced beacon round's: SHA-256 of its signature.
+    assert result.beacon_round == sold_competition.beacon_round
+    assert result.entropy == hashlib.sha256(bytes.fromhex(result.beacon_signature)).hexdigest()
 
     indexes = winning_indexes(
         seed=result.seed,
@@ -189,8 +218,8 @@ def test_anyone_can_recompute_the_winners_from_published_data(sold_competition):
     assert [w.ticket.number for w in winners] == [numbers[i] for i in indexes]
 
 
-def test_entropy_is_part_of_the_outcome(sold_competition):
-    result = draw(sold_competition, entropy="beacon-1")
+def test_beacon_randomness_is_part_of_the_outcome(sold_competition):
+    result = draw(sold_competition)
     without = winning_indexes(
         seed=result.seed,
         ledger_hash=result.ledger_hash,
@@ -207,7 +236,7 @@ def test_draw_is_logged(sold_competition):
     actions = list(
         DrawLogEntry.objects.filter(competition=sold_competition).values_list("action", flat=True)
     )
-    assert actions == ["seed_committed", "ledger_frozen", "drawn"]
+    assert actions == ["seed_committed", "beacon_round_announced", "ledger_frozen", "drawn"]
     drawn = DrawLogEntry.objects.get(action="drawn")
     assert drawn.draw == result
     assert drawn.data["winning_numbers"] == [
@@ -222,7 +251,7 @@ def test_second_draw_is_refused_and_changes_nothing(sold_competition):
     with pytest.raises(AlreadyDrawn):
         draw(sold_competition)
     with pytest.raises(AlreadyDrawn):
-        draw(sold_competition, mode=Draw.Mode.ADMIN, entropy="try again")
+        draw(sold_competition, mode=Draw.Mode.ADMIN)
 
     assert list(Draw.objects.values_list("pk", flat=True)) == [first.pk]
     assert sorted(Winner.objects.values_list("ticket_id", flat=True)) == winners
@@ -300,7 +329,9 @@ def test_failed_draw_leaves_nothing_behind(sold_competition, monkeypatch):
     assert not Draw.objects.exists()
     assert not Winner.objects.exists()
     # Only the failure itself is recorded (after the rollback), for the operators.
-    failed = DrawLogEntry.objects.exclude(action="seed_committed").get()
+    failed = DrawLogEntry.objects.exclude(
+        action__in=["seed_committed", "beacon_round_announced"]
+    ).get()
     assert failed.action == "draw_failed"
     assert "database went away" in failed.message
     # And the real draw still works afterwards.

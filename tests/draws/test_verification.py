@@ -33,7 +33,6 @@ def drawn(big_competition):
     return draw_perform(
         competition=big_competition,
         mode=Draw.Mode.ADMIN,
-        entropy="drand 4815162342",
         now=after_end(big_competition),
     )
 
@@ -180,3 +179,25 @@ def test_command_refuses_unknown_or_undrawn_competitions():
         call_command("verify_draw", "no-such-thing")
     with pytest.raises(CommandError, match="no draw yet"):
         call_command("verify_draw", str(active_competition().pk))
+
+
+@pytest.mark.parametrize(
+    "tamper, words",
+    [
+        ({"beacon_signature": "00" * 64}, "the round's signature verifies"),
+        ({"beacon_round": 7}, "Beacon round matches the competition's announced round"),
+        ({"entropy": "ab" * 32}, "randomness used is SHA-256(signature)"),
+    ],
+    ids=["signature", "round", "randomness"],
+)
+def test_changed_beacon_is_caught(drawn, tamper, words):
+    Draw.objects.filter(pk=drawn.pk).update(**tamper)
+    assert any(words in name for name in failed_names(drawn)), failed_names(drawn)
+
+
+def test_changed_winner_is_caught(drawn):
+    from winners.models import Winner
+
+    winner = Winner.objects.filter(draw=drawn).order_by("prize__position").first()
+    Winner.objects.filter(pk=winner.pk).update(ledger_index=(winner.ledger_index + 1) % 200)
+    assert any("winning index" in name for name in failed_names(drawn))

@@ -20,6 +20,13 @@ The rules it applies (the same as the site's draws/fairness.py):
   v % count was already chosen for an earlier prize; otherwise the index is v % count;
 - the winner of prize k is the ticket at that index (0-based) in the ledger.
 A manual winner entry fixes the 1st prize's index; later prizes follow the same rule.
+The entropy is the randomness of a drand "quicknet" round announced when the competition
+opened: randomness = SHA-256(signature), checked here. The round's BLS signature is checked too
+when the py_ecc package is installed (pip install "py-ecc>=8,<9"); otherwise the script prints
+the round and a relay address to compare it with. A redraw (a disqualified winner's prize drawn
+again) uses the same rule with its own announced round's randomness, skipping every earlier
+winner's index.
+
 One prize per customer (draw.json says "onePrizePerCustomer": true): also download the owners
 list (one pseudonymous owner label per ledger line) and run
     python3 verify_draw.py draw.json ledger.txt owners.txt
@@ -40,8 +47,17 @@ import hashlib
 import hmac
 import json
 import sys
+import time
 
 SPACE = 1 << 256
+QUICKNET_CHAIN = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"
+QUICKNET_PUBLIC_KEY = (
+    "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c"
+    "8c4b450b6a0a6c3ac6a5776a2d1064510d1fec758c921cc22b0e17e63aaf4bcb"
+    "5ed66304de9cf809bd274ca73bab4af5a6e9c76a4bc09e76eae8991ef5ece45a"
+)
+GENESIS, PERIOD = 1692803367, 3
+BLS_DST = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_"
 
 
 def winning_indexes(seed, ledger_hash, entropy, count, prizes, fixed=()):
@@ -95,6 +111,90 @@ def read_owners(path):
             sha.update(line)
             labels.append(int(line))
     return sha.hexdigest(), labels
+
+
+def redraw_index(seed, ledger_hash, entropy, count, prize, excluded):
+    excluded = set(excluded)
+    if count <= 0 or len({i for i in excluded if 0 <= i < count}) >= count:
+        return None
+    limit, attempt = SPACE - SPACE % count, 0
+    while True:
+        message = f"{ledger_hash}|{entropy}|{prize}|{attempt}".encode()
+        digest = hmac.new(bytes.fromhex(seed), message, hashlib.sha256).digest()
+        value = int.from_bytes(digest, "big")
+        attempt += 1
+        if value < limit and value % count not in excluded:
+            return value % count
+
+
+def round_message(number):
+    return hashlib.sha256(number.to_bytes(8, "big")).digest()
+
+
+def verify_signature(beacon):
+    """True or False when the signature can be checked here, None when it cannot."""
+    number, signature = beacon["round"], beacon.get("signature") or ""
+    if beacon.get("chain") == QUICKNET_CHAIN:
+        try:
+            from py_ecc.bls.g2_primitives import subgroup_check
+            from py_ecc.bls.hash_to_curve import hash_to_G1
+            from py_ecc.bls.point_compression import decompress_G1, decompress_G2
+            from py_ecc.optimized_bls12_381 import FQ12, G2, final_exponentiate, neg, pairing
+        except ImportError:
+            return None
+        try:
+            sig, key = bytes.fromhex(signature), bytes.fromhex(QUICKNET_PUBLIC_KEY)
+            point = decompress_G1(int.from_bytes(sig, "big"))
+            public = decompress_G2(
+                (int.from_bytes(key[:48], "big"), int.from_bytes(key[48:], "big"))
+            )
+        except (ValueError, TypeError):
+            return False
+        if len(sig) != 48 or not subgroup_check(point):
+            return False
+        hashed = hash_to_G1(round_message(number), BLS_DST, hashlib.sha256)
+        product = pairing(neg(G2), point, final_exponentiate=False) * pairing(
+            public, hashed, final_exponentiate=False
+        )
+        return final_exponentiate(product) == FQ12.one()
+    if beacon.get("demo"):
+        try:
+            from cryptography.exceptions import InvalidSignature
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+        except ImportError:
+            return None
+        try:
+            key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(beacon["publicKey"]))
+            key.verify(bytes.fromhex(signature), round_message(number))
+        except (ValueError, KeyError, TypeError, InvalidSignature):
+            return False
+        return True
+    return False
+
+
+def check_beacon(check, label, beacon, announced, used_entropy):
+    """The round is the announced one, its randomness is SHA-256(signature) and is what was
+    mixed in, and (when it can be checked here) its signature verifies."""
+    number = beacon.get("round")
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(GENESIS + (number - 1) * PERIOD))
+    name = "demo beacon (a local stand-in, not drand)" if beacon.get("demo") else "drand quicknet"
+    print(f"  {label}: {name} round {number}, published {when}")
+    check(f"{label}: beacon round is the one announced", number == announced, announced, number)
+    signature = beacon.get("signature") or ""
+    try:
+        actual = hashlib.sha256(bytes.fromhex(signature)).hexdigest()
+    except ValueError:
+        actual = "(signature is not hex)"
+    randomness = beacon.get("randomness")
+    check(f"{label}: randomness = SHA-256(signature)", randomness == actual, actual, randomness)
+    check(f"{label}: that randomness is what was mixed in", used_entropy == randomness,
+          randomness, used_entropy)  # fmt: skip
+    verified = verify_signature(beacon)
+    if verified is None:
+        print(f"  note: install py-ecc to check the signature here, or compare round {number}")
+        print(f"        with https://api.drand.sh/{QUICKNET_CHAIN}/public/{number}")
+    else:
+        check(f"{label}: the round's signature verifies", verified, "a valid signature", signature)
 
 
 def read_ledger(path, wanted):
@@ -190,7 +290,9 @@ def main(argv=None):
         check("no owner wins twice", len(won) == len(set(won)), "distinct labels", won)
     else:
         indexes = winning_indexes(seed, ledger_hash, entropy, published_count, prizes, fixed)
-    file_hash, count, ascending, found = read_ledger(ledger_path, set(indexes))
+    redraws = [r for r in data.get("redraws") or [] if r.get("status") != "pending"]
+    wanted = set(indexes) | {r["ledgerIndex"] for r in redraws if r.get("ledgerIndex") is not None}
+    file_hash, count, ascending, found = read_ledger(ledger_path, wanted)
     check(
         "ledger file hashes to the published ledger hash",
         file_hash == ledger_hash,
@@ -217,6 +319,29 @@ def main(argv=None):
             print("  " + label)
     if len(claimed) > len(indexes):
         check("number of winners", False, len(indexes), len(claimed))
+    beacon = data.get("beacon")
+    if beacon and beacon.get("signature"):
+        check_beacon(check, "draw", beacon, beacon.get("announcedRound"), entropy)
+    won = set(indexes)
+    for redraw in redraws:
+        label = f"redraw {redraw['sequence']} (prize {redraw['prizePosition']})"
+        print(f"  {label}: ticket #{redraw['disqualifiedTicketNumber']} disqualified, "
+              f"{redraw['reasonLabel']}: {redraw['reasonDetail']}")  # fmt: skip
+        check(f"{label}: the disqualified ticket had won", redraw["disqualifiedLedgerIndex"] in won)
+        check(f"{label}: every earlier winner is excluded",
+              sorted(redraw["excludedIndexes"]) == sorted(won), sorted(won),
+              sorted(redraw["excludedIndexes"]))  # fmt: skip
+        check_beacon(check, label, redraw["beacon"], redraw["beacon"]["round"],
+                     redraw["beacon"]["randomness"])  # fmt: skip
+        index = redraw_index(seed, ledger_hash, redraw["beacon"]["randomness"] or "",
+                             published_count, redraw["prizePosition"], won)  # fmt: skip
+        check(f"{label}: new winning index recomputed", index == redraw["ledgerIndex"], index,
+              redraw["ledgerIndex"])  # fmt: skip
+        if index is not None:
+            number = found.get(index)
+            check(f"{label}: ledger index {index} → ticket #{number}",
+                  number == redraw["ticketNumber"], f"#{redraw['ticketNumber']}", f"#{number}")  # fmt: skip
+            won.add(index)
     print("All checks passed." if all(results) else "Some checks FAILED.")
     return 0 if all(results) else 1
 
