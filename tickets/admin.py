@@ -22,6 +22,7 @@ from competitions.lifecycle import Status
 from competitions.models import Competition
 from core.admin_helpers import ReadOnlyAdminMixin, confirm_page, is_confirmed
 
+from . import admin_discounts  # noqa: F401  (registers the discount codes' admin)
 from .exceptions import TicketError
 from .export import tickets_csv
 from .models import CancellationJob, Order, OrderLine, PaymentEvent, Refund, Ticket
@@ -40,6 +41,8 @@ class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
         "answer",
         "answered_correctly",
         "unit_price",
+        "bundle_discount",
+        "code_discount",
         "line_total",
     )
     readonly_fields = fields
