@@ -8,7 +8,7 @@ Rules (docs/architecture.md §3, "Prices"):
 - A percentage code takes that percentage of what its lines cost after bundles, rounded
   once for the order (33% of £2.50 is £0.825, so £0.83), not line by line.
 - A fixed code takes its amount, at most what its lines cost.
-- Either way the order still costs at least MIN_CHARGE (£0.30, the smallest card payment
+- Either way the order still costs at least FAIRDRAW_MIN_CHARGE (£0.30, the smallest card payment
   Stripe takes in pounds): a code never makes a paid entry free. Free entry is the postal
   route's, recorded as such; a £0 "paid" order would be neither. An order already at the
   minimum gets nothing off, and the code is refused with a message saying why.
@@ -35,7 +35,8 @@ ZERO = Decimal("0.00")
 
 
 def min_charge() -> Decimal:
-    return Decimal(str(getattr(settings, "FAIRDRAW_MIN_CHARGE", "0.30")))
+    """FAIRDRAW_MIN_CHARGE: the least an order may cost once a code is taken off."""
+    return Decimal(str(settings.FAIRDRAW_MIN_CHARGE)).quantize(PENNY)
 
 
 def bundles_for(competition_ids) -> dict[int, list]:
