@@ -7,7 +7,8 @@ Rules (docs/architecture.md §3, "Prices"):
 - Money is Decimal pounds, rounded once to whole pence with ROUND_HALF_UP.
 - A percentage code takes that percentage of what its lines cost after bundles, rounded
   once for the order (33% of £2.50 is £0.825, so £0.83), not line by line.
-- A fixed code takes its amount, at most what its lines cost.
+- A fixed code takes its amount, at most what its lines cost less a penny a ticket (so
+  every ticket keeps a price that a refund can return).
 - Either way the order still costs at least FAIRDRAW_MIN_CHARGE (£0.30, the smallest card payment
   Stripe takes in pounds): a code never makes a paid entry free. Free entry is the postal
   route's, recorded as such; a £0 "paid" order would be neither. An order already at the
@@ -176,7 +177,9 @@ def apply_code(priced: list[PricedLine], code: DiscountCode) -> Decimal:
     else:
         wanted = code.amount
     order_total = sum((x.price.total for x in priced), ZERO)
-    discount = max(min(wanted, base, order_total - min_charge()), ZERO)
+    # Each ticket it covers keeps at least a penny, so every ticket has a price to refund.
+    floor = PENNY * sum(x.price.quantity for x in covered)
+    discount = max(min(wanted, base - floor, order_total - min_charge()), ZERO)
     if discount <= 0:
         raise CodeRefused(
             f"This order is too small for the code {code}: a card payment is at least "

@@ -365,3 +365,16 @@ def test_staff_changes_to_codes_are_audited():
     entries = AuditEntry.objects.filter(object_id=str(new.pk)).order_by("id")
     assert [e.action for e in entries] == ["discount_code.create", "discount_code.edit"]
     assert entries[1].after == {"max_uses": 50}
+
+
+def test_a_fixed_code_leaves_every_ticket_a_penny_to_refund():
+    mine, other = active_competition(), active_competition()  # £2.50 a ticket
+    code("BIG", kind="fixed", amount=D("50.00"), competition=mine)
+
+    order = order_reserve(
+        user=UserFactory(), lines=[line(mine, quantity=2), line(other, quantity=1)], code="BIG"
+    )
+
+    lines = {x.competition_id: x for x in order.lines.all()}
+    assert lines[mine.pk].line_total == D("0.02")  # £5.00 less £4.98
+    assert order.total == D("2.52")

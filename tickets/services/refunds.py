@@ -220,6 +220,11 @@ def order_refund(
                 )
             )
         amount = _refund_amount(order.pk, chosen)
+        if amount <= 0:  # offers took their whole price off (tickets.pricing)
+            raise RefundRefused(
+                "Nothing was paid for these tickets after the order's offers: refund them "
+                "together with others from the same order."
+            )
         Ticket.objects.filter(pk__in=[t.pk for t in chosen]).update(
             status=Ticket.Status.REFUNDED, refunded_at=now
         )
