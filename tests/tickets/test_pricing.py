@@ -378,3 +378,25 @@ def test_a_fixed_code_leaves_every_ticket_a_penny_to_refund():
     lines = {x.competition_id: x for x in order.lines.all()}
     assert lines[mine.pk].line_total == D("0.02")  # £5.00 less £4.98
     assert order.total == D("2.52")
+
+
+def test_a_code_checkout_takes_the_codes_row_after_the_tickets_and_before_the_competitions():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.test_query_counts import counted, takes_a_competition_row
+
+    competition = bundles(active_competition(max_tickets=1000), (5, "10.00"))
+    code("LAUNCH", max_uses=10)
+    with CaptureQueriesContext(connection) as capture:
+        order_reserve(user=UserFactory(), lines=[line(competition, quantity=5)], code="LAUNCH")
+
+    statements = counted(capture.captured_queries)
+    tickets = next(i for i, s in enumerate(statements) if 'INSERT INTO "tickets_ticket"' in s)
+    code_row = [
+        i for i, s in enumerate(statements) if s.startswith('UPDATE "tickets_discountcode"')
+    ]
+    competition_row = [i for i, s in enumerate(statements) if takes_a_competition_row(s)]
+    # One statement each on the shared rows: the code's, then the competition's, last.
+    assert len(code_row) == 1 and competition_row == [len(statements) - 1]
+    assert tickets < code_row[0] < competition_row[0]
