@@ -116,14 +116,22 @@ class OrderLine(models.Model):
     line_total = models.DecimalField(
         **MONEY, help_text="What this line costs: quantity × unit price, less both discounts."
     )
+    # Database defaults too, so rows written in SQL (bench/) need not name the new columns.
     bundle_discount = models.DecimalField(
-        **MONEY, default=0, help_text="Saved by multi-buy bundles (competitions.pricing)."
+        **MONEY,
+        default=0,
+        db_default=0,
+        help_text="Saved by multi-buy bundles (competitions.pricing).",
     )
     code_discount = models.DecimalField(
-        **MONEY, default=0, help_text="This line's share of the order's discount code."
+        **MONEY,
+        default=0,
+        db_default=0,
+        help_text="This line's share of the order's discount code.",
     )
     bundles = models.JSONField(
         default=list,
+        db_default=[],
         blank=True,
         help_text='The bundles bought: [{"quantity": 5, "price": "4.00", "times": 1}, ...].',
     )

@@ -400,3 +400,20 @@ def test_a_code_checkout_takes_the_codes_row_after_the_tickets_and_before_the_co
     # One statement each on the shared rows: the code's, then the competition's, last.
     assert len(code_row) == 1 and competition_row == [len(statements) - 1]
     assert tickets < code_row[0] < competition_row[0]
+
+
+def test_order_lines_written_in_sql_without_the_offer_columns_get_no_discounts():
+    """bench/ writes order lines in SQL naming only the original columns."""
+    from django.db import connection
+
+    competition = active_competition()
+    order = reserve(UserFactory(), competition, quantity=1)
+    other = active_competition()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tickets_orderline (order_id, competition_id, quantity, chosen_numbers,"
+            " answer_id, unit_price, line_total) VALUES (%s, %s, 1, '[]', %s, 2.50, 2.50)",
+            [order.pk, other.pk, other.answers.get(is_correct=True).pk],
+        )
+    written = OrderLine.objects.get(order=order, competition=other)
+    assert (written.bundle_discount, written.code_discount, written.bundles) == (0, 0, [])
