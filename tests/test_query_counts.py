@@ -104,10 +104,10 @@ def drawn_competition(tickets: int, prizes: int) -> Competition:
 
 HOME_MAX = 4  # active competitions, their images, champions
 LIST_MAX = 3
-DETAIL_MAX = 12  # competition + images/answers/prizes, winners, draw, replay, entry form
+DETAIL_MAX = 12  # competition + images/answers/prizes/bundles, winners, draw, replay, entry form
 CHAMPIONS_MAX = 3
 ACCOUNT_MAX = 9  # session, user, tickets, images, winning numbers, orders, lines, wins
-API_LIST_MAX = 3
+API_LIST_MAX = 4  # competitions, their answers, images and bundles (multi-buy prices)
 
 
 def test_home(client, django_assert_max_num_queries, size):
