@@ -417,3 +417,26 @@ def test_order_lines_written_in_sql_without_the_offer_columns_get_no_discounts()
         )
     written = OrderLine.objects.get(order=order, competition=other)
     assert (written.bundle_discount, written.code_discount, written.bundles) == (0, 0, [])
+
+
+def test_duplicating_a_competition_copies_its_bundles_and_a_final_one_keeps_them_fixed():
+    from competitions.exceptions import CompetitionLocked
+    from competitions.services import competition_duplicate, competition_edit_parts
+    from tickets.cancellation import competition_cancel
+
+    staff = UserFactory(is_staff=True)
+    competition = bundles(active_competition(ticket_price=D("0.99")), (5, "4.00"))
+
+    copy = competition_duplicate(competition=competition, by=staff)
+
+    assert [(b.quantity, b.price) for b in copy.bundles.all()] == [(5, D("4.00"))]
+    competition_cancel(competition=competition, by=staff, reason="Prize unavailable")
+    competition.refresh_from_db()
+
+    def add_bundle():
+        Bundle.objects.create(competition=competition, quantity=10, price=D("7.00"))
+        return {"added": ["10 for £7.00"], "changed": [], "deleted": []}
+
+    with pytest.raises(CompetitionLocked):
+        competition_edit_parts(competition=competition, by=staff, part="bundle", save=add_bundle)
+    assert competition.bundles.count() == 1
