@@ -25,6 +25,7 @@ from .models import (
     LOCKED_WHEN_ACTIVATED,
     LOCKED_WHEN_FINAL,
     AnswerChoice,
+    Bundle,
     Competition,
     CompetitionImage,
     Prize,
@@ -101,6 +102,44 @@ MINIMUM_OUTCOME_FIELDS = (
 )
 
 
+class BundleFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        """Each bundle cheaper per ticket than the single price being saved with it."""
+        super().clean()
+        price = getattr(self.instance, "ticket_price", None)
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data or data.get("DELETE") or price is None:
+                continue
+            quantity, total = data.get("quantity"), data.get("price")
+            if quantity and total is not None and total >= price * quantity:
+                form.add_error(
+                    "price",
+                    f"{quantity} single tickets cost £{price * quantity}: a bundle must cost less.",
+                )
+
+
+class BundleInline(admin.TabularInline):
+    """Multi-buy prices ("5 for £4.00"): part of what is sold, so fixed once final."""
+
+    model = Bundle
+    formset = BundleFormSet
+    fields = ("quantity", "price")
+    ordering = ("quantity",)
+    extra = 0
+    verbose_name = "bundle (multi-buy price)"
+    verbose_name_plural = "bundles (multi-buy prices: the cheapest mix is always charged)"
+
+    def has_add_permission(self, request, obj=None):
+        return not is_final(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not is_final(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not is_final(obj) and super().has_delete_permission(request, obj)
+
+
 class CompetitionAdminForm(forms.ModelForm):
     class Meta:
         model = Competition
@@ -132,7 +171,7 @@ class CompetitionAdminForm(forms.ModelForm):
 @admin.register(Competition)
 class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
     form = CompetitionAdminForm
-    inlines = (CompetitionImageInline, AnswerChoiceInline, PrizeInline)
+    inlines = (CompetitionImageInline, AnswerChoiceInline, PrizeInline, BundleInline)
     fieldsets = (
         (None, {"fields": ("title", "slug", "summary", ("status", "live_status"))}),
         ("Prize", {"fields": ("prize_description", ("prize_value", "cash_alternative"))}),

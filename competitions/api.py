@@ -52,12 +52,12 @@ def private(response: JsonResponse) -> JsonResponse:
 
 def _with_answers(queryset):
     return queryset.prefetch_related(
-        Prefetch("answers", queryset=AnswerChoice.objects.order_by("position", "id"))
+        Prefetch("answers", queryset=AnswerChoice.objects.order_by("position", "id")), "bundles"
     )
 
 
 def competition_data(competition: Competition, request, now: datetime) -> dict:
-    """One competition as the API shows it. Expects images and answers prefetched."""
+    """One competition as the API shows it. Expects images, answers and bundles prefetched."""
     return {
         "id": competition.pk,
         "slug": competition.slug,
@@ -66,6 +66,10 @@ def competition_data(competition: Competition, request, now: datetime) -> dict:
         "prizeValue": _money(competition.prize_value),
         "cashAlternative": _money(competition.cash_alternative),
         "ticketPrice": _money(competition.ticket_price),
+        # Multi-buy prices: a line is charged the cheapest mix of these and single tickets.
+        "bundles": [
+            {"quantity": b.quantity, "price": _money(b.price)} for b in competition.bundles.all()
+        ],
         "maxTickets": competition.max_tickets,
         "soldTickets": competition.tickets_sold,
         "ticketsLeft": competition.tickets_left,

@@ -382,6 +382,49 @@ class Prize(models.Model):
         return f"Instant win #{self.ticket_number}: {self.title}"
 
 
+class Bundle(models.Model):
+    """A multi-buy price ("5 tickets for £4.00"): staff set it on the competition; a basket line
+    is priced by the cheapest mix of bundles and single tickets (competitions.pricing), so a
+    bundle never makes an order dearer than single tickets."""
+
+    competition = models.ForeignKey(Competition, on_delete=models.CASCADE, related_name="bundles")
+    quantity = models.PositiveIntegerField(
+        validators=[MinValueValidator(2)], help_text="Tickets in the bundle (2 or more)."
+    )
+    price = models.DecimalField(
+        **MONEY,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="What the whole bundle costs; less per ticket than the single price.",
+    )
+
+    class Meta:
+        ordering = ["competition", "quantity"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["competition", "quantity"], name="bundle_one_price_per_quantity"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gte=2), name="bundle_quantity_above_one"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="bundle_price_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} for £{self.price}"
+
+    def clean(self):
+        """Cheaper per ticket than buying singles (the database cannot compare with the
+        competition's row; the pricing rule ignores a bundle that is not)."""
+        competition = getattr(self, "competition", None)
+        if competition is None or self.quantity is None or self.price is None:
+            return
+        if competition.ticket_price and self.price >= competition.ticket_price * self.quantity:
+            raise ValidationError(
+                {
+                    "price": f"{self.quantity} single tickets cost "
+                    f"£{competition.ticket_price * self.quantity}: a bundle must cost less."
+                }
+            )
+
+
 def ordinal(n: int | None) -> str:
     if n is None:
         return ""

@@ -278,7 +278,7 @@ def _free_slug(slug: str) -> str:
 
 @transaction.atomic
 def competition_duplicate(*, competition: Competition, by) -> Competition:
-    """A new draft with the same details, answers, prizes and images (never the seed, the
+    """A new draft with the same details, answers, prizes, images and bundles (never the seed, the
     counters or the tickets)."""
     source = Competition.objects.get(pk=competition.pk)
     copy = Competition.objects.create(
@@ -313,6 +313,9 @@ def competition_duplicate(*, competition: Competition, by) -> Competition:
     for image in source.images.all():
         image.pk, image.competition = None, copy
         image.save()
+    for bundle in source.bundles.all():
+        bundle.pk, bundle.competition = None, copy
+        bundle.save()
     _audit(
         copy,
         by=by,
@@ -379,6 +382,8 @@ PART_RULES = {
     # What can be won is part of what was sold.
     "prize": lambda c: not c.is_final,
     "competitionimage": lambda c: True,
+    # Multi-buy prices are prices: fixed once drawn or cancelled, like the ticket price.
+    "bundle": lambda c: not c.is_final,
 }
 
 

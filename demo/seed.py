@@ -22,12 +22,12 @@ from PIL import Image, ImageDraw
 
 from accounts.models import User, VerificationMethod
 from accounts.services import user_email_verify
-from competitions.models import AnswerChoice, Competition, CompetitionImage, Prize
+from competitions.models import AnswerChoice, Bundle, Competition, CompetitionImage, Prize
 from competitions.services import competition_activate, competition_sync_statuses
 from core.models import OperatorSettings
 from draws.models import Draw, DrawLogEntry
 from draws.services import draw_perform
-from tickets.models import Order, OrderLine, Receipt, Ticket
+from tickets.models import DiscountCode, DiscountRedemption, Order, OrderLine, Receipt, Ticket
 from tickets.services import order_record_paid, postal_entry_add
 from winners.models import Winner
 from winners.services import winner_approve, winner_publish
@@ -83,6 +83,7 @@ class DemoCompetition:
     draw: bool = False
     auto_draw: bool = True  # off: stays "ended" until staff press "Perform draw now"
     extra_prizes: list[tuple[str, str]] = field(default_factory=list)
+    bundles: tuple[tuple[int, str], ...] = ()  # multi-buy prices: (tickets, price)
 
 
 DEMOS = [
@@ -95,6 +96,7 @@ DEMOS = [
         value="118500",
         cash="105000",
         price="4.99",
+        bundles=((5, "22.50"), (10, "40.00"), (25, "90.00")),
         max_tickets=9999,
         per_user=150,
         colours=("#b3001b", "#3d0008"),
@@ -112,6 +114,7 @@ DEMOS = [
         prize="£10,000 paid by bank transfer within 48 hours of the draw.",
         value="10000",
         price="0.99",
+        bundles=((5, "4.00"), (10, "7.50")),
         max_tickets=4000,
         per_user=200,
         colours=("#0a7d43", "#03301a"),
@@ -130,6 +133,7 @@ DEMOS = [
         value="1999",
         cash="1700",
         price="1.49",
+        bundles=((5, "6.50"), (20, "24.00")),
         max_tickets=300,
         per_user=30,
         colours=("#1d3f8f", "#0b1433"),
@@ -200,6 +204,7 @@ DEMOS = [
         value="49990",
         cash="42000",
         price="2.49",
+        bundles=((10, "22.00"),),
         max_tickets=3000,
         per_user=150,
         colours=("#5a6470", "#1c2026"),
@@ -411,6 +416,8 @@ def _create(
         auto_draw_enabled=demo.auto_draw,
         question=demo.question,
     )
+    for quantity, price in demo.bundles:
+        Bundle.objects.create(competition=competition, quantity=quantity, price=Decimal(price))
     for position, text in enumerate(demo.answers):
         AnswerChoice.objects.create(
             competition=competition, text=text, position=position, is_correct=position == 1
@@ -485,7 +492,38 @@ def seed(*, now=None, stdout=None) -> list[Competition]:
             stdout.write(f"  created {demo.title}")
     competition_sync_statuses(now=now)
     _seed_back_office(customers, now)
+    _seed_codes(now)
     return created
+
+
+# Discount codes customers can try in the basket (README, "Two commands").
+DEMO_CODES = (
+    {"code": "WELCOME10", "description": "10% off a first order", "percent": Decimal("10")},
+    {
+        "code": "CASH2",
+        "description": "£2 off £10,000 Tax-Free Cash tickets (spend £5)",
+        "kind": DiscountCode.Kind.FIXED,
+        "amount": Decimal("2.00"),
+        "min_spend": Decimal("5.00"),
+        "competition_slug": "10000-tax-free-cash",
+    },
+)
+
+
+def _seed_codes(now) -> None:
+    for terms in DEMO_CODES:
+        terms = dict(terms)
+        slug = terms.pop("competition_slug", None)
+        competition = Competition.objects.filter(slug=slug).first() if slug else None
+        DiscountCode.objects.get_or_create(
+            code=terms.pop("code"),
+            defaults={
+                **terms,
+                "competition": competition,
+                "max_uses": 1000,
+                "valid_until": now + timedelta(days=90),
+            },
+        )
 
 
 DEMO_COMPLAINTS = (
@@ -538,6 +576,9 @@ def _seed_back_office(customers: list[User], now) -> None:
 def reset() -> None:
     """Delete the demo competitions and customers (and everything hanging off them)."""
     competitions = Competition.objects.filter(slug__in=[d.slug for d in DEMOS])
+    codes = DiscountCode.objects.filter(code__in=[c["code"] for c in DEMO_CODES])
+    DiscountRedemption.objects.filter(code__in=codes).delete()
+    codes.delete()
     Winner.objects.filter(competition__in=competitions).delete()
     Draw.objects.filter(competition__in=competitions).update(
         winning_ticket=None, status=Draw.Status.NO_ENTRIES

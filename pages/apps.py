@@ -20,11 +20,11 @@ class PagesConfig(AppConfig):
         # starts a new content version, so a staff edit shows on the next request. Sales move
         # the counters with queryset updates, which send no signal: those pages are at most
         # FAIRDRAW_PAGE_CACHE_SECONDS stale, as intended.
-        from competitions.models import AnswerChoice, Competition, CompetitionImage, Prize
+        from competitions.models import AnswerChoice, Bundle, Competition, CompetitionImage, Prize
         from draws.models import Draw
         from winners.models import Winner
 
-        for model in (Competition, CompetitionImage, AnswerChoice, Prize, Draw, Winner):
+        for model in (Competition, CompetitionImage, AnswerChoice, Prize, Bundle, Draw, Winner):
             for signal in (post_save, post_delete):
                 signal.connect(
                     _public_content_changed,

@@ -15,7 +15,8 @@ from winners.models import Winner
 @cached_for_anonymous()
 def competition_detail(request, slug):
     competition = get_object_or_404(
-        Competition.objects.public().prefetch_related("images", "answers", "prizes"), slug=slug
+        Competition.objects.public().prefetch_related("images", "answers", "prizes", "bundles"),
+        slug=slug,
     )
     now = timezone.now()
     status = competition.live_status(now)

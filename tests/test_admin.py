@@ -22,6 +22,7 @@ from competitions.models import Competition, CompetitionImage
 from complaints.services import complaint_submit
 from core.audit import audit_record
 from core.groups import FAIRDRAW_APPS
+from core.models import AuditEntry
 from draws.models import Draw, DrawLogEntry, Redraw
 from draws.services import draw_perform
 from harm_signals.models import HarmFlag
@@ -36,7 +37,7 @@ from tests.factories import (
     draft_ready_to_activate,
 )
 from tickets.cancellation import competition_cancel
-from tickets.models import Order, PaymentEvent, Refund
+from tickets.models import DiscountCode, Order, PaymentEvent, Refund
 from tickets.services import order_record_paid, postal_entry_add
 from winners.models import Winner
 
@@ -200,6 +201,7 @@ def world(admin_user):
         reason="Prize unavailable",
     )
     spend_limit_set(user=customer, monthly_limit=Decimal("50"))
+    DiscountCode.objects.create(code="WELCOME10", percent=Decimal("10"), description="Welcome")
     HarmFlag.objects.create(
         user=customer, rule=HarmFlag.Rule.DECLINED_PAYMENTS, detail="3 declined card payments"
     )
@@ -238,6 +240,7 @@ def test_every_model_of_ours_is_in_the_admin_or_inline():
         "notifications.notification",
         "responsible_play.spendlimit",
         "tickets.cancellationjob",
+        "tickets.discountcode",
         "tickets.order",
         "tickets.paymentevent",
         "tickets.refund",
@@ -249,6 +252,7 @@ def test_every_model_of_ours_is_in_the_admin_or_inline():
         "competitionimage",
         "answerchoice",
         "prize",
+        "bundle",
     }
 
 
@@ -269,6 +273,7 @@ SEARCH_AND_FILTER = {
     "accounts.user": ("khan", "is_verified__exact=1"),
     "competitions.competition": ("tesla", "status__exact=drawn"),
     "tickets.cancellationjob": ("mini", "status__exact=running"),
+    "tickets.discountcode": ("welcome", "is_active__exact=1"),
     "tickets.order": ("FD-ABCDEFGH", "status__exact=paid"),
     "tickets.ticket": ("sarah.khan", "source__exact=postal"),
     "draws.draw": ("tesla", "mode__exact=admin"),
@@ -294,14 +299,14 @@ def test_changelist_search_and_filter_find_the_row(admin_client, world, label):
         assert response.context["cl"].result_count >= 1, params
 
 
-def test_only_users_and_competitions_can_be_added_by_hand(admin_client, world):
+def test_only_users_competitions_and_discount_codes_can_be_added_by_hand(admin_client, world):
     addable = []
     for label in OUR_MODELS:
         response = admin_client.get(url(label, "add"))
         assert response.status_code in (200, 403), label
         if response.status_code == 200:
             addable.append(label)
-    assert addable == ["accounts.user", "competitions.competition"]
+    assert addable == ["accounts.user", "competitions.competition", "tickets.discountcode"]
 
 
 def test_every_change_page_renders(admin_client, world):
@@ -669,3 +674,45 @@ def test_ban_status_is_not_editable_on_the_form_only_through_the_audited_action(
 def test_user_search_by_phone(admin_client, world):
     response = admin_client.get(url("accounts.user", "changelist") + "?q=7700900123")
     assert [u.email for u in response.context["cl"].result_list] == ["sarah.khan@example.com"]
+
+
+# --- bundles and discount codes ---------------------------------------------------------------
+
+
+def test_staff_add_bundles_on_the_competition_page_and_a_dear_one_is_refused(admin_client):
+    competition = active_competition(ticket_price=Decimal("0.99"))
+    change_url = url("competitions.competition", "change", competition.pk)
+    data = form_data(admin_client.get(change_url), "competition_form")
+    data.update(
+        {"bundles-0-quantity": ["5"], "bundles-0-price": ["5.00"], "bundles-TOTAL_FORMS": ["1"]}
+    )
+
+    response = admin_client.post(change_url, data)
+
+    assert response.status_code == 200
+    assert "5 single tickets cost £4.95: a bundle must cost less." in response.content.decode()
+    assert not competition.bundles.exists()
+
+    data["bundles-0-price"] = ["4.00"]
+    response = admin_client.post(change_url, data)
+
+    assert response.status_code == 302
+    assert [(b.quantity, b.price) for b in competition.bundles.all()] == [(5, Decimal("4.00"))]
+    entry = AuditEntry.objects.get(action="competition.edit_bundle")
+    assert entry.after["added"] == ["5 for £4.00"]
+
+
+def test_staff_create_a_discount_code_audited_and_see_its_uses(admin_client, admin_user):
+    add_url = url("tickets.discountcode", "add")
+    data = form_data(admin_client.get(add_url), "discountcode_form")
+    data.update({"code": ["spring25"], "kind": ["fixed"], "amount": ["2.50"], "max_uses": ["100"]})
+
+    response = admin_client.post(add_url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    created = DiscountCode.objects.get(code="SPRING25")
+    assert (created.kind, created.amount, created.percent) == ("fixed", Decimal("2.50"), None)
+    entry = AuditEntry.objects.get(action="discount_code.create")
+    assert entry.actor == admin_user and entry.object_id == str(created.pk)
+    listing = admin_client.get(url("tickets.discountcode", "changelist")).content.decode()
+    assert "SPRING25" in listing and "0 / 100" in listing

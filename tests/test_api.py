@@ -21,7 +21,7 @@ COMPETITION_KEYS = {
     "id", "slug", "title", "prizeDescription", "prizeValue", "cashAlternative", "ticketPrice",
     "maxTickets", "soldTickets", "ticketsLeft", "maxTicketsPerUser", "startDate", "endDate",
     "drawDate", "status", "isActive", "isFeatured", "closingSoon", "images", "question", "answers",
-    "seedCommitment", "beaconRound", "url",
+    "seedCommitment", "beaconRound", "url", "bundles",
 }  # fmt: skip
 
 
@@ -233,3 +233,14 @@ class TestUserTickets:
         competition = on_sale()
 
         assert client.get(self.URL + "/", {"competitionId": competition.pk}).status_code == 200
+
+
+def test_the_api_lists_a_competitions_bundles(client):
+    from competitions.models import Bundle
+
+    competition = on_sale(ticket_price=Decimal("0.99"))
+    Bundle.objects.create(competition=competition, quantity=5, price=Decimal("4.00"))
+
+    data = client.get(f"/api/competitions/{competition.pk}").json()
+
+    assert data["bundles"] == [{"quantity": 5, "price": "4.00"}]

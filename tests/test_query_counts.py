@@ -104,10 +104,10 @@ def drawn_competition(tickets: int, prizes: int) -> Competition:
 
 HOME_MAX = 4  # active competitions, their images, champions
 LIST_MAX = 3
-DETAIL_MAX = 12  # competition + images/answers/prizes, winners, draw, replay, entry form
+DETAIL_MAX = 12  # competition + images/answers/prizes/bundles, winners, draw, replay, entry form
 CHAMPIONS_MAX = 3
 ACCOUNT_MAX = 10  # session, user, tickets, images, winning numbers, receipts, orders, lines, wins
-API_LIST_MAX = 3
+API_LIST_MAX = 4  # competitions, their answers, images and bundles (multi-buy prices)
 
 
 def test_home(client, django_assert_max_num_queries, size):
@@ -195,10 +195,11 @@ def test_api_competition_list(client, django_assert_max_num_queries, size):
 # the same ceilings hold on SQLite and PostgreSQL; BEGIN and COMMIT are not counted. Per extra
 # competition in the basket a purchase may add only its own steps.
 
-# Settings, confirmed e-mail, basket, customer (locked), the customer's open checkout (to give
-# back), spend, holdings, order, lines, number probe, tickets; then the competition's row: the
-# counters' claim.
-RESERVE_MAX, RESERVE_LOCKED_MAX = 12, 1
+# Settings, confirmed e-mail, basket, the basket's bundles (the order is priced before any
+# lock: tickets.pricing), customer (locked), the customer's open checkout (to give back),
+# spend, holdings, order, lines, number probe, tickets; then the competition's row: the
+# counters' claim. (A discount code adds its own statements: tests/tickets/test_pricing.py.)
+RESERVE_MAX, RESERVE_LOCKED_MAX = 13, 1
 # Order with lines, customer (locked), settings, numbers for the confirmation, order claimed as
 # paid, tickets, confirmation e-mail; then the competition's row: the counters' claim.
 FULFIL_MAX, FULFIL_LOCKED_MAX = 8, 1

@@ -22,9 +22,18 @@ from competitions.lifecycle import Status
 from competitions.models import Competition
 from core.admin_helpers import ReadOnlyAdminMixin, confirm_page, is_confirmed
 
+from . import admin_discounts  # noqa: F401  (registers the discount codes' admin)
 from .exceptions import TicketError
 from .export import tickets_csv
-from .models import CancellationJob, Order, OrderLine, PaymentEvent, Refund, Ticket
+from .models import (
+    CancellationJob,
+    DiscountRedemption,
+    Order,
+    OrderLine,
+    PaymentEvent,
+    Refund,
+    Ticket,
+)
 from .services import postal_entry_add, refund_plan, refund_retry, tickets_refund
 
 # Ticket numbers are PositiveIntegerField: a longer run of digits cannot be one.
@@ -40,6 +49,8 @@ class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
         "answer",
         "answered_correctly",
         "unit_price",
+        "bundle_discount",
+        "code_discount",
         "line_total",
     )
     readonly_fields = fields
@@ -58,7 +69,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = (OrderLineInline,)
     fieldsets = (
         (None, {"fields": ("reference", "user", "status", "tickets")}),
-        ("Money", {"fields": ("currency", "total", "amount_refunded")}),
+        ("Money", {"fields": ("currency", "total", "amount_refunded", "discount_code")}),
         (
             "Payment",
             {
@@ -80,6 +91,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "currency",
         "total",
         "amount_refunded",
+        "discount_code",
         "stripe_checkout_session_id",
         "stripe_payment_intent_id",
         "card_funding",
@@ -100,6 +112,21 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     ordering = ("-created_at", "-id")
     show_full_result_count = False  # a big table: skip the second COUNT(*) per page
+
+    @admin.display(description="discount code")
+    def discount_code(self, obj):
+        redemption = DiscountRedemption.objects.filter(order=obj).select_related("code").first()
+        if redemption is None:
+            return "—"
+        url = reverse("admin:tickets_discountcode_change", args=[redemption.code_id])
+        state = (
+            f", given back {redemption.released_at:%d %b %Y %H:%M}"
+            if redemption.released_at
+            else ""
+        )
+        return format_html(
+            '<a href="{}">{}</a>: −£{}{}', url, redemption.code, redemption.amount, state
+        )
 
     @admin.display(description="tickets")
     def tickets(self, obj):

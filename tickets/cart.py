@@ -9,9 +9,11 @@ from decimal import Decimal
 
 from competitions.models import AnswerChoice, Competition
 
+from .pricing import PricedLine, Quote, quote
 from .services import LineRequest
 
 SESSION_KEY = "fairdraw_cart"
+CODE_KEY = "fairdraw_cart_code"  # the discount code entered in the basket (tickets.pricing)
 
 
 @dataclass
@@ -20,6 +22,7 @@ class CartLine:
     answer: AnswerChoice | None
     quantity: int  # lucky dip
     numbers: list[int] = field(default_factory=list)
+    priced: "PricedLine | None" = None  # set by `Cart.quote`: bundles and code applied
 
     @property
     def count(self) -> int:
@@ -27,6 +30,8 @@ class CartLine:
 
     @property
     def total(self) -> Decimal:
+        if self.priced is not None:
+            return self.priced.total
         return self.competition.ticket_price * self.count
 
 
@@ -62,7 +67,26 @@ class Cart:
 
     def clear(self) -> None:
         self.data = {}
+        self.session.pop(CODE_KEY, None)
         self._save()
+
+    @property
+    def code(self) -> str:
+        return self.session.get(CODE_KEY) or ""
+
+    def set_code(self, code: str) -> None:
+        if code:
+            self.session[CODE_KEY] = code
+        else:
+            self.session.pop(CODE_KEY, None)
+        self.session.modified = True
+
+    def quote(self, lines: list[CartLine], *, user=None) -> Quote:
+        """The basket's prices, worked out now (bundles, then the code): each line's `priced`."""
+        result = quote(lines, code_text=self.code, user=user)
+        for line, priced in zip(lines, result.lines, strict=True):
+            line.priced = priced
+        return result
 
     def lines(self) -> list[CartLine]:
         ids = [int(k) for k in self.data]

@@ -136,6 +136,10 @@ def order_placed_messages(order, *, lines=None) -> list[Notification]:
             "quantity": line.quantity,
             "unit_price": money(line.unit_price, order.currency),
             "line_total": money(line.line_total, order.currency),
+            # Bundles and discount code (tickets.pricing): '' at single prices.
+            "saving": money(line.bundle_discount + line.code_discount, order.currency)
+            if line.bundle_discount or line.code_discount
+            else "",
             "ticket_numbers": numbers,
             "answered_correctly": line.answer.is_correct,
             "draw_at": local_time(line.competition.draw_at),

@@ -64,3 +64,7 @@ class Throttled(TicketError):
     def __init__(self, message: str, *, retry_after: int):
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class CodeRefused(TicketError):
+    """A discount code that does not apply: unknown, expired, used up, not for this basket."""

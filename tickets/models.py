@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -111,12 +112,37 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField()
     chosen_numbers = models.JSONField(default=list, blank=True, help_text="Empty for a lucky dip.")
     answer = models.ForeignKey(AnswerChoice, on_delete=models.PROTECT, related_name="+")
-    unit_price = models.DecimalField(**MONEY)
-    line_total = models.DecimalField(**MONEY)
+    unit_price = models.DecimalField(**MONEY, help_text="The single-ticket price when ordered.")
+    line_total = models.DecimalField(
+        **MONEY, help_text="What this line costs: quantity × unit price, less both discounts."
+    )
+    # Database defaults too, so rows written in SQL (bench/) need not name the new columns.
+    bundle_discount = models.DecimalField(
+        **MONEY,
+        default=0,
+        db_default=0,
+        help_text="Saved by multi-buy bundles (competitions.pricing).",
+    )
+    code_discount = models.DecimalField(
+        **MONEY,
+        default=0,
+        db_default=0,
+        help_text="This line's share of the order's discount code.",
+    )
+    bundles = models.JSONField(
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text='The bundles bought: [{"quantity": 5, "price": "4.00", "times": 1}, ...].',
+    )
 
     class Meta:
         ordering = ["order", "id"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(bundle_discount__gte=0) & Q(code_discount__gte=0),
+                name="orderline_discounts_not_negative",
+            ),
             models.UniqueConstraint(
                 fields=["order", "competition"], name="orderline_one_per_competition"
             ),
@@ -467,3 +493,142 @@ class EntrantBroadcast(models.Model):
 
     def __str__(self):
         return f"{self.subject} to the entrants of {self.competition}"
+
+
+class DiscountCode(models.Model):
+    """A code customers type in the basket: a percentage or a fixed amount off, site-wide or for
+    one competition, within dates, up to a number of uses in all and per customer.
+
+    `uses` counts the redemptions that hold (tickets.services.discounts): it moves in one
+    conditional statement that refuses to pass `max_uses`, and the database refuses it too."""
+
+    class Kind(models.TextChoices):
+        PERCENT = "percent", "Percentage off"
+        FIXED = "fixed", "Fixed amount off"
+
+    code = models.CharField(
+        max_length=32,
+        unique=True,
+        help_text="What customers type (letters and digits; not case-sensitive).",
+    )
+    description = models.CharField(
+        max_length=200, blank=True, help_text="For staff: what the code is for."
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERCENT)
+    percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, help_text="e.g. 10 for 10% off."
+    )
+    amount = models.DecimalField(**MONEY, null=True, blank=True, help_text="e.g. 2.00 for £2 off.")
+    competition = models.ForeignKey(
+        Competition,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="discount_codes",
+        help_text="Only this competition's tickets (empty: every competition).",
+    )
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True, help_text="Expires at this time.")
+    max_uses = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Uses in all (empty: no limit)."
+    )
+    max_uses_per_customer = models.PositiveIntegerField(
+        null=True, blank=True, default=1, help_text="Uses per customer (empty: no limit)."
+    )
+    min_spend = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="The tickets it applies to must cost at least this much (after bundles).",
+    )
+    is_active = models.BooleanField(default=True)
+    uses = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Orders holding or having bought with this code."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="percent", percent__gt=0, percent__lte=100, amount__isnull=True)
+                    | Q(kind="fixed", amount__gt=0, percent__isnull=True)
+                ),
+                name="discountcode_percent_or_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_uses__isnull=True) | Q(uses__lte=F("max_uses")),
+                name="discountcode_uses_within_limit",
+            ),
+            models.CheckConstraint(condition=Q(uses__gte=0), name="discountcode_uses_not_negative"),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gt=F("valid_from")),
+                name="discountcode_valid_until_after_from",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_uses_per_customer__isnull=True) | Q(max_uses_per_customer__gte=1),
+                name="discountcode_per_customer_positive",
+            ),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def terms(self) -> str:
+        """'10% off' or '£2.00 off', and where."""
+        off = (
+            f"{self.percent.normalize():f}% off"
+            if self.kind == self.Kind.PERCENT
+            else (f"£{self.amount} off")
+        )
+        return off + (f" {self.competition.title}" if self.competition_id else "")
+
+    def clean(self):
+        self.code = (self.code or "").strip().upper()
+        if self.code and not self.code.isalnum():
+            raise ValidationError({"code": "Letters and digits only."})
+        if self.kind == self.Kind.PERCENT:
+            self.amount = None
+            if self.percent is None or not 0 < self.percent <= 100:
+                raise ValidationError({"percent": "A percentage above 0 and at most 100."})
+        else:
+            self.percent = None
+            if self.amount is None or self.amount <= 0:
+                raise ValidationError({"amount": "An amount above £0.00."})
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValidationError({"valid_until": "The code must expire after it starts."})
+        if self.max_uses is not None and self.pk and self.max_uses < self.uses:
+            raise ValidationError(
+                {"max_uses": f"{self.uses} orders use it already: not below {self.uses}."}
+            )
+
+
+class DiscountRedemption(models.Model):
+    """One order's use of a code (one code per order), and what it took off. It holds a use of
+    the code until `released_at`: the checkout lapsed or was cancelled, or its payment was
+    refused and returned without issuing tickets. A paid order keeps its use, even if refunded."""
+
+    code = models.ForeignKey(DiscountCode, on_delete=models.PROTECT, related_name="redemptions")
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="redemption")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="discount_redemptions"
+    )
+    amount = models.DecimalField(**MONEY, help_text="Taken off the order.")
+    created_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "order"], name="redemption_once_per_order"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="redemption_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["code", "user"], name="redemption_code_user_idx")]
+
+    def __str__(self):
+        return f"{self.code} on {self.order}"

@@ -83,22 +83,56 @@ class PaymentGateway:
 
 
 def _line_items(order) -> list[dict]:
+    """One item per order line at what the line costs after bundles and discount code
+    (`line_total`), so Stripe charges exactly the order's total. A line whose price does not
+    divide into equal whole pence per ticket (a bundle plus singles, a share of a code) is one
+    item of quantity 1 named with its ticket count; the description says how it was priced."""
     items = []
+    code = getattr(getattr(order, "redemption", None), "code", None)
     for line in order.lines.select_related("competition"):
         name = line.competition.title
         if line.chosen_numbers:
             name += " – numbers " + ", ".join(str(n) for n in sorted(line.chosen_numbers))
+        pence, quantity = to_pence(line.line_total), line.quantity
+        if pence % quantity:
+            name, unit, quantity = f"{name} – {line.quantity} tickets", pence, 1
+        else:
+            unit = pence // quantity
+        product = {"name": name[:250]}
+        if description := _priced_as(line, code):
+            product["description"] = description[:500]
         items.append(
             {
                 "price_data": {
                     "currency": order.currency.lower(),
-                    "unit_amount": to_pence(line.unit_price),
-                    "product_data": {"name": name[:250]},
+                    "unit_amount": unit,
+                    "product_data": product,
                 },
-                "quantity": line.quantity,
+                "quantity": quantity,
             }
         )
     return items
+
+
+def _priced_as(line, code) -> str:
+    """'5 for £4.00 + 2 × £0.99; code WELCOME10 −£0.60' ('' at single prices)."""
+    parts = []
+    if line.bundle_discount:
+        bundled = sum(b["quantity"] * b["times"] for b in line.bundles)
+        parts += [
+            f"{b['times']} × {b['quantity']} for £{b['price']}"
+            if b["times"] > 1
+            else f"{b['quantity']} for £{b['price']}"
+            for b in line.bundles
+        ]
+        if line.quantity > bundled:
+            parts.append(f"{line.quantity - bundled} × £{line.unit_price}")
+    text = " + ".join(parts)
+    if line.code_discount:
+        text += ("; " if text else "") + f"code {code or ''} −£{line.code_discount}".replace(
+            "code  ", "code "
+        )
+    return text
 
 
 # Stripe errors where the same request may well work later (network, rate limit, 409/5xx).

@@ -10,6 +10,7 @@ urlpatterns = [
     path("cart/pick/<slug:slug>/", views.cart_pick, name="pick"),
     path("cart/update/<int:competition_id>/", views.cart_update, name="cart_update"),
     path("cart/remove/<int:competition_id>/", views.cart_remove, name="cart_remove"),
+    path("cart/code/", views.cart_code, name="cart_code"),
     path("checkout/", views.checkout, name="checkout"),
     path("checkout/dev-pay/<str:reference>/", views.dev_pay, name="dev_pay"),
     path("checkout/success/<str:reference>/", views.checkout_success, name="success"),

@@ -20,10 +20,17 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import email_verified
 from competitions.models import Competition
 
-from . import allocation, cards, payments, services, throttle
+from . import allocation, cards, payments, pricing, services, throttle
 from .cart import Cart
-from .exceptions import Busy, PaymentFailed, ProviderUnavailable, Throttled, TicketError
-from .models import CardFunding, Order, Ticket
+from .exceptions import (
+    Busy,
+    CodeRefused,
+    PaymentFailed,
+    ProviderUnavailable,
+    Throttled,
+    TicketError,
+)
+from .models import CardFunding, DiscountRedemption, Order, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +77,18 @@ def throttled(action: str):
 def cart_detail(request):
     cart = Cart(request.session)
     lines = cart.lines()
+    quote = cart.quote(lines, user=request.user)
     return render(
         request,
         "tickets/cart.html",
         {
             "lines": lines,
+            "quote": quote,
+            "code": cart.code,
             "cards": cards.credit_card_position(
                 user=request.user, competition_ids=[x.competition.pk for x in lines]
             ),
-            "total": Cart.total(lines),
+            "total": quote.total,
             "ticket_count": sum(x.count for x in lines),
             "reservation_minutes": settings.FAIRDRAW_RESERVATION_MINUTES,
             "email_verified": email_verified(request.user) if lines else True,
@@ -216,6 +226,36 @@ def cart_update(request, competition_id):
 
 @require_POST
 @throttled("basket")
+def cart_code(request):
+    """Apply a discount code to the basket, or remove it. The code is checked now, so the
+    customer hears at once, and again when the order is made (tickets.services.discounts)."""
+    cart = Cart(request.session)
+    if request.POST.get("action") == "remove":
+        cart.set_code("")
+        messages.success(request, "Discount code removed.")
+        return redirect("tickets:cart")
+    text = pricing.normalise(request.POST.get("code", ""))
+    if not text:
+        messages.error(request, "Enter a discount code.")
+        return redirect("tickets:cart")
+    lines = cart.lines()
+    try:
+        code = pricing.code_find(text)
+        problem = pricing.code_refusal(code, user=request.user)
+        if problem:
+            raise CodeRefused(problem)
+        if lines:
+            pricing.apply_code(pricing.price_lines(lines), code)
+    except CodeRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("tickets:cart")
+    cart.set_code(code.code)
+    messages.success(request, f"Code {code} applied: {code.terms}.")
+    return redirect("tickets:cart")
+
+
+@require_POST
+@throttled("basket")
 def cart_remove(request, competition_id):
     Cart(request.session).remove(competition_id)
     messages.success(request, "Removed from your basket.")
@@ -235,7 +275,7 @@ def checkout(request):
         return redirect("tickets:cart")
     if request.method == "POST":
         try:
-            order = services.order_reserve(user=request.user, lines=cart.requests())
+            order = services.order_reserve(user=request.user, lines=cart.requests(), code=cart.code)
             url = services.order_checkout_start(
                 order=order,
                 success_url=_absolute(request, "tickets:success", order.reference)
@@ -247,12 +287,14 @@ def checkout(request):
             return redirect("tickets:checkout")
         cart.clear()
         return redirect(url)
+    quote = cart.quote(lines, user=request.user)
     return render(
         request,
         "tickets/checkout.html",
         {
             "lines": lines,
-            "total": Cart.total(lines),
+            "quote": quote,
+            "total": quote.total,
             "ticket_count": sum(x.count for x in lines),
             "can_purchase": request.user.can_purchase,
             "email_verified": email_verified(request.user),
@@ -367,6 +409,9 @@ def checkout_cancel(request, reference):
         )
         if released:
             cart = Cart(request.session)
+            redemption = DiscountRedemption.objects.filter(order=order).select_related("code")
+            if redemption := redemption.first():
+                cart.set_code(redemption.code.code)
             for line in order.lines.all():
                 chosen = list(line.chosen_numbers or [])
                 cart.put(

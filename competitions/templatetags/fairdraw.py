@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from competitions.models import ordinal as _ordinal
+from competitions.pricing import best_price, offers_of
 
 register = template.Library()
 
@@ -103,23 +104,33 @@ def countdown_parts(ends_at: datetime | None, now: datetime | None = None) -> di
 
 @register.simple_tag
 def quantity_presets(competition) -> list[dict]:
-    """The ticket bundles this competition can still sell one customer, with their prices."""
+    """The quantities offered on the entry form (the usual presets and the competition's
+    bundles) that it can still sell one customer, each at its best price (competitions.pricing)
+    and what that saves on single tickets."""
     limit = min(competition.max_tickets_per_user, competition.tickets_left)
     if limit < 1:
         return []
     quantities = [q for q in QUANTITY_PRESETS if q <= limit]
     if limit not in quantities and limit < QUANTITY_PRESETS[-1]:
         quantities.append(limit)
+    offers = offers_of(competition.bundles.all()) if competition.pk else []
+    bundled = {o.quantity for o in offers if o.quantity <= limit}
+    quantities = sorted(set(quantities) | bundled)
     default = POPULAR_QUANTITY if POPULAR_QUANTITY in quantities else quantities[0]
-    return [
-        {
-            "quantity": q,
-            "total": competition.ticket_price * q,
-            "is_default": q == default,
-            "is_popular": q == POPULAR_QUANTITY,
-        }
-        for q in quantities
-    ]
+    presets = []
+    for q in quantities:
+        price = best_price(q, competition.ticket_price, offers)
+        presets.append(
+            {
+                "quantity": q,
+                "total": price.total,
+                "saving": price.saving,
+                "is_bundle": q in bundled and price.saving > 0,
+                "is_default": q == default,
+                "is_popular": q == POPULAR_QUANTITY,
+            }
+        )
+    return presets
 
 
 @register.simple_tag

@@ -360,6 +360,9 @@ SENTRY_DSN = env_secret("SENTRY_DSN")
 # Business settings an operator may tune.
 FAIRDRAW_CURRENCY = "GBP"
 FAIRDRAW_RESERVATION_MINUTES = env.int("FAIRDRAW_RESERVATION_MINUTES", default=15)
+# The least a paid order may cost after a discount code (tickets.pricing): Stripe's smallest
+# card payment in pounds. A code never makes a paid entry free (free entry is the postal route).
+FAIRDRAW_MIN_CHARGE = env.str("FAIRDRAW_MIN_CHARGE", default="0.30")
 # How long a buyer waits for a hot competition's row lock before being told to try again.
 FAIRDRAW_LOCK_TIMEOUT_SECONDS = env.float("FAIRDRAW_LOCK_TIMEOUT_SECONDS", default=3.0)
 # Throttles on the basket and checkout (tickets.throttle): (requests, seconds) per account

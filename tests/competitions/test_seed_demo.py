@@ -5,11 +5,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from competitions.lifecycle import Status
-from competitions.models import Competition
+from competitions.models import Bundle, Competition
 from complaints.models import Complaint
 from draws import fairness
 from draws.selectors import ledger_numbers
-from tickets.models import Ticket
+from tickets.models import DiscountCode, OrderLine, Ticket
 from winners.models import Winner
 
 
@@ -56,6 +56,11 @@ def test_seed_demo_covers_every_state_and_is_idempotent(settings, tmp_path):
         assert [w.ledger_index for w in winners] == indexes
         assert all(w.is_published and w.ticket.status == Ticket.Status.ACTIVE for w in winners)
     assert Winner.objects.published().exists()
+
+    # Multi-buy bundles on sale, demo sales priced with them, and the README's demo code.
+    assert Bundle.objects.filter(competition__slug="10000-tax-free-cash").count() == 2
+    assert OrderLine.objects.filter(bundle_discount__gt=0).exists()
+    assert DiscountCode.objects.get(code="WELCOME10").is_active
 
     # The back-office has complaints to work on, one of them already past its reply target.
     complaints = Complaint.objects.all()

@@ -27,6 +27,7 @@ from core.models import OperatorSettings
 from .. import cards, events, locking, spending
 from ..exceptions import AnswerRequired, TicketError
 from ..models import Order, OrderLine, Refund, Ticket
+from .discounts import redemption_reclaim, redemption_release
 from .receipts import receipt_issue_after_commit
 from .refunds import refund_queue
 from .release import drop_reservations
@@ -259,6 +260,8 @@ def _fulfil_locked(
         events.order_paid(order, competitions=locked.values())
         return Fulfilment("paid after the reservation lapsed", order)
 
+    # No tickets for this payment: its discount code's use comes back (services.discounts).
+    redemption_release(order_id=order.pk, now=now)
     amount = amount_paid if amount_paid is not None else order.total
     order.status = Order.Status.REFUNDED
     order.paid_at = now
@@ -289,6 +292,7 @@ def _reissue(*, order: Order, user, lines: list[OrderLine], locked, operator, no
             # The order holds nothing now (its reservation lapsed or was just dropped, and the
             # lines were checked above), so `monthly_spend` does not count it a second time.
             spending.spend_check(user=user, amount=order.total, now=now, operator=operator)
+            redemption_reclaim(order=order, user=user, now=now)
             tickets = []
             for line, want in zip(lines, wanted, strict=True):
                 competition = locked[line.competition_id]

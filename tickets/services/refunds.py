@@ -47,7 +47,7 @@ from competitions.models import Competition
 from core.audit import audit_record
 from notifications.outbox import admin_alert
 
-from .. import events, locking, payments
+from .. import events, locking, payments, pricing
 from ..exceptions import PaymentFailed, ProviderUnavailable, RefundRefused, TicketError
 from ..models import Order, OrderLine, Refund, Ticket
 from .rules import counters_add, order_competition_ids
@@ -107,12 +107,39 @@ def refund_plan(*, tickets: Iterable[Ticket]) -> RefundPlan:
             refundable.append(ticket)
         else:
             refused.append(_refused(ticket, ticket.competition, why))
-    prices = {
-        (line.order_id, line.competition_id): line.unit_price
-        for line in OrderLine.objects.filter(order_id__in={t.order_id for t in refundable})
-    }
-    amount = sum((prices.get((t.order_id, t.competition_id), 0) for t in refundable), Decimal(0))
+    amount = sum(
+        (_refund_amount(order_id, tickets) for order_id, tickets in _by_order(refundable).items()),
+        Decimal(0),
+    )
     return RefundPlan(refundable=refundable, refused=refused, amount=amount)
+
+
+def _by_order(tickets) -> dict[int, list[Ticket]]:
+    grouped = defaultdict(list)
+    for ticket in tickets:
+        grouped[ticket.order_id].append(ticket)
+    return grouped
+
+
+def _refund_amount(order_id: int, tickets: Sequence[Ticket]) -> Decimal:
+    """What these tickets of one order were bought for: each line's price paid (after bundles
+    and discount code) shared evenly between its tickets, in pence (pricing.refund_share)."""
+    lines = {line.competition_id: line for line in OrderLine.objects.filter(order_id=order_id)}
+    refunded = Counter(
+        Ticket.objects.filter(order_id=order_id, status=Ticket.Status.REFUNDED).values_list(
+            "competition_id", flat=True
+        )
+    )
+    amount = Decimal(0)
+    for competition_id, count in Counter(t.competition_id for t in tickets).items():
+        line = lines[competition_id]
+        amount += pricing.refund_share(
+            paid=line.line_total,
+            quantity=line.quantity,
+            refunded_before=refunded[competition_id],
+            count=count,
+        )
+    return amount
 
 
 @dataclass
@@ -192,8 +219,12 @@ def order_refund(
                     f"“{title}”: {why} ({', '.join(ns)})." for (title, why), ns in refused.items()
                 )
             )
-        prices = dict(order.lines.values_list("competition_id", "unit_price"))
-        amount = sum((prices[t.competition_id] for t in chosen), Decimal("0"))
+        amount = _refund_amount(order.pk, chosen)
+        if amount <= 0:  # offers took their whole price off (tickets.pricing)
+            raise RefundRefused(
+                "Nothing was paid for these tickets after the order's offers: refund them "
+                "together with others from the same order."
+            )
         Ticket.objects.filter(pk__in=[t.pk for t in chosen]).update(
             status=Ticket.Status.REFUNDED, refunded_at=now
         )

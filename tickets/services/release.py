@@ -19,6 +19,7 @@ from django.utils import timezone
 from .. import locking, payments
 from ..exceptions import PaymentFailed, ProviderUnavailable
 from ..models import Order, OrderLine, Ticket
+from .discounts import redemption_release
 from .rules import RELEASED_STATES, counters_add
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ def order_release(
         )
         if given_back is None:
             return False
+        # Its discount code's use, if any, before the competitions' rows (services.discounts).
+        redemption_release(order_id=order_id, now=now)
         with locking.waiting_briefly():
             for competition_id in sorted(given_back):
                 counters_add(competition_id, reserved=-given_back[competition_id], now=now)

@@ -15,6 +15,12 @@ One open checkout per customer: `order_reserve` gives back the numbers of the cu
 previous pending order (cancelled, its checkout page closed after commit) in the same
 transaction that holds the new ones, so nobody can hold a competition's numbers with a pile
 of open checkouts. Reserving also needs a confirmed e-mail address (rules.check_eligible).
+
+Prices (tickets.pricing: bundles, then the discount code) are worked out before the
+transaction from the rows read, never from what the browser posted; the counters' claim
+refuses the order if a single price changed meanwhile. A code's use is counted under the
+customer's lock (their count) and on the code's row (the total), after the tickets and before
+the competitions' rows (tickets.services.discounts).
 """
 
 from collections import Counter
@@ -30,9 +36,10 @@ from django.utils import timezone
 from competitions.models import Competition
 from core.models import OperatorSettings
 
-from .. import allocation, cards, events, payments, spending
-from ..exceptions import LimitReached, NumberTaken, PaymentFailed, SoldOut
+from .. import allocation, cards, events, payments, pricing, spending
+from ..exceptions import CodeRefused, LimitReached, NumberTaken, PaymentFailed, SoldOut
 from ..models import Order, OrderLine, Ticket
+from . import discounts
 from .release import (
     order_release,
     queue_checkout_expiry,
@@ -82,21 +89,23 @@ def line_check(*, user, competition: Competition, answer_id, quantity: int, numb
         raise NumberTaken(taken)
 
 
-def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
+def order_reserve(*, user, lines: Sequence[LineRequest], now=None, code: str = "") -> Order:
     """Hold numbers for a customer's cart in a pending order until `reserved_until`.
 
     Validates and loads outside the lock; inside it, re-checks every line (sales open, quota,
     per-customer limit across all orders, chosen numbers free), picks lucky-dip numbers and
     writes the order, its lines and its reserved tickets. All or nothing. Lapsed reservations
     standing in the way (a line short of numbers, over the limit, or wanting a held number) are
-    released and the cart tried once more; otherwise the periodic task releases them."""
+    released and the cart tried once more; otherwise the periodic task releases them.
+    `code`: the discount code the customer entered (CodeRefused if it does not apply)."""
     now = now or timezone.now()
     # Read once for this purchase and passed to every rule that needs it.
     operator = OperatorSettings.current()
     check_eligible(user, now, operator, reserving=True)
     prepared = prepare_lines(lines)
+    offer = _Offer(prepared, code, now)
     try:
-        return _reserve(user=user, prepared=prepared, operator=operator, now=now)
+        return _reserve(user=user, prepared=prepared, operator=operator, now=now, offer=offer)
     except (SoldOut, LimitReached, NumberTaken):
         # Each release takes its own transaction and locks (ascending ids), never inside ours.
         ids = [line.competition.pk for line in prepared]
@@ -104,12 +113,27 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
             raise
         for line in prepared:  # the numbers just released count now
             line.competition.refresh_from_db(fields=["tickets_sold", "tickets_reserved"])
-        return _reserve(user=user, prepared=prepared, operator=operator, now=now)
+        return _reserve(user=user, prepared=prepared, operator=operator, now=now, offer=offer)
 
 
-def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
+class _Offer:
+    """The order's prices (tickets.pricing), worked out before any lock."""
+
+    def __init__(self, prepared: list[Line], code_text: str, now):
+        self.lines = {x.competition.pk: x for x in pricing.price_lines(prepared)}
+        self.code = pricing.code_find(code_text) if code_text else None
+        self.discount = Decimal("0")
+        if self.code is not None:
+            problem = pricing.code_refusal(self.code, now=now)
+            if problem:
+                raise CodeRefused(problem)
+            self.discount = pricing.apply_code(list(self.lines.values()), self.code)
+        self.total = sum((x.total for x in self.lines.values()), Decimal("0"))
+
+
+def _reserve(*, user, prepared: list[Line], operator, now, offer: _Offer) -> Order:
     ids = [line.competition.pk for line in prepared]
-    total = sum((x.competition.ticket_price * x.count for x in prepared), Decimal("0"))
+    total = offer.total
     with transaction.atomic():
         # The customer's row before any competition's (always in that order): two checkouts
         # of one customer queue here, so they cannot both fit under the spend limit, and what
@@ -126,6 +150,10 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
             .values_list("order_id", "competition_id", "order__total", "order__reserved_until")
         )
         releasing = sum({o: t for o, _, t, _ in previous}.values(), Decimal("0"))
+        if offer.code is not None:
+            discounts.redemption_check(
+                code=offer.code, user=user, now=now, releasing={o for o, *_ in previous}
+            )
         spending.spend_check(
             user=user, amount=total, now=now, operator=operator, releasing=releasing
         )
@@ -148,9 +176,13 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
                     chosen_numbers=line.numbers,
                     answer=line.answer,
                     unit_price=line.competition.ticket_price,
-                    line_total=line.competition.ticket_price * line.count,
+                    line_total=priced.total,
+                    bundle_discount=priced.price.saving,
+                    code_discount=priced.code_discount,
+                    bundles=priced.price.as_json(),
                 )
                 for line in prepared
+                for priced in [offer.lines[line.competition.pk]]
             ]
         )
         given_back: Counter = Counter()
@@ -166,6 +198,8 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
                 )
                 or Counter()
             )
+        # Their code uses too: marked here, counted on the codes' rows after the tickets.
+        released = discounts.redemptions_release(order_ids={o for o, *_ in previous}, now=now)
         if given_back:  # numbers just freed count for this checkout
             held = holdings(user, ids)
             for line in prepared:
@@ -190,6 +224,12 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
             now=now,
         )
         events.order_reserved(order, lines=order_lines)
+        if offer.code is not None:
+            discounts.redemption_claim(
+                code=offer.code, order=order, amount=offer.discount, now=now, released=released
+            )
+        elif released:
+            discounts.code_uses_move(released)
         _claim_counters(prepared, given_back=given_back, now=now)
     return order
 
