@@ -10,11 +10,13 @@ can download (`draws/static/draws/verify_draw.py`).
 import hashlib
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from competitions.models import Prize, ordinal
 from tickets.models import Ticket
 
 from . import fairness
-from .models import Draw
+from .models import Draw, DrawVerification
 from .selectors import draw_winners, ledger_scan
 
 
@@ -166,3 +168,25 @@ def verify_draw(draw: Draw) -> list[Check]:
 
 def all_ok(checks: list[Check]) -> bool:
     return all(check.ok for check in checks)
+
+
+def verification_record(draw: Draw, checks: list[Check], now=None) -> None:
+    """Keep the outcome of a full run of the checks on `draw` (models.DrawVerification): the
+    last run replaces the one before."""
+    DrawVerification.objects.update_or_create(
+        draw=draw,
+        defaults={
+            "checked_at": now or timezone.now(),
+            "passed": all_ok(checks),
+            "checks": len(checks),
+            "failed": [check.name for check in checks if not check.ok],
+            "performed_at": draw.performed_at,
+        },
+    )
+
+
+def verify_and_record(draw: Draw, now=None) -> list[Check]:
+    """`verify_draw`, its outcome kept for the figures (How we comply, the staff report)."""
+    checks = verify_draw(draw)
+    verification_record(draw, checks, now)
+    return checks

@@ -13,7 +13,7 @@ from competitions.models import Competition, Prize
 
 from .models import Draw
 from .selectors import draw_for, draw_log, draw_winners, ledger_chunks
-from .verification import Check, verify_draw
+from .verification import Check, verify_and_record
 
 VERIFY_SCRIPT = Path(__file__).resolve().parent / "static" / "draws" / "verify_draw.py"
 # Re-checking streams the whole ledger: keep the result briefly rather than per request.
@@ -35,7 +35,7 @@ def live_checks(draw: Draw) -> list[Check]:
     key = f"draw-checks:{draw.pk}:{draw.status}:{draw.ledger_hash[:16]}:{stamp.timestamp():.0f}"
     checks = cache.get(key)
     if checks is None:
-        checks = verify_draw(draw)
+        checks = verify_and_record(draw)
         cache.set(key, checks, CHECKS_CACHE_SECONDS)
     return checks
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from draws.selectors import draw_for
-from draws.verification import verify_draw
+from draws.verification import verify_and_record
 
 from ._competition import competition_arg
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{competition.title}: {draw.get_status_display()}")
         if draw.is_done:
             self.stdout.write(f"  mode: {draw.get_mode_display()}")
-        checks = verify_draw(draw)
+        checks = verify_and_record(draw)
         for check in checks:
             mark = "✓" if check.ok else "✗"
             self.stdout.write(f"{mark} {check.name}")
