@@ -69,7 +69,8 @@ class ComplianceFigures:
     sections: dict[str, list[Figure]] = field(default_factory=dict)
 
     def __getitem__(self, section: str) -> list[Figure]:
-        return self.sections.get(section, [])
+        # A KeyError for anything else lets templates reach the attributes (`figures.as_at`).
+        return self.sections[section]
 
     def rows(self):
         """(section, figure) in page order, for the report."""
@@ -98,7 +99,7 @@ def _percent(part, whole) -> float | None:
 def _shown(percent: float | None, *, none: str = "None yet") -> str:
     if percent is None:
         return none
-    return f"{percent:.0f}%" if percent in (0, 100) else f"{percent:.1f}%"
+    return f"{percent:.0f}%" if float(percent).is_integer() else f"{percent:.1f}%"
 
 
 def _plural(count: int, word: str, many: str | None = None) -> str:
@@ -212,7 +213,7 @@ def _instant_wins() -> list[Figure]:
     share = _percent(totals["instant"], totals["total"])
     return [
         Figure(
-            "Instant wins' share of prize value",
+            "Instant wins’ share of prize value",
             _shown(share),
             f"Instant-win prizes are worth £{totals['instant']:,.2f} of the £{totals['total']:,.2f}"
             " of prizes in our competitions on sale, closed or drawn.",

@@ -55,7 +55,7 @@ def test_with_nothing_recorded_every_figure_is_zero_or_none_yet():
     assert numbers[("Self-exclusions in force", TODAY)] == 0
     for undefined in (
         ("Wrong answers to skill questions", SINCE),
-        ("Instant wins' share of prize value", SINCE),
+        ("Instant wins’ share of prize value", SINCE),
         ("Complaints answered within our target", SINCE),
         ("Time to enter a postcard (median)", SINCE),
     ):
@@ -115,7 +115,7 @@ def test_instant_wins_share_of_prize_value_overall_and_highest_in_one_competitio
     draft = PrizeFactory(kind="instant", position=None, ticket_number=2, value=99999).competition
     assert draft.status == "draft" and plain.pk
 
-    overall = figure("Instant wins' share of prize value")
+    overall = figure("Instant wins’ share of prize value")
     assert overall.number == pytest.approx(1450 * 100 / 4450)
     assert "£1,450.00 of the £4,450.00" in overall.meaning
     highest = figure("Highest instant-win share in one competition")
@@ -303,7 +303,7 @@ def test_wrong_answers_are_counted_once_each_paid_order_commits(
             )
 
     found = figure("Wrong answers to skill questions")
-    assert (found.number, found.value) == (25, "25.0%")
+    assert (found.number, found.value) == (25, "25%")
     assert "Of 4 answers" in found.meaning
 
 
@@ -316,14 +316,15 @@ def test_the_page_shows_each_figure_with_its_period_and_when_they_were_counted(c
 
     html = client.get("/how-we-comply/").content.decode()
 
-    assert "Figures as at" in html
+    as_at = timezone.localtime().strftime("%-d %B %Y")
+    assert "Figures as at <time datetime=" in html and as_at in html
     free_entry = html.split('id="free-entry"', 1)[1].split("</section>", 1)[0]
     assert "Free postal entries recorded" in free_entry
     assert '<strong class="compliance-value">4</strong>' in free_entry
     assert "Since launch" in free_entry and "Last 30 days" in free_entry
     for anchor, name in (
         ("competitions", "Competitions opened for less than the minimum"),
-        ("competitions", "Instant wins&#x27; share of prize value"),
+        ("competitions", "Instant wins’ share of prize value"),
         ("spending", "Credit-card payments refused and refunded"),
         ("spending", "Personal spending limits in force"),
         ("breaks", "Self-exclusions in force"),
