@@ -24,7 +24,7 @@ from core.admin_helpers import ReadOnlyAdminMixin, confirm_page, is_confirmed
 
 from .exceptions import TicketError
 from .export import tickets_csv
-from .models import CancellationJob, Order, OrderLine, PaymentEvent, Refund, Ticket
+from .models import CancellationJob, Order, OrderLine, PaymentEvent, PostalEntry, Refund, Ticket
 from .services import postal_entry_add, refund_plan, refund_retry, tickets_refund
 
 # Ticket numbers are PositiveIntegerField: a longer run of digits cannot be one.
@@ -379,3 +379,25 @@ class CancellationJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="progress")
     def progress(self, obj):
         return obj.progress
+
+
+@admin.register(PostalEntry)
+class PostalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Postal entries as staff recorded them (added from Tickets, "Add free postal entries")."""
+
+    list_display = ("competition", "user", "quantity", "received_on", "recorded_at", "recorded_by")
+    list_filter = ("competition",)
+    list_select_related = ("competition", "user", "recorded_by")
+    search_fields = ("user__email", "competition__title")
+    fields = (
+        "competition",
+        "user",
+        "quantity",
+        "numbers",
+        "received_on",
+        "recorded_at",
+        "recorded_by",
+        "note",
+    )
+    readonly_fields = fields
+    ordering = ("-recorded_at", "-id")
