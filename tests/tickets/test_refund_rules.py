@@ -157,7 +157,11 @@ def test_a_postal_entry_writes_its_own_audit_entry():
     [entry] = entries("ticket.postal_entry")
     assert entry.actor == staff and entry.note == "postcard"
     assert entry.object_id == str(competition.pk)
-    assert entry.after == {"user": customer.email, "numbers": sorted(t.number for t in tickets)}
+    assert entry.after == {
+        "user": customer.email,
+        "numbers": sorted(t.number for t in tickets),
+        "received_on": timezone.localdate().isoformat(),  # the postcard arrived today
+    }
 
 
 def test_a_retry_writes_its_own_audit_entry(fake_stripe):
