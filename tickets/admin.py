@@ -386,7 +386,7 @@ class PostalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Postal entries as staff recorded them (added from Tickets, "Add free postal entries")."""
 
     list_display = ("competition", "user", "quantity", "received_on", "recorded_at", "recorded_by")
-    list_filter = ("competition",)
+    list_filter = (("received_on", admin.EmptyFieldListFilter), "competition")
     list_select_related = ("competition", "user", "recorded_by")
     search_fields = ("user__email", "competition__title")
     fields = (
