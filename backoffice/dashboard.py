@@ -8,8 +8,10 @@ from django.utils import timezone
 
 def dashboard_figures(now=None) -> dict:
     """Everything on the staff dashboard, in a fixed number of queries."""
-    from competitions.lifecycle import Status, status_q
+    from competitions.lifecycle import LIVE, Status, status_q
     from competitions.models import Competition
+    from competitions.selectors import skill_answer_summary, with_weak_skill_question
+    from core.models import OperatorSettings
     from notifications.models import Notification
     from tickets.models import Order
     from winners.models import Winner
@@ -20,9 +22,26 @@ def dashboard_figures(now=None) -> dict:
     sales = Order.objects.filter(status__in=paid, paid_at__gte=start_of_day).aggregate(
         total=Sum("total"), refunded=Sum("amount_refunded"), orders=Count("id")
     )
+    rules = OperatorSettings.current()
     active = list(
-        Competition.objects.filter(status_q(Status.ACTIVE, now)).order_by("ends_at", "id")[:50]
+        Competition.objects.filter(status_q(Status.ACTIVE, now))
+        .select_related("skill_stats")
+        .order_by("ends_at", "id")[:50]
     )
+    for competition in active:
+        competition.skill_answers, competition.skill_warning = skill_answer_summary(
+            competition, rules
+        )
+    # Any competition not yet drawn, on sale or not: a weak question matters until the draw.
+    weak_questions = list(
+        with_weak_skill_question(Competition.objects.filter(status__in=LIVE), rules)
+        .select_related("skill_stats")
+        .order_by("ends_at", "id")[:50]
+    )
+    for competition in weak_questions:
+        competition.skill_answers, competition.skill_warning = skill_answer_summary(
+            competition, rules
+        )
     due = list(
         Competition.objects.filter(status_q(Status.ENDED, now))
         .filter(draw_at__lte=now)
@@ -58,4 +77,5 @@ def dashboard_figures(now=None) -> dict:
         "minimum_applied": minimum_applied,
         "failed_notifications": failed,
         "overdue_complaints": overdue_complaint_count(now),
+        "weak_questions": weak_questions,
     }

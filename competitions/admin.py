@@ -12,11 +12,16 @@ the draw reveals it, anyone who saw it could tell which ticket will win. Staff s
 public commitment. The revealed seed is on the draw's own page once the draw has happened.
 """
 
+from types import SimpleNamespace
+
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Value
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
+
+from core.models import OperatorSettings
 
 from .admin_backoffice import CompetitionBackofficeAdminMixin
 from .exceptions import ActivationRefused
@@ -30,6 +35,7 @@ from .models import (
     CompetitionImage,
     Prize,
 )
+from .selectors import skill_answer_summary
 from .services import competition_activate
 
 
@@ -192,7 +198,7 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
             },
         ),
         ("Dates", {"fields": ("starts_at", "ends_at", "draw_at")}),
-        ("Skill question", {"fields": ("question",)}),
+        ("Skill question", {"fields": ("question", "skill_answers")}),
         (
             "Promotion and draw",
             {
@@ -215,6 +221,7 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
     readonly_fields = (
         "status",
         "live_status",
+        "skill_answers",
         "tickets_sold",
         "tickets",
         "seed_commitment",
@@ -231,9 +238,11 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
         "ticket_price",
         "progress",
         "ends_at",
+        "skill_answers",
         "is_featured",
         "auto_draw_enabled",
     )
+    list_select_related = ("skill_stats",)
     list_filter = ("status", "is_featured", "auto_draw_enabled")
     search_fields = ("title", "slug")
     ordering = ("-ends_at", "-id")
@@ -256,6 +265,35 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
     @admin.display(description="live status")
     def live_status(self, obj):
         return obj.live_status().label
+
+    def get_queryset(self, request):
+        # The warning's thresholds ride along with each row: read once per page, not per row.
+        rules = OperatorSettings.current()
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                skill_warn_percent=Value(rules.skill_warning_wrong_percent),
+                skill_warn_after=Value(rules.skill_warning_min_answers),
+            )
+        )
+
+    @admin.display(description="wrong answers")
+    def skill_answers(self, obj):
+        """Answers given with paid entries and how many were wrong, with a warning when the
+        question lets nearly everyone through (thresholds: Operator settings)."""
+        if obj is None or obj.pk is None:
+            return "—"
+        rules = None
+        if hasattr(obj, "skill_warn_percent"):
+            rules = SimpleNamespace(
+                skill_warning_wrong_percent=obj.skill_warn_percent,
+                skill_warning_min_answers=obj.skill_warn_after,
+            )
+        text, warning = skill_answer_summary(obj, rules)
+        if warning:
+            return format_html('{} <span class="fd-warning">⚠ {}</span>', text, warning)
+        return text
 
     @admin.display(description="sold", ordering="tickets_sold")
     def progress(self, obj):

@@ -475,3 +475,36 @@ class MinimumOutcomeRecord(models.Model):
 
     def __str__(self):
         return f"{self.competition}: {self.get_outcome_display()} (close {self.close_number})"
+
+
+class SkillAnswerStats(models.Model):
+    """How a competition's skill question is being answered: answers given with paid entries and
+    how many were wrong (competitions.services.skill_answers_record).
+
+    Counters rather than a row per answer: staff want the rate per competition, and a
+    competition is already a window of time, so nothing needs the individual answers (the
+    order lines keep each one anyway). A table of its own, not columns on Competition: payment
+    adds to it while the sale's own row locks are held, and the competition's row is the hot
+    one every checkout takes (docs/architecture.md §3)."""
+
+    competition = models.OneToOneField(
+        Competition, on_delete=models.CASCADE, primary_key=True, related_name="skill_stats"
+    )
+    answered = models.PositiveIntegerField(default=0)
+    wrong = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "skill answer figures"
+        verbose_name_plural = "skill answer figures"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(wrong__lte=F("answered")), name="skillstats_wrong_within_answered"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.wrong} of {self.answered} wrong in {self.competition_id}"
+
+    @property
+    def wrong_percent(self) -> float | None:
+        return self.wrong * 100 / self.answered if self.answered else None

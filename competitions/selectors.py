@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from .lifecycle import Status
@@ -59,4 +59,40 @@ def competitions_for_home(
         closing_soon=[c for c in rows[:live] if c.is_closing_soon(now)][:closing_soon],
         live=rows[:live],
         more_live=len(rows) > live,
+    )
+
+
+# ---------------------------------------------------------------- skill-question strength
+
+
+def skill_answer_summary(competition: Competition, rules=None) -> tuple[str, str | None]:
+    """("12 of 240 answers wrong (5.0%)", warning or None) for staff. `competition` should
+    come with `skill_stats` (select_related) to save a query; `rules`: the OperatorSettings
+    row already read (default: read it)."""
+    from core.models import OperatorSettings
+
+    stats = getattr(competition, "skill_stats", None)
+    if stats is None or not stats.answered:
+        return "No answers yet", None
+    percent = stats.wrong_percent
+    text = f"{stats.wrong:,} of {stats.answered:,} answers wrong ({percent:.1f}%)"
+    rules = rules or OperatorSettings.current()
+    if stats.answered >= rules.skill_warning_min_answers and percent < (
+        rules.skill_warning_wrong_percent
+    ):
+        return text, (
+            f"Nearly everyone answers correctly (under {rules.skill_warning_wrong_percent}% "
+            "wrong): the question may be too easy to count as a test of skill."
+        )
+    return text, None
+
+
+def with_weak_skill_question(queryset: QuerySet[Competition], rules) -> QuerySet[Competition]:
+    """Those of `queryset` whose question warrants that warning (in SQL, for lists)."""
+    return queryset.alias(
+        wrong_x100=F("skill_stats__wrong") * 100,
+        answered_x_rate=F("skill_stats__answered") * rules.skill_warning_wrong_percent,
+    ).filter(
+        skill_stats__answered__gte=max(rules.skill_warning_min_answers, 1),
+        wrong_x100__lt=F("answered_x_rate"),
     )

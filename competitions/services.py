@@ -13,7 +13,8 @@ winners. What they add to a competition's life comes in from above:
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
@@ -22,7 +23,14 @@ from core.models import OperatorSettings
 
 from .exceptions import ActivationRefused, CompetitionError, CompetitionLocked
 from .lifecycle import LIVE, Status, derive_status, status_q
-from .models import LOCKED_WHEN_ACTIVATED, LOCKED_WHEN_FINAL, Competition, MinimumOutcome, Prize
+from .models import (
+    LOCKED_WHEN_ACTIVATED,
+    LOCKED_WHEN_FINAL,
+    Competition,
+    MinimumOutcome,
+    Prize,
+    SkillAnswerStats,
+)
 from .signals import competition_activating, competition_close_moved
 
 SUNDAY = 6  # date.weekday()
@@ -92,6 +100,7 @@ def competition_activate(
     competition.save(
         update_fields=["draw_seed", "seed_commitment", "activated_at", "status", "updated_at"]
     )
+    SkillAnswerStats.objects.get_or_create(competition=competition)
     if by is not None:
         audit_record(
             actor=by,
@@ -429,3 +438,35 @@ def competition_delete(*, competition: Competition, by) -> None:
         raise CompetitionError(
             f"“{competition}” cannot be deleted: it has {', '.join(kinds)}."
         ) from error
+
+
+# ---------------------------------------------------------------- skill-question figures
+
+
+def skill_answers_record(*, answers: Iterable[tuple[int, bool]]) -> None:
+    """Count answers to skill questions given with paid entries: (competition id, correct?)
+    pairs, one per order line.
+
+    One `UPDATE ... SET answered = answered + n` per competition (ascending ids), each its own
+    short statement: the payment calls this once it has committed (tickets.services.fulfilment),
+    so no sale waits for these rows and none holds them while it waits for the hot competition
+    row. A competition without its row yet (activated before these figures existed) gets it
+    first."""
+    totals: dict[int, list[int]] = {}
+    for competition_id, correct in answers:
+        counts = totals.setdefault(competition_id, [0, 0])
+        counts[0] += 1
+        counts[1] += not correct
+    for competition_id in sorted(totals):
+        answered, wrong = totals[competition_id]
+        rows = SkillAnswerStats.objects.filter(competition_id=competition_id)
+        changes = {"answered": F("answered") + answered, "wrong": F("wrong") + wrong}
+        if rows.update(**changes):
+            continue
+        try:
+            with transaction.atomic():
+                SkillAnswerStats.objects.create(
+                    competition_id=competition_id, answered=answered, wrong=wrong
+                )
+        except IntegrityError:  # another payment created it first
+            rows.update(**changes)

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from accounts.views import admin_login
+from backoffice import views as backoffice_views
 from pages import compliance
 from pages import views as page_views
 
@@ -28,6 +29,16 @@ urlpatterns = [
     path("champions/", include("winners.urls")),
     path("api/", include("config.api_urls")),
     path("", include("tickets.urls")),
+    path(
+        "admin/compliance-report/",
+        admin.site.admin_view(backoffice_views.compliance_report_page),
+        name="compliance_report",
+    ),
+    path(
+        "admin/compliance-report.csv",
+        admin.site.admin_view(backoffice_views.compliance_report_csv),
+        name="compliance_report_csv",
+    ),
     path("admin/", admin.site.urls),
     path("how-we-comply/", compliance.how_we_comply, name="how_we_comply"),
     path("", include("complaints.urls")),

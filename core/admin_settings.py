@@ -56,7 +56,16 @@ class OperatorSettingsAdmin(admin.ModelAdmin):
             },
         ),
         ("Age verification", {"fields": ("require_age_verification",)}),
-        ("Competitions", {"fields": ("min_open_clear_days",)}),
+        (
+            "Competitions",
+            {
+                "fields": (
+                    "min_open_clear_days",
+                    "skill_warning_wrong_percent",
+                    "skill_warning_min_answers",
+                )
+            },
+        ),
         (
             "Harm monitoring",
             {

@@ -94,6 +94,17 @@ class OperatorSettings(models.Model):
         default=3,
         help_text="Checked when a competition is activated.",
     )
+    skill_warning_wrong_percent = models.PositiveIntegerField(
+        "skill question: warn below this wrong-answer rate (%)",
+        default=10,
+        help_text="A question that nearly everyone answers correctly may not be a real test "
+        "of skill: staff are warned when fewer answers than this are wrong.",
+    )
+    skill_warning_min_answers = models.PositiveIntegerField(
+        "skill question: judge after this many answers",
+        default=50,
+        help_text="No warning before a competition has this many answers to judge by.",
+    )
     harm_entries_per_day = models.PositiveIntegerField(
         "flag: entries in one day",
         default=100,

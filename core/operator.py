@@ -22,6 +22,8 @@ EDITABLE_FIELDS = (
     "credit_card_monthly_cap",
     "require_age_verification",
     "min_open_clear_days",
+    "skill_warning_wrong_percent",
+    "skill_warning_min_answers",
     "harm_entries_per_day",
     "harm_spend_share_percent",
     "harm_limit_raises",
@@ -111,6 +113,8 @@ def operator_settings_check(values: dict) -> dict:
         MAX_OPEN_CLEAR_DAYS,
         f"Enter from 0 (no minimum) to {MAX_OPEN_CLEAR_DAYS} clear days.",
     )
+    whole("skill_warning_wrong_percent", 0, 100, "Enter a rate from 0% (no warning) to 100%.")
+    whole("skill_warning_min_answers", 1, None, "Judge after 1 or more answers.")
     for name, what in (
         ("harm_entries_per_day", "entries in a day"),
         ("harm_limit_raises", "limit raises"),

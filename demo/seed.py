@@ -27,7 +27,16 @@ from competitions.services import competition_activate, competition_sync_statuse
 from core.models import OperatorSettings
 from draws.models import Draw, DrawLogEntry
 from draws.services import draw_perform
-from tickets.models import DiscountCode, DiscountRedemption, Order, OrderLine, Receipt, Ticket
+from draws.verification import verify_and_record
+from tickets.models import (
+    DiscountCode,
+    DiscountRedemption,
+    Order,
+    OrderLine,
+    PostalEntry,
+    Receipt,
+    Ticket,
+)
 from tickets.services import order_record_paid, postal_entry_add
 from winners.models import Winner
 from winners.services import winner_approve, winner_publish
@@ -84,6 +93,9 @@ class DemoCompetition:
     auto_draw: bool = True  # off: stays "ended" until staff press "Perform draw now"
     extra_prizes: list[tuple[str, str]] = field(default_factory=list)
     bundles: tuple[tuple[int, str], ...] = ()  # multi-buy prices: (tickets, price)
+    # Share of paid orders answering the skill question wrongly. A very easy question shows
+    # the back-office's "too easy?" warning (competitions.selectors.skill_answer_summary).
+    wrong_answers: float = 0.18
 
 
 DEMOS = [
@@ -106,6 +118,7 @@ DEMOS = [
         ends=timedelta(days=5, hours=3),
         sell=4200,
         featured=True,
+        wrong_answers=0.03,
     ),
     DemoCompetition(
         slug="10000-tax-free-cash",
@@ -120,7 +133,7 @@ DEMOS = [
         colours=("#0a7d43", "#03301a"),
         question="Which of these is a UK bank note?",
         answers=("£3", "£20", "£15"),
-        starts=-timedelta(days=3),
+        starts=-timedelta(days=6),
         ends=timedelta(minutes=45),
         sell=3150,
         featured=True,
@@ -358,9 +371,11 @@ def _sell(
     rng: random.Random,
     at,
     budgets: dict[User, Decimal],
+    wrong_answers: float = 0.18,
 ) -> None:
     """Record paid orders until `target` tickets are sold (or no customer has room or budget
-    left), spending from each customer's `budgets`."""
+    left), spending from each customer's `budgets`; `wrong_answers` of them answer wrongly.
+    Then a free postal entry, from a postcard that arrived a day or two before."""
     correct = competition.answers.get(is_correct=True)
     wrong = competition.answers.filter(is_correct=False).first()
     price = competition.ticket_price
@@ -378,7 +393,7 @@ def _sell(
             user = rng.choice(buyers)
             room = min(competition.max_tickets_per_user - held[user], int(budgets[user] // price))
             quantity = min(rng.choice([1, 3, 5, 10, 10, 25, 50]), room, target - sold)
-            answer = wrong if rng.random() < 0.03 else correct
+            answer = wrong if rng.random() < wrong_answers else correct
             order_record_paid(
                 user=user, competition=competition, answer=answer, quantity=quantity, now=at
             )
@@ -387,7 +402,13 @@ def _sell(
             sold += quantity
         postal_entrant = min(customers, key=held.__getitem__)
         if sold < competition.max_tickets:
-            postal_entry_add(user=postal_entrant, competition=competition, quantity=1, now=at)
+            postal_entry_add(
+                user=postal_entrant,
+                competition=competition,
+                quantity=1,
+                received_on=timezone.localdate(at) - timedelta(days=rng.choice([0, 1, 1, 2])),
+                now=at,
+            )
 
 
 def _create(
@@ -462,7 +483,7 @@ def _create(
     competition_activate(competition=competition, now=opened, min_clear_days=0)
     if demo.sell:
         selling_at = max(opened, starts_at) + timedelta(minutes=1)
-        _sell(competition, customers, demo.sell, rng, selling_at, budgets)
+        _sell(competition, customers, demo.sell, rng, selling_at, budgets, demo.wrong_answers)
     if demo.draw:
         draw = draw_perform(
             competition=competition, mode=Draw.Mode.AUTOMATIC, now=ends_at + timedelta(minutes=5)
@@ -472,6 +493,8 @@ def _create(
             winner.location = _town_of(winner.user)
             winner.save(update_fields=["location"])
             winner_publish(winner=winner, now=ends_at + timedelta(hours=3))
+        # Checked as the hourly beat task would (How we comply counts draws that pass).
+        verify_and_record(draw, now=ends_at + timedelta(hours=1))
     return competition
 
 
@@ -527,18 +550,38 @@ def _seed_codes(now) -> None:
 
 
 DEMO_COMPLAINTS = (
-    # (customer index, days ago, category, message)
+    # (customer index, days ago, category, message, replied after days, resolved after days)
     (
         1,
         9,
         "prize",
         "My prize was meant to arrive last week and I have heard nothing since the winner e-mail.",
+        None,
+        None,
     ),
     (
         4,
         1,
         "purchase",
         "I was charged but my basket said the reservation had run out. Do I have the tickets?",
+        None,
+        None,
+    ),
+    (
+        2,
+        20,
+        "refund",
+        "I asked for a refund on two tickets and the money has not come back to my card yet.",
+        2,
+        6,
+    ),
+    (
+        5,
+        16,
+        "draw",
+        "How do I know the draw was really random? I would like to check it myself.",
+        7,
+        9,
     ),
 )
 
@@ -548,28 +591,72 @@ def _seed_back_office(customers: list[User], now) -> None:
     target), a customer who keeps raising their spending limit, and a harm-signal scan. Once
     only, like the competitions."""
     from complaints.models import Complaint
-    from complaints.services import complaint_submit
+    from complaints.services import complaint_resolve, complaint_respond, complaint_submit
     from harm_signals.services import harm_signals_scan
-    from responsible_play.limits import spend_limit_set
+    from responsible_play.limits import spend_limit_prompt_shown, spend_limit_set
+    from responsible_play.services import user_self_exclude
 
     if not Complaint.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").exists():
+        # Most customers met the "set a monthly limit" step when they joined; some set one,
+        # and one has self-excluded (How we comply counts each).
+        for index, customer in enumerate(customers):
+            if index % 5:
+                spend_limit_prompt_shown(user=customer, now=now - timedelta(days=40))
+            if index % 6 == 1:
+                spend_limit_set(
+                    user=customer,
+                    monthly_limit=Decimal("1500") if index % 4 else Decimal("2000"),
+                    now=now - timedelta(days=30),
+                )
+        user_self_exclude(user=customers[-1], months=6, now=now - timedelta(days=12))
+        support = _demo_support()
         # One customer who keeps raising their limit, for the harm-signal list.
         raiser = customers[7]
         for days_ago, amount in ((80, "50"), (60, "150"), (45, "400"), (35, "1000")):
             spend_limit_set(
                 user=raiser, monthly_limit=Decimal(amount), now=now - timedelta(days_ago)
             )
-        for index, days_ago, category, message in DEMO_COMPLAINTS:
+        for index, days_ago, category, message, replied, resolved in DEMO_COMPLAINTS:
             customer = customers[index]
-            complaint_submit(
+            received = now - timedelta(days=days_ago)
+            complaint = complaint_submit(
                 name=customer.get_full_name(),
                 email=customer.email,
                 category=category,
                 message=message,
                 user=customer,
-                now=now - timedelta(days=days_ago),
+                now=received,
             )
+            if replied is not None:
+                complaint = complaint_respond(
+                    complaint=complaint,
+                    by=support,
+                    message="Thank you for telling us. We are looking into it and will update "
+                    "you shortly.",
+                    now=received + timedelta(days=replied),
+                )
+            if resolved is not None:
+                complaint_resolve(
+                    complaint=complaint,
+                    by=support,
+                    message="We have sorted this out: please let us know if anything is still "
+                    "not right.",
+                    now=received + timedelta(days=resolved),
+                )
     harm_signals_scan(now=now)
+
+
+def _demo_support() -> User:
+    """The member of staff who answers the demo complaints. No password: nobody logs in as
+    them (the demo admin is `manage.py ensure_demo_admin`)."""
+    support, created = User.objects.get_or_create(
+        email=f"support@{DEMO_EMAIL_DOMAIN}",
+        defaults={"first_name": "Fairdraw support", "is_staff": True},
+    )
+    if created:
+        support.set_unusable_password()
+        support.save(update_fields=["password"])
+    return support
 
 
 @transaction.atomic
@@ -585,6 +672,7 @@ def reset() -> None:
     )
     DrawLogEntry.objects.filter(competition__in=competitions).delete()
     Draw.objects.filter(competition__in=competitions).delete()
+    PostalEntry.objects.filter(competition__in=competitions).delete()
     Ticket.objects.filter(competition__in=competitions).delete()
     orders = Order.objects.filter(lines__competition__in=competitions)
     Receipt.objects.filter(Q(order__in=orders) | Q(competition__in=competitions)).delete()

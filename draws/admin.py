@@ -39,7 +39,7 @@ from .services import (
     draw_perform_manual,
     draw_set_automatic,
 )
-from .verification import verify_draw
+from .verification import verify_and_record
 
 
 class DrawLogInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -163,7 +163,7 @@ class DrawAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         draw = get_object_or_404(Draw.objects.select_related("competition"), pk=pk)
         if not self.has_view_permission(request, draw):
             raise PermissionDenied
-        checks = verify_draw(draw)
+        checks = verify_and_record(draw)
         return TemplateResponse(
             request,
             "draws/admin/verify.html",

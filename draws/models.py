@@ -236,3 +236,29 @@ class Redraw(models.Model):
 
     def __str__(self):
         return f"Redraw {self.sequence} of {self.competition} ({self.get_status_display()})"
+
+
+class DrawVerification(models.Model):
+    """The result of the last full re-check of a draw (draws.verification.verify_draw), kept
+    so that pages can say how many draws pass without re-reading every ledger per view.
+
+    Written by every run of the checks (`verification_record`): `manage.py verify_draw`, the
+    admin's "Re-verify", the public draw page (at most once a minute per draw, its cache) and
+    the daily beat task that re-checks each completed draw (draws.tasks.verify_draws).
+    `performed_at` is the draw's own at the time, so a draw that changes afterwards counts as
+    unchecked until it is checked again."""
+
+    draw = models.OneToOneField(
+        Draw, on_delete=models.CASCADE, primary_key=True, related_name="verification"
+    )
+    checked_at = models.DateTimeField(db_index=True)
+    passed = models.BooleanField()
+    checks = models.PositiveSmallIntegerField(help_text="How many checks ran.")
+    failed = models.JSONField(default=list, blank=True, help_text="The checks that failed.")
+    performed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "draw verification"
+
+    def __str__(self):
+        return f"{self.draw}: {'passed' if self.passed else 'FAILED'} at {self.checked_at}"

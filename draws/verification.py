@@ -10,12 +10,14 @@ can download (`draws/static/draws/verify_draw.py`).
 import hashlib
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from competitions.models import Prize, ordinal
 from tickets.models import Ticket
 
 from . import fairness
 from .beacon import beacon_for_chain, beacon_label, randomness_of
-from .models import Draw, DrawLogEntry, Redraw
+from .models import Draw, DrawLogEntry, DrawVerification, Redraw
 from .selectors import draw_redraws, draw_winners, ledger_owners, ledger_scan
 
 
@@ -361,3 +363,25 @@ def _owner_rule(competition, draw: Draw, checks: list[Check], prizes: int):
 
 def all_ok(checks: list[Check]) -> bool:
     return all(check.ok for check in checks)
+
+
+def verification_record(draw: Draw, checks: list[Check], now=None) -> None:
+    """Keep the outcome of a full run of the checks on `draw` (models.DrawVerification): the
+    last run replaces the one before."""
+    DrawVerification.objects.update_or_create(
+        draw=draw,
+        defaults={
+            "checked_at": now or timezone.now(),
+            "passed": all_ok(checks),
+            "checks": len(checks),
+            "failed": [check.name for check in checks if not check.ok],
+            "performed_at": draw.performed_at,
+        },
+    )
+
+
+def verify_and_record(draw: Draw, now=None) -> list[Check]:
+    """`verify_draw`, its outcome kept for the figures (How we comply, the staff report)."""
+    checks = verify_draw(draw)
+    verification_record(draw, checks, now)
+    return checks

@@ -21,7 +21,7 @@ from .selectors import (
     ledger_chunks,
     owners_chunks,
 )
-from .verification import Check, verify_draw
+from .verification import Check, verify_and_record
 
 VERIFY_SCRIPT = Path(__file__).resolve().parent / "static" / "draws" / "verify_draw.py"
 # Re-checking streams the whole ledger: keep the result briefly rather than per request.
@@ -54,7 +54,7 @@ def live_checks(draw: Draw) -> list[Check]:
     )
     checks = cache.get(key)
     if checks is None:
-        checks = verify_draw(draw)
+        checks = verify_and_record(draw)
         cache.set(key, checks, CHECKS_CACHE_SECONDS)
     return checks
 

@@ -21,10 +21,21 @@ class PagesConfig(AppConfig):
         # the counters with queryset updates, which send no signal: those pages are at most
         # FAIRDRAW_PAGE_CACHE_SECONDS stale, as intended.
         from competitions.models import AnswerChoice, Bundle, Competition, CompetitionImage, Prize
+        from core.models import OperatorSettings
         from draws.models import Draw
         from winners.models import Winner
 
-        for model in (Competition, CompetitionImage, AnswerChoice, Prize, Bundle, Draw, Winner):
+        # How we comply is written from the operator settings.
+        for model in (
+            Competition,
+            CompetitionImage,
+            AnswerChoice,
+            Prize,
+            Bundle,
+            Draw,
+            Winner,
+            OperatorSettings,
+        ):
             for signal in (post_save, post_delete):
                 signal.connect(
                     _public_content_changed,

@@ -78,6 +78,9 @@ def spend_limits(request):
             target = _safe_next(request)
             return redirect(target or "accounts:limits")
     now = timezone.now()
+    welcome = request.GET.get("welcome") == "1"
+    if welcome and request.method == "GET":
+        limits.spend_limit_prompt_shown(user=user, now=now)
     return render(
         request,
         "accounts/limits.html",
@@ -86,7 +89,7 @@ def spend_limits(request):
             "position": spending.spend_position(user, now),
             "pending": limits.pending_limit_for(user, now),
             "history": user.spend_limits.all()[:20],
-            "welcome": request.GET.get("welcome") == "1",
+            "welcome": welcome,
             "next": _safe_next(request),
             "cooling_off_hours": limits.cooling_off().total_seconds() // 3600,
         },

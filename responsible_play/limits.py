@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.models import OperatorSettings
 
-from .models import SpendLimit
+from .models import SpendLimit, SpendLimitPrompt
 
 ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=12, decimal_places=2)
@@ -111,4 +111,11 @@ def spend_limit_set(
         requested_at=now,
         effective_at=now if lowering else now + cooling_off(),
         created_by=by if by is not None else user,
+    )
+
+
+def spend_limit_prompt_shown(*, user: User, now=None) -> None:
+    """Note that the customer has been asked to set a limit (the first time only)."""
+    SpendLimitPrompt.objects.bulk_create(
+        [SpendLimitPrompt(user=user, shown_at=now or timezone.now())], ignore_conflicts=True
     )

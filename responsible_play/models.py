@@ -53,3 +53,20 @@ class SpendLimit(models.Model):
     def __str__(self):
         shown = "no limit" if self.monthly_limit is None else f"£{self.monthly_limit}"
         return f"{self.user} {shown} from {self.effective_at:%Y-%m-%d %H:%M}"
+
+
+class SpendLimitPrompt(models.Model):
+    """When a customer was first asked to set a monthly limit (the welcome prompt after
+    sign-up, responsible_play.limits.spend_limit_prompt_shown): the record behind "customers
+    prompted for a limit" on How we comply. One row per customer, never updated."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="spend_limit_prompt",
+    )
+    shown_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.user} asked to set a limit on {self.shown_at:%Y-%m-%d}"

@@ -7,6 +7,7 @@ this module), so a new round trip in checkout, or one more while the hot row is 
 here too."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.base import ContentFile
@@ -177,6 +178,37 @@ def test_account(client, django_assert_max_num_queries, size):
         page = client.get("/account/")
     assert page.status_code == 200
     assert page.content.decode().count('class="entry"') == size + 1
+
+
+# Operator settings, latest draw; opened and short competitions, skill answers, prize totals
+# and instant wins by competition, card refusals, customers, limits, self-exclusions ever,
+# postal entries and their waits, draws, complaints.
+COMPLY_MAX = 14
+
+
+def test_how_we_comply_with_its_figures(client, django_assert_max_num_queries, size):
+    from complaints.services import complaint_submit
+    from draws.verification import verify_and_record
+    from responsible_play.limits import spend_limit_prompt_shown, spend_limit_set
+    from tickets.services import postal_entry_add
+
+    for i, competition in enumerate(shop(size)):
+        PrizeFactory(competition=competition, kind="instant", position=None, ticket_number=9)
+        customer = UserFactory()
+        spend_limit_prompt_shown(user=customer)
+        spend_limit_set(user=customer, monthly_limit=None if i % 2 else Decimal("100"))
+        postal_entry_add(user=customer, competition=competition)
+        complaint_submit(
+            name="Ann",
+            email=f"ann{i}@example.com",
+            category="other",
+            message="A problem with my order here.",
+        )
+    verify_and_record(drawn_competition(tickets=3, prizes=1).draws.get())
+
+    with django_assert_max_num_queries(COMPLY_MAX):
+        page = client.get("/how-we-comply/")
+    assert "Figures as at" in page.content.decode()
 
 
 def test_api_competition_list(client, django_assert_max_num_queries, size):

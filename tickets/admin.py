@@ -31,6 +31,7 @@ from .models import (
     Order,
     OrderLine,
     PaymentEvent,
+    PostalEntry,
     Refund,
     Ticket,
 )
@@ -243,6 +244,7 @@ class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     quantity=quantity,
                     by=request.user,
                     note=form.cleaned_data["note"],
+                    received_on=form.cleaned_data["received_on"],
                 )
             except TicketError as refusal:
                 form.add_error(None, str(refusal))
@@ -284,9 +286,19 @@ class PostalEntryForm(forms.Form):
         ).order_by("ends_at")
     )
     quantity = forms.IntegerField(min_value=1, max_value=1000, initial=1)
-    note = forms.CharField(
-        required=False, max_length=255, help_text="e.g. the date the postcard arrived."
+    received_on = forms.DateField(
+        label="Postcard arrived on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Empty: today. Shown, as time to enter postal entries, on How we comply.",
     )
+    note = forms.CharField(required=False, max_length=255)
+
+    def clean_received_on(self):
+        received_on = self.cleaned_data.get("received_on") or timezone.localdate()
+        if received_on > timezone.localdate():
+            raise forms.ValidationError("A postcard can’t arrive in the future.")
+        return received_on
 
     def clean(self):
         cleaned = super().clean()
@@ -395,3 +407,25 @@ class CancellationJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="progress")
     def progress(self, obj):
         return obj.progress
+
+
+@admin.register(PostalEntry)
+class PostalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Postal entries as staff recorded them (added from Tickets, "Add free postal entries")."""
+
+    list_display = ("competition", "user", "quantity", "received_on", "recorded_at", "recorded_by")
+    list_filter = (("received_on", admin.EmptyFieldListFilter), "competition")
+    list_select_related = ("competition", "user", "recorded_by")
+    search_fields = ("user__email", "competition__title")
+    fields = (
+        "competition",
+        "user",
+        "quantity",
+        "numbers",
+        "received_on",
+        "recorded_at",
+        "recorded_by",
+        "note",
+    )
+    readonly_fields = fields
+    ordering = ("-recorded_at", "-id")

@@ -632,3 +632,44 @@ class DiscountRedemption(models.Model):
 
     def __str__(self):
         return f"{self.code} on {self.order}"
+
+
+class PostalEntry(models.Model):
+    """One batch of free postal entries as staff recorded it (tickets.services.postal_entry_add):
+    when the postcard arrived and when it was entered, so the operator can show how promptly
+    postal entries are handled. The entries themselves are the tickets (source "postal")."""
+
+    competition = models.ForeignKey(
+        Competition, on_delete=models.PROTECT, related_name="postal_entries"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="postal_entries"
+    )
+    quantity = models.PositiveIntegerField()
+    numbers = models.JSONField(default=list, blank=True)
+    received_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The day the postcard arrived (empty for entries recorded before we kept it).",
+    )
+    recorded_at = models.DateTimeField(db_index=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        verbose_name_plural = "postal entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="postalentry_quantity_positive"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} postal entr{'y' if self.quantity == 1 else 'ies'} in {self.competition}"

@@ -2,6 +2,7 @@ from django import template
 from django.urls import reverse
 
 from ..dashboard import dashboard_figures
+from ..views import REPORT_PERMISSION
 
 register = template.Library()
 
@@ -14,6 +15,7 @@ def staff_dashboard(context):
         return {"show": False}
     return {
         "show": True,
+        "report": request.user.has_perm(REPORT_PERMISSION),
         **dashboard_figures(),
         "links": {
             "orders": reverse("admin:tickets_order_changelist"),

@@ -318,6 +318,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep_outbox",
         "schedule": BEAT_INTERVAL,
     },
+    "draws-verify": {"task": "draws.tasks.verify_draws", "schedule": crontab(minute=15)},
     "harm-signals-scan": {
         "task": "harm_signals.tasks.scan_harm_signals",
         "schedule": HARM_SCAN_INTERVAL,

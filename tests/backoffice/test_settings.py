@@ -21,6 +21,8 @@ def form_values(**changes) -> dict:
         "limit_cooling_off_hours": row.limit_cooling_off_hours,
         "credit_card_monthly_cap": row.credit_card_monthly_cap,
         "min_open_clear_days": row.min_open_clear_days,
+        "skill_warning_wrong_percent": row.skill_warning_wrong_percent,
+        "skill_warning_min_answers": row.skill_warning_min_answers,
         "harm_entries_per_day": row.harm_entries_per_day,
         "harm_spend_share_percent": row.harm_spend_share_percent,
         "harm_limit_raises": row.harm_limit_raises,

@@ -14,9 +14,13 @@ from winners.models import Winner
 
 
 @pytest.mark.django_db(transaction=False)
-def test_seed_demo_covers_every_state_and_is_idempotent(settings, tmp_path):
+def test_seed_demo_covers_every_state_and_is_idempotent(
+    settings, tmp_path, django_capture_on_commit_callbacks
+):
     settings.MEDIA_ROOT = tmp_path
-    call_command("seed_demo", verbosity=0)
+    # What runs once a sale commits (the skill-answer counters) runs here too.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", verbosity=0)
     now = timezone.now()
     by_status = {}
     for competition in Competition.objects.all():
@@ -64,8 +68,21 @@ def test_seed_demo_covers_every_state_and_is_idempotent(settings, tmp_path):
 
     # The back-office has complaints to work on, one of them already past its reply target.
     complaints = Complaint.objects.all()
-    assert complaints.count() == 2
+    assert complaints.count() == 4
     assert complaints.filter(status="open", response_due_at__lt=now).count() == 1
+
+    # How we comply has something to show for each rule, made by the real services.
+    from pages.compliance_figures import compliance_figures
+
+    figures = {(f.name, f.period): f.number for _s, f in compliance_figures(now).rows()}
+    assert 0 < figures[("Wrong answers to skill questions", "Since launch")] < 50
+    assert figures[("Competitions opened for less than the minimum", "Since launch")] == 0
+    assert figures[("Free postal entries recorded", "Since launch")] >= 5
+    assert figures[("Time to enter a postcard (median)", "Since launch")] is not None
+    assert figures[("Complaints answered within our target", "Since launch")] == 50
+    assert figures[("Draws verified", "Since launch")] == 2
+    assert figures[("Customers asked to set a spending limit", "Since launch")] > 0
+    assert figures[("Self-exclusions in force", "Today")] == 1
 
     counts = (
         Competition.objects.count(),

@@ -158,8 +158,12 @@ def test_a_postal_entry_writes_its_own_audit_entry():
     assert entry.actor == staff and entry.note == "postcard"
     assert entry.object_id == str(competition.pk)
     receipt = Receipt.objects.get(kind=Receipt.Kind.POSTAL).reference
-    numbers = sorted(t.number for t in tickets)
-    assert entry.after == {"user": customer.email, "numbers": numbers, "receipt": receipt}
+    assert entry.after == {
+        "user": customer.email,
+        "numbers": sorted(t.number for t in tickets),
+        "received_on": timezone.localdate().isoformat(),  # the postcard arrived today
+        "receipt": receipt,
+    }
 
 
 def test_a_retry_writes_its_own_audit_entry(fake_stripe):

@@ -7,26 +7,40 @@ no more entries. Each entry gets its signed receipt (tickets.services.receipts) 
 transaction, before the counters' claim.
 """
 
+from datetime import date
+
 from django.db import transaction
 from django.utils import timezone
 
 from competitions.models import Competition
 from core.audit import audit_record
 
-from ..models import Ticket
+from ..models import PostalEntry, Ticket
 from .receipts import receipt_issue_postal
 from .rules import Line, check_eligible, check_line, lock_customer, sale_claim, tickets_insert
 
 
 def postal_entry_add(
-    *, user, competition: Competition, quantity: int = 1, by=None, note: str = "", now=None
+    *,
+    user,
+    competition: Competition,
+    quantity: int = 1,
+    by=None,
+    note: str = "",
+    received_on: date | None = None,
+    now=None,
 ) -> list[Ticket]:
     """Free postal entries for a customer. `by`: the member of staff who typed them in;
-    `note`: what they wrote down (e.g. the date the postcard arrived), for the audit log."""
+    `note`: what they wrote down, for the audit log; `received_on`: the day the postcard
+    arrived (default: today), recorded with the entry (PostalEntry) so the operator can show
+    how long postal entries take to be entered."""
     now = now or timezone.now()
     check_eligible(user)
     if quantity < 1:
         raise ValueError("quantity must be positive")
+    received_on = received_on or timezone.localdate(now)
+    if received_on > timezone.localdate(now):
+        raise ValueError("a postcard cannot arrive after it is entered")
     with transaction.atomic():
         # The customer's row first, as every path that gives a customer numbers.
         user = lock_customer(user.pk)
@@ -44,11 +58,26 @@ def postal_entry_add(
         numbers = sorted(t.number for t in tickets)
         # Signed before the competition's row is taken (the counters' claim comes last).
         receipt = receipt_issue_postal(user=user, competition=fresh, numbers=numbers, now=now)
+        PostalEntry.objects.create(
+            competition=fresh,
+            user=user,
+            quantity=len(tickets),
+            numbers=numbers,
+            received_on=received_on,
+            recorded_at=now,
+            recorded_by=by if getattr(by, "pk", None) else None,
+            note=note[:255],
+        )
         audit_record(
             actor=by,
             action="ticket.postal_entry",
             obj=fresh,
-            after={"user": user.email, "numbers": numbers, "receipt": receipt.reference},
+            after={
+                "user": user.email,
+                "numbers": numbers,
+                "received_on": received_on,
+                "receipt": receipt.reference,
+            },
             note=note,
         )
         sale_claim(fresh, sold=len(tickets), now=now)

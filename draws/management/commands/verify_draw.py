@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from draws.receipt_check import verify_receipt
 from draws.selectors import draw_for
-from draws.verification import verify_draw
+from draws.verification import verify_and_record
 
 from ._competition import competition_arg
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{competition.title}: {draw.get_status_display()}")
         if draw.is_done:
             self.stdout.write(f"  mode: {draw.get_mode_display()}")
-        self.report(verify_draw(draw))
+        self.report(verify_and_record(draw))
 
     def check_receipt(self, draw, path):
         try:
