@@ -101,7 +101,8 @@ def test_activation_commits_the_seed_through_the_draws_hook():
     draft = draft_ready_to_activate()
     competition = competition_activate(competition=draft)
     assert competition.seed_commitment == fairness.commitment_for(competition.draw_seed)
-    assert DrawLogEntry.objects.get(competition=competition).action == "seed_committed"
+    actions = DrawLogEntry.objects.filter(competition=competition).values_list("action", flat=True)
+    assert list(actions) == ["seed_committed", "beacon_round_announced"]
 
 
 def test_activation_without_a_seed_committed_is_refused():

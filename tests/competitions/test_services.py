@@ -67,8 +67,7 @@ def test_activation_is_logged_without_revealing_the_seed():
     staff = UserFactory(is_staff=True)
     competition = competition_activate(competition=draft_ready_to_activate(), by=staff)
 
-    entry = DrawLogEntry.objects.get(competition=competition)
-    assert entry.action == "seed_committed"
+    entry = DrawLogEntry.objects.get(competition=competition, action="seed_committed")
     assert entry.actor == staff
     assert entry.data["seed_commitment"] == competition.seed_commitment
     assert competition.draw_seed not in str(entry.data)

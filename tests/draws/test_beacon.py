@@ -312,3 +312,27 @@ def test_published_script_checks_the_quicknet_signature(
     )
     assert plain.returncode == 0, plain.stdout + plain.stderr
     assert f"/{QUICKNET_CHAIN}/public/1000" in plain.stdout
+
+
+def test_competition_activated_before_beacon_rounds_gets_one_on_its_first_draw_attempt():
+    from competitions.models import Competition
+
+    competition = active_competition()
+    for number in (3, 5, 8):
+        TicketFactory(competition=competition, number=number)
+    Competition.objects.filter(pk=competition.pk).update(beacon_chain="", beacon_round=None)
+    attempt = competition.ends_at + timedelta(hours=1)
+    with pytest.raises(BeaconPending):
+        draw_perform(competition=competition, mode=Draw.Mode.ADMIN, now=attempt)
+    competition.refresh_from_db()
+    assert round_time(competition.beacon_round) >= attempt  # not a round already out
+    assert DrawLogEntry.objects.filter(
+        competition=competition,
+        action="beacon_round_announced",
+        data__round=competition.beacon_round,
+    ).exists()
+    draw = draw_perform(
+        competition=competition, mode=Draw.Mode.ADMIN, now=round_time(competition.beacon_round)
+    )
+    assert draw.beacon_round == competition.beacon_round
+    assert all_ok(verify_draw(draw))

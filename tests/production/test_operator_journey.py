@@ -237,6 +237,7 @@ def site(request):
         STATIC_ROOT=str(folder / "static"),
         MEDIA_ROOT=str(folder / "media"),
         FAIRDRAW_BEAT_INTERVAL_SECONDS="1",
+        FAIRDRAW_BEACON_MARGIN_SECONDS="3",  # the draw waits for a round 3 s after close
         DJANGO_SUPERUSER_EMAIL=OPERATOR_EMAIL,
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
         DJANGO_SUPERUSER_FIRST_NAME="Olivia",
@@ -254,6 +255,10 @@ def site(request):
     deployment.manage("collectstatic", "--noinput")
     deployment.manage("check", "--deploy", "--fail-level", "WARNING")
     deployment.manage("createsuperuser", "--noinput")
+    # The deploy check passed with production's beacon (drand). This machine has no network and
+    # nobody can sign a fresh quicknet round, so the processes below draw with the demo beacon,
+    # which the deploy check refuses (tests/test_production.py); everything else is production.
+    deployment.env = {**deployment.env, "FAIRDRAW_BEACON": "demo"}
 
     deployment.start(
         "gunicorn", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
