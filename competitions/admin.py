@@ -77,7 +77,9 @@ class AnswerChoiceInline(admin.TabularInline):
 
 class PrizeInline(admin.TabularInline):
     model = Prize
-    fields = ("kind", "position", "ticket_number", "title", "value", "cash_alternative")
+    # Instant wins: a title, a value and a count; their numbers are chosen from the seed at
+    # activation and never shown here (docs/architecture.md §4, item 6).
+    fields = ("kind", "position", "quantity", "title", "value", "cash_alternative")
     extra = 0
 
     def get_extra(self, request, obj=None, **kwargs):

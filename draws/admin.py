@@ -28,6 +28,7 @@ from core.admin_helpers import ReadOnlyAdminMixin
 from tickets.admin_competition import CompetitionTicketsAdminForm, CompetitionTicketsAdminMixin
 
 from .exceptions import DrawError
+from .instant_wins import verify_instant_wins
 from .models import Draw, DrawLogEntry
 from .selectors import draw_for, draw_log, ledger_tickets
 from .services import (
@@ -144,7 +145,7 @@ class DrawAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         draw = get_object_or_404(Draw.objects.select_related("competition"), pk=pk)
         if not self.has_view_permission(request, draw):
             raise PermissionDenied
-        checks = verify_draw(draw)
+        checks = verify_draw(draw) + verify_instant_wins(draw)
         return TemplateResponse(
             request,
             "draws/admin/verify.html",

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from competitions.models import Competition
 
+from .instant_wins import instant_wins_public
 from .selectors import draw_for, draw_winners
 from .views import live_checks
 
@@ -61,6 +62,7 @@ def draw_detail(request, competition_id):
         "verifyScriptUrl": request.build_absolute_uri(reverse("draws:verify-script", args=[slug])),
         "pageUrl": request.build_absolute_uri(reverse("draws:detail", args=[slug])),
         "verification": [{"check": c.name, "ok": c.ok} for c in checks],
+        "instantWins": instant_wins_public(competition, draw),
     }
     response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
     response["Cache-Control"] = "public, max-age=30"

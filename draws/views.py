@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from competitions.models import Competition, Prize
 
+from .instant_wins import instant_wins_public, verify_instant_wins
 from .models import Draw
 from .selectors import draw_for, draw_log, draw_winners, ledger_chunks
 from .verification import Check, verify_draw
@@ -24,6 +25,7 @@ PUBLIC_LOG = {
     "ledger_frozen": "Entry ledger frozen",
     "ledger_unfrozen": "Competition re-opened; ledger to be frozen again",
     "ledger_refrozen": "Entry ledger frozen again",
+    "instant_wins_committed": "Instant-win numbers chosen and committed",
     "drawn": "Winners drawn",
     "closed_without_entries": "Closed without a winner",
     "draw_failed": "Draw attempt failed (nothing drawn)",
@@ -35,7 +37,7 @@ def live_checks(draw: Draw) -> list[Check]:
     key = f"draw-checks:{draw.pk}:{draw.status}:{draw.ledger_hash[:16]}:{stamp.timestamp():.0f}"
     checks = cache.get(key)
     if checks is None:
-        checks = verify_draw(draw)
+        checks = verify_draw(draw) + verify_instant_wins(draw)
         cache.set(key, checks, CHECKS_CACHE_SECONDS)
     return checks
 
@@ -67,6 +69,7 @@ def draw_detail(request, slug):
                 for entry in draw_log(competition.pk).filter(action__in=PUBLIC_LOG)
             ],
             "now": now,
+            "instant_wins": instant_wins_public(competition, draw),
         },
     )
 

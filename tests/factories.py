@@ -178,3 +178,24 @@ __all__ = [
     "operator_settings",
     "wrong_answer",
 ]
+
+
+def instant_win_competition(*, instant=(("£10 cash", "10.00", 5),), now=None, **kw) -> Competition:
+    """An active competition (a £1,000 draw prize) with instant-win prizes, given as
+    (title, value, count), attached by staff before activation and numbered by the seed."""
+    competition = draft_ready_to_activate(**kw)
+    for title, value, count in instant:
+        PrizeFactory(
+            competition=competition,
+            kind=Prize.Kind.INSTANT,
+            position=None,
+            title=title,
+            value=Decimal(value),
+            quantity=count,
+        )
+    return competition_activate(competition=competition, now=now or timezone.now())
+
+
+def instant_numbers(competition: Competition) -> list[int]:
+    """The secret instant-win numbers (tests only: nothing public shows them before won)."""
+    return list(competition.instant_wins.order_by("number").values_list("number", flat=True))

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from competitions.models import Competition, Prize
+from competitions.models import Competition, InstantWin, Prize
 from draws.models import Draw
 from tickets.models import Ticket
 
@@ -17,7 +17,8 @@ class WinnerQuerySet(models.QuerySet):
 
 
 class Winner(models.Model):
-    """A prize won by a ticket: created by a draw, then verified, announced and delivered."""
+    """A prize won by a ticket: created by a draw (or by a sale holding an instant-win number),
+    then verified, announced and delivered."""
 
     class Verification(models.TextChoices):
         PENDING = "pending", "Awaiting verification"
@@ -25,7 +26,11 @@ class Winner(models.Model):
         REJECTED = "rejected", "Rejected"
 
     competition = models.ForeignKey(Competition, on_delete=models.PROTECT, related_name="winners")
-    prize = models.OneToOneField(Prize, on_delete=models.PROTECT, related_name="winner")
+    # A draw prize has one winner; an instant-win prize one per number (`instant_win`).
+    prize = models.ForeignKey(Prize, on_delete=models.PROTECT, related_name="winners")
+    instant_win = models.OneToOneField(
+        InstantWin, on_delete=models.PROTECT, null=True, blank=True, related_name="winner"
+    )
     draw = models.ForeignKey(
         Draw, on_delete=models.PROTECT, null=True, blank=True, related_name="winners"
     )
@@ -60,7 +65,15 @@ class Winner(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["competition", "ticket"], name="winner_ticket_wins_once"
+                fields=["prize"],
+                condition=Q(instant_win__isnull=True),
+                name="winner_draw_prize_once",
+            ),
+            # A ticket wins the draw once; an instant win on it does not stop that.
+            models.UniqueConstraint(
+                fields=["competition", "ticket"],
+                condition=Q(instant_win__isnull=True),
+                name="winner_ticket_wins_once",
             ),
             models.CheckConstraint(
                 condition=Q(is_published=False) | Q(published_at__isnull=False),
@@ -73,3 +86,7 @@ class Winner(models.Model):
 
     def __str__(self):
         return f"{self.display_name} won {self.prize.title}"
+
+    @property
+    def is_instant(self) -> bool:
+        return self.instant_win_id is not None

@@ -26,6 +26,7 @@ from core.models import OperatorSettings
 
 from .. import cards, events, locking, spending
 from ..exceptions import AnswerRequired, TicketError
+from ..instant_wins import instant_wins_award
 from ..models import Order, OrderLine, Refund, Ticket
 from .refunds import refund_queue
 from .release import drop_reservations
@@ -174,6 +175,8 @@ def _pay_pending(
         ).update(status=ticket_status(line.answer), purchased_at=now)
     events.order_paid(order, messages=messages, competitions=())
     competitions = {line.competition_id: line.competition for line in lines}
+    # Before the counters: the hot competition row is taken last (docs/architecture.md §3).
+    instant_wins_award(competitions=competitions.values(), order_id=order.pk, now=now)
     for competition_id in sorted(competitions):
         count = converted[competition_id]
         claimed = counters_claim(
@@ -230,6 +233,7 @@ def _fulfil_locked(
             line.competition.tickets_sold += converted
             line.competition.tickets_reserved -= converted
         _mark_paid(order, now=now)
+        instant_wins_award(competitions=locked.values(), order_id=order.pk, now=now)
         events.order_paid(order, competitions=locked.values())
         return Fulfilment("paid", order)
 
@@ -250,6 +254,7 @@ def _fulfil_locked(
         reason = Refund.Reason.LATE_PAYMENT
     if problem is None:
         _mark_paid(order, now=now)
+        instant_wins_award(competitions=locked.values(), order_id=order.pk, now=now)
         events.order_paid(order, competitions=locked.values())
         return Fulfilment("paid after the reservation lapsed", order)
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from competitions.models import Competition
 from core.audit import audit_record
 
+from ..instant_wins import instant_wins_award
 from ..models import Ticket
 from .rules import Line, check_eligible, check_line, lock_customer, sale_claim, tickets_insert
 
@@ -46,5 +47,6 @@ def postal_entry_add(
             after={"user": user.email, "numbers": sorted(t.number for t in tickets)},
             note=note,
         )
+        instant_wins_award(competitions=[fresh], ticket_ids=[t.pk for t in tickets], now=now)
         sale_claim(fresh, sold=len(tickets), now=now)
     return tickets

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from draws.instant_wins import verify_instant_wins
 from draws.selectors import draw_for
 from draws.verification import verify_draw
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{competition.title}: {draw.get_status_display()}")
         if draw.is_done:
             self.stdout.write(f"  mode: {draw.get_mode_display()}")
-        checks = verify_draw(draw)
+        checks = verify_draw(draw) + verify_instant_wins(draw)
         for check in checks:
             mark = "✓" if check.ok else "✗"
             self.stdout.write(f"{mark} {check.name}")
