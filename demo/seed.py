@@ -398,11 +398,13 @@ def _win_instantly(
     """Buy `count` of the still-unwon instant-win numbers (each by a different customer, through
     the real checkout, which awards them), then approve and publish those winners with their
     towns, so the competition page shows some prizes won and some still to win."""
-    numbers = list(
-        InstantWin.objects.filter(competition=competition, won_at__isnull=True)
-        .order_by("number")
+    unwon = InstantWin.objects.filter(competition=competition, won_at__isnull=True)
+    held = set(
+        competition.tickets.exclude(status=Ticket.Status.REFUNDED)
+        .filter(number__in=unwon.values("number"))
         .values_list("number", flat=True)
-    )
+    )  # e.g. by a wrong answer in the random sales: not entered, so not won
+    numbers = sorted(set(unwon.values_list("number", flat=True)) - held)
     answer = competition.answers.get(is_correct=True)
     with _operator_rules_lifted():
         for number in rng.sample(numbers, min(count, len(numbers))):
