@@ -1,15 +1,21 @@
 """An instant win in a real browser (headless Debian chromium): the competition page says how
 many instant prizes are still to win without showing a number; a customer buys a lucky dip
 (forced onto an instant-win number), pays on the test payment page and sees the win on the
-confirmation page and under "Your tickets". Screenshots, desktop and phone width, go to
+confirmation page and under "Your tickets"; after the draw the draw page reveals and checks
+the list. Screenshots, desktop and phone width, go to
 test-artefacts/instant-wins/."""
 
+import io
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.utils import timezone
 
+from competitions.models import Competition
 from tests.browser import test_journey
 from tests.factories import PASSWORD, UserFactory, instant_numbers, instant_win_competition
 from tickets import allocation
@@ -105,3 +111,19 @@ def test_a_customer_wins_instantly_and_sees_it(browser_page, live_server, monkey
     expect(page.locator("#instant-wins")).to_contain_text("9 still to win")
     expect(page.locator("#instant-wins")).to_contain_text(f"Ticket #{won}")
     shot(page, "04-competition-after")
+
+    # After the close and the draw, the draw page reveals the list and salt, and checks them.
+    past = timezone.now() - timedelta(seconds=1)
+    Competition.objects.filter(pk=competition.pk).update(ends_at=past, draw_at=past)
+    call_command("draw", competition.slug, stdout=io.StringIO())
+    page.goto(f"{live_server.url}/competitions/{competition.slug}/draw/")
+    revealed = page.locator("#instant-wins")
+    expect(revealed).to_contain_text(competition.instant_wins_salt)
+    for number in numbers:
+        expect(revealed).to_contain_text(f"#{number}")
+    expect(page.get_by_text("Instant-win list matches its commitment")).to_be_visible()
+    expect(
+        page.get_by_text("Instant-win numbers recomputed from the revealed seed")
+    ).to_be_visible()
+    expect(page.locator(".draw-checks-summary")).to_contain_text("checks pass")
+    shot(page, "05-draw-page-revealed")
