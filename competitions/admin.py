@@ -137,7 +137,17 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
         ),
         ("Dates", {"fields": ("starts_at", "ends_at", "draw_at")}),
         ("Skill question", {"fields": ("question",)}),
-        ("Promotion and draw", {"fields": ("is_featured", "auto_draw_enabled", "seed_commitment")}),
+        (
+            "Promotion and draw",
+            {
+                "fields": (
+                    "is_featured",
+                    "auto_draw_enabled",
+                    "seed_commitment",
+                    "instant_wins_commitment",
+                )
+            },
+        ),
         (
             "Record",
             {
@@ -152,6 +162,7 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
         "tickets_sold",
         "tickets",
         "seed_commitment",
+        "instant_wins_commitment",
         "activated_at",
         "cancelled_at",
         "created_at",
