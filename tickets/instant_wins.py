@@ -73,9 +73,14 @@ def instant_wins_award(
 
 
 def instant_wins_held(tickets: Sequence[Ticket]) -> dict[int, InstantWin]:
-    """The won instant-win numbers these tickets hold, by ticket id (one query): for showing a
-    customer their win. Only active tickets win."""
-    active = [t for t in tickets if t.status == Ticket.Status.ACTIVE]
+    """The won instant-win numbers these tickets (with their competitions) hold, by ticket id
+    (one query, none without instant wins): for showing a customer their win. Only active
+    tickets win."""
+    active = [
+        t
+        for t in tickets
+        if t.status == Ticket.Status.ACTIVE and t.competition.instant_wins_commitment
+    ]
     if not active:
         return {}
     won = {
