@@ -346,7 +346,8 @@ PART_RULES = {
 
 def _check_instant_wins_unchanged(competition: Competition) -> None:
     """Instant-win prizes are fixed at activation with their numbers: each instant prize still
-    has exactly its count of numbers, and no instant prize was added."""
+    has exactly its count of numbers, and no instant prize was added. And a new value for a
+    prize must keep the instant wins short of the majority of the prize value."""
     prizes = competition.prizes.annotate(numbers=Count("instant_wins")).filter(
         Q(kind=Prize.Kind.INSTANT) | Q(numbers__gt=0)
     )
@@ -355,6 +356,8 @@ def _check_instant_wins_unchanged(competition: Competition) -> None:
             f"“{competition}” is {competition.status}: its instant wins were fixed at "
             "activation (add, remove or recount them only while it is a draft)."
         )
+    if problems := instant_win_problems(competition, list(competition.prizes.all())):
+        raise CompetitionError(f"Cannot save the prizes: {'; '.join(problems)}.")
 
 
 @transaction.atomic

@@ -76,3 +76,33 @@ def test_activating_with_too_much_in_instant_wins_says_why(admin_client):
     [(level, text)] = messages_of(response)
     assert level == "error" and "majority of the prize value" in text
     assert Competition.objects.get(pk=competition.pk).status == Status.DRAFT
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("quantity", "6", "Instant wins were fixed at activation"),
+        ("value", "500.00", "majority of the prize value"),
+    ],
+)
+def test_after_activation_instant_prizes_are_not_recounted_or_made_the_majority(
+    admin_client, field, value, error
+):
+    from tests.factories import instant_win_competition
+
+    competition = instant_win_competition()  # £1,000 draw prize, 5 × £10 instant
+    change_url = url("competitions.competition", "change", competition.pk)
+    data = form_data(admin_client.get(change_url), "competition_form")
+    index = next(
+        key.split("-")[1]
+        for key, values in data.items()
+        if key.endswith("-kind") and key.startswith("prizes-") and values == ["instant"]
+    )
+    data[f"prizes-{index}-{field}"] = [value]
+
+    response = admin_client.post(change_url, data)
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    prize = competition.prizes.get(kind=Prize.Kind.INSTANT)
+    assert (prize.quantity, prize.value) == (5, 10)

@@ -126,6 +126,23 @@ def test_instant_prizes_cannot_be_recounted_after_activation(admin_user):
     assert prize.quantity == 5
 
 
+def test_a_prize_value_change_cannot_make_instant_wins_the_majority(admin_user):
+    from competitions.exceptions import CompetitionError
+    from competitions.services import competition_edit_parts
+
+    competition = instant_win_competition()  # £1,000 draw prize, 5 × £10 instant
+    prize = competition.prizes.get(kind=Prize.Kind.INSTANT)
+
+    def revalue():
+        Prize.objects.filter(pk=prize.pk).update(value=Decimal("500.00"))
+        return {"changed": [str(prize)], "added": [], "deleted": []}
+
+    with pytest.raises(CompetitionError, match="majority of the prize value"):
+        competition_edit_parts(competition=competition, by=admin_user, part="prize", save=revalue)
+    prize.refresh_from_db()
+    assert prize.value == Decimal("10.00")
+
+
 def test_deactivating_discards_the_numbers_and_activating_again_chooses_new_ones(admin_user):
     from competitions.services import competition_deactivate
 
