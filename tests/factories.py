@@ -1,5 +1,6 @@
 """Factories for domain rows. Build what a test needs, nothing the test does not care about."""
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -199,3 +200,10 @@ def instant_win_competition(*, instant=(("£10 cash", "10.00", 5),), now=None, *
 def instant_numbers(competition: Competition) -> list[int]:
     """The secret instant-win numbers (tests only: nothing public shows them before won)."""
     return list(competition.instant_wins.order_by("number").values_list("number", flat=True))
+
+
+def shows_number(number: int, text: str) -> bool:
+    """Whether `text` shows `number` as a number (plain or with thousands commas), not as a
+    digit run inside a hash, token or longer number."""
+    forms = {str(number), f"{number:,}"}
+    return any(re.search(rf"(?<![\w,.]){re.escape(form)}(?![\w,])", text) for form in forms)
