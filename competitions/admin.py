@@ -36,7 +36,7 @@ from .models import (
     Prize,
 )
 from .selectors import skill_answer_summary
-from .services import competition_activate
+from .services import competition_activate, instant_win_problems
 
 
 def is_activated(competition) -> bool:
@@ -82,9 +82,46 @@ class AnswerChoiceInline(admin.TabularInline):
         return not is_activated(obj) and super().has_delete_permission(request, obj)
 
 
+class PrizeFormSet(forms.BaseInlineFormSet):
+    """Once activated, instant-win prizes are fixed with their numbers (none added, removed,
+    recounted or turned into draw prizes), and no new value may make them the majority of the
+    prize value: said here as a form error, rather than refused by the service after saving."""
+
+    def clean(self):
+        super().clean()
+        if not is_activated(self.instance) or any(self.errors):
+            return
+        kept = []
+        for form in self.forms:
+            if not form.has_changed() and form.instance.pk is None:
+                continue
+            before = form.initial.get("kind"), form.initial.get("quantity")
+            after = form.cleaned_data.get("kind"), form.cleaned_data.get("quantity")
+            deleted = self.can_delete and self._should_delete_form(form)
+            instant = Prize.Kind.INSTANT in (before[0], after[0])
+            if instant and (deleted or before != after or form.instance.pk is None):
+                raise forms.ValidationError(
+                    "Instant wins were fixed at activation: add, remove or recount them only "
+                    "while the competition is a draft."
+                )
+            if not deleted:
+                kept.append(
+                    Prize(
+                        kind=after[0],
+                        value=form.cleaned_data.get("value") or 0,
+                        quantity=after[1] or 1,
+                    )
+                )
+        if problems := instant_win_problems(self.instance, kept):
+            raise forms.ValidationError("; ".join(problems).capitalize() + ".")
+
+
 class PrizeInline(admin.TabularInline):
     model = Prize
-    fields = ("kind", "position", "ticket_number", "title", "value", "cash_alternative")
+    formset = PrizeFormSet
+    # Instant wins: a title, a value and a count; their numbers are chosen from the seed at
+    # activation and never shown here (docs/architecture.md §4, item 6).
+    fields = ("kind", "position", "quantity", "title", "value", "cash_alternative")
     extra = 0
 
     def get_extra(self, request, obj=None, **kwargs):
@@ -207,6 +244,7 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
                     "auto_draw_enabled",
                     "one_prize_per_customer",
                     "seed_commitment",
+                    "instant_wins_commitment",
                 )
             },
         ),
@@ -225,6 +263,7 @@ class CompetitionAdmin(CompetitionBackofficeAdminMixin, admin.ModelAdmin):
         "tickets_sold",
         "tickets",
         "seed_commitment",
+        "instant_wins_commitment",
         "activated_at",
         "cancelled_at",
         "created_at",

@@ -19,7 +19,7 @@ from core.pagecache import cached_for_anonymous
 
 from .lifecycle import Status
 from .models import AnswerChoice, Competition, CompetitionImage
-from .selectors import competitions_for_listing
+from .selectors import competitions_for_listing, instant_prize_counts
 
 API_STATUSES = [Status.ACTIVE, Status.UPCOMING, Status.ENDED, Status.DRAWN, Status.CANCELLED]
 PUBLIC_MAX_AGE = 30  # seconds a browser or CDN may reuse a public answer
@@ -92,6 +92,7 @@ def competition_data(competition: Competition, request, now: datetime) -> dict:
         "seedCommitment": competition.seed_commitment,
         # The beacon round the draw will use, announced with the commitment (null for drafts).
         "beaconRound": competition.beacon_round,
+        "instantWinsCommitment": competition.instant_wins_commitment or None,
         "url": request.build_absolute_uri(competition.get_absolute_url()),
     }
 
@@ -124,4 +125,16 @@ def competition_detail(request, pk: int):
     )
     if competition is None:
         return error("No such competition.", 404)
-    return _public(JsonResponse(competition_data(competition, request, timezone.now())))
+    data = competition_data(competition, request, timezone.now())
+    # Instant-win prizes by count: the numbers are never here (won ones are on the draw API).
+    data["instantWins"] = [
+        {
+            "title": row["prize"].title,
+            "value": _money(row["prize"].value),
+            "count": row["count"],
+            "won": row["won"],
+            "left": row["count"] - row["won"],
+        }
+        for row in instant_prize_counts(competition)
+    ]
+    return _public(JsonResponse(data))

@@ -137,6 +137,11 @@ class Competition(models.Model):
     # published with it (set by draws; docs/architecture.md §4.3).
     beacon_chain = models.CharField(max_length=64, blank=True, editable=False)
     beacon_round = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    # Instant wins (docs/architecture.md §4, item 6): the numbers are chosen from the seed at
+    # activation (InstantWin rows, never shown before won); this commitment to their list is
+    # public from the start, the salt only after close.
+    instant_wins_commitment = models.CharField(max_length=64, blank=True, editable=False)
+    instant_wins_salt = models.CharField(max_length=64, blank=True, editable=False)
 
     activated_at = models.DateTimeField(null=True, blank=True, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -332,7 +337,9 @@ class AnswerChoice(models.Model):
 
 class Prize(models.Model):
     """What can be won. Draw prizes are awarded in position order (1st, 2nd, ...) by the draw;
-    instant-win prizes belong to a ticket number fixed and committed at activation."""
+    an instant-win prize is `quantity` identical prizes (e.g. £10 cash × 20), each won by the
+    ticket holding one of the numbers chosen from the seed at activation (InstantWin). Staff
+    never choose those numbers."""
 
     class Kind(models.TextChoices):
         DRAW = "draw", "Draw prize"
@@ -343,8 +350,12 @@ class Prize(models.Model):
     position = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Draw prizes: 1 for the 1st prize, 2 for the 2nd, ..."
     )
-    ticket_number = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Instant wins: the ticket number that wins this prize."
+    quantity = models.PositiveIntegerField(
+        "count",
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text="Instant wins: how many of this prize can be won (1 for a draw prize). "
+        "The winning numbers are chosen at random at activation.",
     )
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -354,24 +365,19 @@ class Prize(models.Model):
     )
 
     class Meta:
-        ordering = ["competition", "kind", "position", "ticket_number"]
+        ordering = ["competition", "kind", "position", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    Q(kind="draw", position__gte=1, ticket_number__isnull=True)
-                    | Q(kind="instant", position__isnull=True, ticket_number__gte=1)
+                    Q(kind="draw", position__gte=1, quantity=1)
+                    | Q(kind="instant", position__isnull=True, quantity__gte=1)
                 ),
-                name="prize_draw_has_position_instant_has_number",
+                name="prize_draw_has_position_instant_has_count",
             ),
             models.UniqueConstraint(
                 fields=["competition", "position"],
                 condition=Q(kind="draw"),
                 name="prize_unique_draw_position",
-            ),
-            models.UniqueConstraint(
-                fields=["competition", "ticket_number"],
-                condition=Q(kind="instant"),
-                name="prize_unique_instant_number",
             ),
             models.CheckConstraint(condition=Q(value__gte=0), name="prize_value_not_negative"),
         ]
@@ -379,7 +385,40 @@ class Prize(models.Model):
     def __str__(self):
         if self.kind == self.Kind.DRAW:
             return f"{ordinal(self.position)} prize: {self.title}"
-        return f"Instant win #{self.ticket_number}: {self.title}"
+        return f"Instant win: {self.title} × {self.quantity}"
+
+    def clean(self):
+        if self.kind == self.Kind.INSTANT and self.position is not None:
+            raise ValidationError({"position": "Instant wins have no position; leave it empty."})
+        if self.kind == self.Kind.DRAW and self.quantity != 1:
+            raise ValidationError({"quantity": "A draw prize is one prize: count 1."})
+
+
+class InstantWin(models.Model):
+    """One instant-win number: chosen from the seed at activation (draws.receivers), secret
+    until its ticket is sold (or the competition closes), won at most once. `won_at` is set by
+    a compare-and-set (tickets.instant_wins), and a winner refers to this row one-to-one, so a
+    number is never awarded twice whatever delivers the payment how often."""
+
+    competition = models.ForeignKey(
+        Competition, on_delete=models.CASCADE, related_name="instant_wins"
+    )
+    prize = models.ForeignKey(Prize, on_delete=models.PROTECT, related_name="instant_wins")
+    number = models.PositiveIntegerField()
+    won_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["competition", "prize", "number"]
+        constraints = [
+            # Also the index the award's join reads: (competition, number).
+            models.UniqueConstraint(
+                fields=["competition", "number"], name="instant_win_unique_number"
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="instant_win_number_positive"),
+        ]
+
+    def __str__(self):
+        return f"Instant win for {self.prize.title}"
 
 
 class Bundle(models.Model):

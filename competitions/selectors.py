@@ -2,11 +2,11 @@
 
 from dataclasses import dataclass
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from .lifecycle import Status
-from .models import Competition, CompetitionImage
+from .models import Competition, CompetitionImage, Prize
 
 
 def competitions_for_listing(status: str = Status.ACTIVE, now=None) -> QuerySet[Competition]:
@@ -96,3 +96,14 @@ def with_weak_skill_question(queryset: QuerySet[Competition], rules) -> QuerySet
         skill_stats__answered__gte=max(rules.skill_warning_min_answers, 1),
         wrong_x100__lt=F("answered_x_rate"),
     )
+
+
+def instant_prize_counts(competition: Competition) -> list[dict]:
+    """Each instant-win prize with how many there are and how many are won (one query). Never
+    the numbers: they stay secret until won (docs/architecture.md §4, item 6)."""
+    prizes = (
+        Prize.objects.filter(competition=competition, kind=Prize.Kind.INSTANT)
+        .annotate(won=Count("instant_wins", filter=Q(instant_wins__won_at__isnull=False)))
+        .order_by("id")
+    )
+    return [{"prize": p, "count": p.quantity, "won": p.won} for p in prizes]

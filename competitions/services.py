@@ -12,9 +12,10 @@ winners. What they add to a competition's life comes in from above:
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
@@ -27,6 +28,7 @@ from .models import (
     LOCKED_WHEN_ACTIVATED,
     LOCKED_WHEN_FINAL,
     Competition,
+    InstantWin,
     MinimumOutcome,
     Prize,
     SkillAnswerStats,
@@ -69,8 +71,10 @@ def competition_activate(
         problems.append("the skill question needs at least two answers")
     if sum(a.is_correct for a in answers) != 1:
         problems.append("exactly one answer must be marked correct")
-    if not competition.prizes.filter(kind=Prize.Kind.DRAW).exists():
+    prizes = list(competition.prizes.all())
+    if not any(p.kind == Prize.Kind.DRAW for p in prizes):
         problems.append("add at least one draw prize")
+    problems += instant_win_problems(competition, prizes)
     if competition.ends_at <= now:
         problems.append("the end time has already passed")
     elif min_clear_days:
@@ -98,7 +102,15 @@ def competition_activate(
         now=now,
     )
     competition.save(
-        update_fields=["draw_seed", "seed_commitment", "activated_at", "status", "updated_at"]
+        update_fields=[
+            "draw_seed",
+            "seed_commitment",
+            "instant_wins_commitment",
+            "instant_wins_salt",
+            "activated_at",
+            "status",
+            "updated_at",
+        ]
     )
     SkillAnswerStats.objects.get_or_create(competition=competition)
     if by is not None:
@@ -110,6 +122,29 @@ def competition_activate(
             after={"status": competition.status, "seed_commitment": competition.seed_commitment},
         )
     return competition
+
+
+def instant_win_problems(competition: Competition, prizes) -> list[str]:
+    """The code of practice on instant wins, checked at activation: their total value is never
+    the majority of the competition's total prize value, and there are no more of them than
+    tickets. (Credit cards are refused for them at payment: tickets.cards.)"""
+    instant = [p for p in prizes if p.kind == Prize.Kind.INSTANT]
+    if not instant:
+        return []
+    problems = []
+    instant_value = sum((p.value * p.quantity for p in instant), Decimal("0"))
+    total = sum((p.value * p.quantity for p in prizes), Decimal("0"))
+    if instant_value * 2 > total:
+        problems.append(
+            f"instant wins are worth £{instant_value:,.2f} of £{total:,.2f} in prizes: the "
+            "code of practice does not allow instant wins to be the majority of the prize value"
+        )
+    count = sum(p.quantity for p in instant)
+    if count > competition.max_tickets:
+        problems.append(
+            f"there are {count} instant wins but only {competition.max_tickets} tickets"
+        )
+    return problems
 
 
 def competition_sync_statuses(*, now=None) -> int:
@@ -271,7 +306,19 @@ def competition_deactivate(*, competition: Competition, by, now=None) -> Competi
     competition.draw_seed = ""
     competition.seed_commitment = ""
     competition.activated_at = None
-    competition.save(update_fields=[*fields, "draw_seed", "updated_at"])
+    # The instant-win numbers came from the discarded seed: new ones at the next activation.
+    InstantWin.objects.filter(competition=competition).delete()
+    competition.instant_wins_commitment = ""
+    competition.instant_wins_salt = ""
+    competition.save(
+        update_fields=[
+            *fields,
+            "draw_seed",
+            "instant_wins_commitment",
+            "instant_wins_salt",
+            "updated_at",
+        ]
+    )
     _audit(competition, by=by, action="competition.deactivate", before=before, after_fields=fields)
     return competition
 
@@ -396,6 +443,22 @@ PART_RULES = {
 }
 
 
+def _check_instant_wins_unchanged(competition: Competition) -> None:
+    """Instant-win prizes are fixed at activation with their numbers: each instant prize still
+    has exactly its count of numbers, and no instant prize was added. And a new value for a
+    prize must keep the instant wins short of the majority of the prize value."""
+    prizes = competition.prizes.annotate(numbers=Count("instant_wins")).filter(
+        Q(kind=Prize.Kind.INSTANT) | Q(numbers__gt=0)
+    )
+    if any(p.kind != Prize.Kind.INSTANT or p.numbers != p.quantity for p in prizes):
+        raise CompetitionLocked(
+            f"“{competition}” is {competition.status}: its instant wins were fixed at "
+            "activation (add, remove or recount them only while it is a draft)."
+        )
+    if problems := instant_win_problems(competition, list(competition.prizes.all())):
+        raise CompetitionError(f"Cannot save the prizes: {'; '.join(problems)}.")
+
+
 @transaction.atomic
 def competition_edit_parts(
     *, competition: Competition, by, part: str, save: Callable[[], dict[str, list[str]]]
@@ -408,6 +471,8 @@ def competition_edit_parts(
     if any(changes.values()) and not PART_RULES[part](stored):
         # Raised after saving, so the whole edit rolls back; nothing changed, nothing refused.
         raise CompetitionLocked(f"“{stored}” is {stored.status}: its {part}s are fixed.")
+    if any(changes.values()) and part == "prize" and stored.status != Status.DRAFT:
+        _check_instant_wins_unchanged(stored)
     if any(changes.values()):
         audit_record(actor=by, action=f"competition.edit_{part}", obj=stored, after=changes)
     return changes

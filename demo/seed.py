@@ -22,7 +22,14 @@ from PIL import Image, ImageDraw
 
 from accounts.models import User, VerificationMethod
 from accounts.services import user_email_verify
-from competitions.models import AnswerChoice, Bundle, Competition, CompetitionImage, Prize
+from competitions.models import (
+    AnswerChoice,
+    Bundle,
+    Competition,
+    CompetitionImage,
+    InstantWin,
+    Prize,
+)
 from competitions.services import competition_activate, competition_sync_statuses
 from core.models import OperatorSettings
 from draws.models import Draw, DrawLogEntry
@@ -96,6 +103,10 @@ class DemoCompetition:
     # Share of paid orders answering the skill question wrongly. A very easy question shows
     # the back-office's "too easy?" warning (competitions.selectors.skill_answer_summary).
     wrong_answers: float = 0.18
+    # Instant wins as (title, value, count); `instant_won` of their numbers are bought on
+    # purpose (lucky dips may hit others), and those winners approved and published.
+    instant_prizes: list[tuple[str, str, int]] = field(default_factory=list)
+    instant_won: int = 0
 
 
 DEMOS = [
@@ -173,6 +184,8 @@ DEMOS = [
         ends=timedelta(days=9),
         sell=640,
         extra_prizes=[("£100 PlayStation Store credit", "100")],
+        instant_prizes=[("£25 PlayStation Store credit", "25", 10), ("£5 cash", "5", 30)],
+        instant_won=4,
     ),
     DemoCompetition(
         slug="rolex-submariner-date",
@@ -246,6 +259,8 @@ DEMOS = [
         sell=980,
         draw=True,
         extra_prizes=[("AirPods Pro", "249")],
+        instant_prizes=[("£20 Apple gift card", "20", 10)],
+        instant_won=3,
     ),
     DemoCompetition(
         slug="dream-holiday-maldives",
@@ -411,6 +426,36 @@ def _sell(
             )
 
 
+def _win_instantly(
+    competition: Competition, customers: list[User], count: int, rng: random.Random, at
+) -> None:
+    """Buy `count` of the still-unwon instant-win numbers (each by a different customer, through
+    the real checkout, which awards them), then approve and publish those winners with their
+    towns, so the competition page shows some prizes won and some still to win."""
+    unwon = InstantWin.objects.filter(competition=competition, won_at__isnull=True)
+    held = set(
+        competition.tickets.exclude(status=Ticket.Status.REFUNDED)
+        .filter(number__in=unwon.values("number"))
+        .values_list("number", flat=True)
+    )  # e.g. by a wrong answer in the random sales: not entered, so not won
+    numbers = sorted(set(unwon.values_list("number", flat=True)) - held)
+    answer = competition.answers.get(is_correct=True)
+    with _operator_rules_lifted():
+        for number in rng.sample(numbers, min(count, len(numbers))):
+            order_record_paid(
+                user=rng.choice(customers),
+                competition=competition,
+                answer=answer,
+                numbers=[number],
+                now=at,
+            )
+    for winner in Winner.objects.filter(competition=competition, instant_win__isnull=False):
+        winner_approve(winner=winner, now=at + timedelta(minutes=30))
+        winner.location = _town_of(winner.user)
+        winner.save(update_fields=["location"])
+        winner_publish(winner=winner, now=at + timedelta(hours=1))
+
+
 def _create(
     demo: DemoCompetition,
     customers: list[User],
@@ -464,6 +509,14 @@ def _create(
             title=title,
             value=Decimal(value),
         )
+    for title, value, count in demo.instant_prizes:
+        Prize.objects.create(
+            competition=competition,
+            kind=Prize.Kind.INSTANT,
+            title=title,
+            value=Decimal(value),
+            quantity=count,
+        )
     for variant in range(2):
         image = CompetitionImage(
             competition=competition,
@@ -484,6 +537,8 @@ def _create(
     if demo.sell:
         selling_at = max(opened, starts_at) + timedelta(minutes=1)
         _sell(competition, customers, demo.sell, rng, selling_at, budgets, demo.wrong_answers)
+    if demo.instant_won:
+        _win_instantly(competition, customers, demo.instant_won, rng, opened + timedelta(hours=1))
     if demo.draw:
         draw = draw_perform(
             competition=competition, mode=Draw.Mode.AUTOMATIC, now=ends_at + timedelta(minutes=5)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from competitions.models import Competition
 
 from .beacon import beacon_for_chain
+from .instant_wins import instant_wins_public
 from .selectors import beacon_public, draw_for, draw_redraws, draw_winners
 from .views import live_checks
 
@@ -127,6 +128,7 @@ def draw_detail(request, competition_id):
         "verification": [{"check": c.name, "ok": c.ok} for c in checks],
         "beacon": _beacon(beacon_public(competition, draw)),
         "redraws": [_redraw(r) for r in draw_redraws(draw)] if done else [],
+        "instantWins": instant_wins_public(competition, draw),
     }
     response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
     response["Cache-Control"] = "public, max-age=30"

@@ -18,6 +18,14 @@ verification script and the server compute exactly the same thing.
   decimal label per line; its SHA-256 is the owners hash, published with the ledger hash at
   the freeze. An attempt whose index belongs to an owner who already won a prize is rejected
   like an index already chosen (`owner_of`), and there are at most as many prizes as owners.
+- instant-win number i (0, 1, ...), attempt a (0, 1, ...), on a competition of N tickets:
+  value = int(HMAC-SHA256(key=seed bytes, msg=f"instant|{i}|{a}"), big-endian), rejected
+  when value >= 2**256 - 2**256 % N or when 1 + value % N was already chosen; otherwise the
+  number is 1 + value % N. Numbers go to the instant prizes' units in the published prize
+  order, by id (the first prize's count of numbers, then the next prize's, ...).
+- instant-win commitment: sha256(salt + "\n" + the numbers ascending, each as decimal
+  digits followed by "\n"), hex; the salt is 32 random bytes as 64 hex characters, revealed
+  with the list after close.
 """
 
 import hashlib
@@ -133,3 +141,42 @@ def redraw_index(
         attempt += 1
         if value < limit and value % count not in excluded:
             return value % count
+
+
+def instant_win_numbers(*, seed: str, max_tickets: int, count: int) -> list[int]:
+    """`count` distinct ticket numbers in 1..max_tickets, in derivation order, fixed by the
+    seed alone (docs/architecture.md §4, item 6)."""
+    if count > max_tickets:
+        raise ValueError("More instant wins than tickets.")
+    limit = SPACE - SPACE % max_tickets
+    key = bytes.fromhex(seed)
+    chosen: list[int] = []
+    taken: set[int] = set()
+    for i in range(count):
+        attempt = 0
+        while True:
+            message = f"instant|{i}|{attempt}".encode()
+            value = int.from_bytes(hmac.new(key, message, hashlib.sha256).digest(), "big")
+            attempt += 1
+            if value >= limit:
+                continue
+            number = 1 + value % max_tickets
+            if number not in taken:
+                taken.add(number)
+                chosen.append(number)
+                break
+    return chosen
+
+
+def new_instant_wins_salt() -> str:
+    return secrets.token_hex(32)
+
+
+def instant_wins_serialised(numbers: Iterable[int], salt: str) -> bytes:
+    """The canonical bytes the instant-win commitment hashes: salt line, then the numbers
+    ascending, one per line."""
+    return salt.encode() + b"\n" + b"".join(ledger_line(n) for n in sorted(numbers))
+
+
+def instant_wins_commitment(numbers: Iterable[int], salt: str) -> str:
+    return hashlib.sha256(instant_wins_serialised(numbers, salt)).hexdigest()

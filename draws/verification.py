@@ -381,7 +381,10 @@ def verification_record(draw: Draw, checks: list[Check], now=None) -> None:
 
 
 def verify_and_record(draw: Draw, now=None) -> list[Check]:
-    """`verify_draw`, its outcome kept for the figures (How we comply, the staff report)."""
-    checks = verify_draw(draw)
+    """`verify_draw` and the instant-win checks, the outcome kept for the figures (How we
+    comply, the staff report)."""
+    from .instant_wins import verify_instant_wins  # it builds on this module's Check
+
+    checks = verify_draw(draw) + verify_instant_wins(draw)
     verification_record(draw, checks, now)
     return checks

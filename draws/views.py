@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from competitions.models import Competition, Prize
 
+from .instant_wins import instant_wins_public
 from .models import Draw
 from .selectors import (
     beacon_public,
@@ -34,6 +35,7 @@ PUBLIC_LOG = {
     "ledger_frozen": "Entry ledger frozen",
     "ledger_unfrozen": "Competition re-opened; ledger to be frozen again",
     "ledger_refrozen": "Entry ledger frozen again",
+    "instant_wins_committed": "Instant-win numbers chosen and committed",
     "drawn": "Winners drawn",
     "redraw_announced": "Winner disqualified; redraw announced",
     "redrawn": "Prize redrawn",
@@ -88,6 +90,7 @@ def draw_detail(request, slug):
             "now": now,
             "beacon": beacon_public(competition, draw),
             "redraws": list(draw_redraws(draw)) if draw and draw.is_done else [],
+            "instant_wins": instant_wins_public(competition, draw),
         },
     )
 

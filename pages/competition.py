@@ -10,6 +10,7 @@ from competitions.models import Competition
 from core.pagecache import cached_for_anonymous
 from draws.replay import draw_replay, latest_draw
 from winners.models import Winner
+from winners.selectors import instant_prizes
 
 
 @cached_for_anonymous()
@@ -28,7 +29,9 @@ def competition_detail(request, slug):
             "competition": competition,
             "status": status,
             "now": now,
-            "winners": Winner.objects.filter(competition=competition, is_published=True)
+            "winners": Winner.objects.filter(
+                competition=competition, is_published=True, instant_win__isnull=True
+            )
             .select_related("prize", "ticket")
             .order_by("prize__position", "id"),
             "draw": draw,
@@ -37,5 +40,6 @@ def competition_detail(request, slug):
             "minimum_record": competition.minimum_outcomes.order_by("-close_number").first()
             if competition.min_tickets
             else None,
+            "instant_prizes": instant_prizes(competition),
         },
     )

@@ -192,14 +192,17 @@ def _instant_wins() -> list[Figure]:
     """Instant-win prizes' share of all prize value offered, overall and in the competition
     where it is highest (the rule: never the majority of a competition's prizes)."""
     instant = Q(kind=Prize.Kind.INSTANT)
-    prizes = Prize.objects.filter(competition__status__in=OFFERED)
+    # An instant-win prize is `quantity` prizes of `value` each (e.g. £10 cash × 20).
+    prizes = Prize.objects.filter(competition__status__in=OFFERED).alias(
+        worth=ExpressionWrapper(F("value") * F("quantity"), output_field=MONEY)
+    )
     zero = Value(ZERO, output_field=MONEY)
     totals = prizes.aggregate(
-        total=Coalesce(Sum("value"), zero), instant=Coalesce(Sum("value", filter=instant), zero)
+        total=Coalesce(Sum("worth"), zero), instant=Coalesce(Sum("worth", filter=instant), zero)
     )
     by_competition = list(
         prizes.values("competition_id", "competition__title")
-        .annotate(total=Sum("value"), instant=Sum("value", filter=instant))
+        .annotate(total=Sum("worth"), instant=Sum("worth", filter=instant))
         .filter(instant__gt=0)
         .order_by("competition_id")
     )

@@ -7,7 +7,7 @@ customer has: tickets come with their competitions in one query and are grouped 
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from competitions.lifecycle import Status
@@ -41,6 +41,7 @@ class TicketGroup:
     winning_numbers: list[int] = field(default_factory=list)
     # (reference, kind) of the signed receipts covering these tickets
     receipts: list[tuple[str, str]] = field(default_factory=list)
+    instant_wins: list[Ticket] = field(default_factory=list)  # each with .instant_prize
 
     @property
     def in_draw(self) -> int:
@@ -73,7 +74,8 @@ def user_ticket_groups(user, now=None) -> list[TicketGroup]:
     """The customer's tickets grouped by competition, the latest-closing competition first.
 
     At most four queries: tickets with their competitions, those competitions' images, the
-    winning numbers of the ones already drawn, and the customer's signed receipts."""
+    winning numbers of the ones already drawn with the customer's instant wins, and the
+    customer's signed receipts."""
     now = now or timezone.now()
     tickets = (
         Ticket.objects.filter(user=user)
@@ -98,17 +100,31 @@ def user_ticket_groups(user, now=None) -> list[TicketGroup]:
     )
     drawn = [c.pk for c in competitions if c.status == Status.DRAWN]
     winning: dict[int, list[int]] = {}
-    if drawn:
-        for competition_id, number in (
-            Winner.objects.filter(competition_id__in=drawn)
-            .order_by("competition_id", "prize__position")
-            .values_list("competition_id", "ticket__number")
-        ):
+    instant: dict[int, str] = {}  # ticket id -> instant prize won by it
+    # The draws' winning numbers and the customer's own instant wins, in one query.
+    for competition_id, number, ticket_id, instant_win_id, title in (
+        Winner.objects.filter(
+            Q(competition_id__in=drawn, instant_win__isnull=True)
+            | Q(user=user, instant_win__isnull=False)
+        )
+        .exclude(verification_status="rejected")  # a disqualified winner's prize was redrawn
+        .order_by("competition_id", "prize__position", "id")
+        .values_list(
+            "competition_id", "ticket__number", "ticket_id", "instant_win_id", "prize__title"
+        )
+    ):
+        if instant_win_id is None:
             winning.setdefault(competition_id, []).append(number)
+        else:
+            instant[ticket_id] = title
     receipts = receipt_references_by_competition(user)
     for group in groups:
         group.winning_numbers = winning.get(group.competition.pk, [])
         group.receipts = receipts.get(group.competition.pk, [])
+        for ticket in group.tickets:
+            ticket.instant_prize = instant.get(ticket.pk, "")
+            if ticket.instant_prize:
+                group.instant_wins.append(ticket)
     return groups
 
 

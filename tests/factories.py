@@ -1,5 +1,6 @@
 """Factories for domain rows. Build what a test needs, nothing the test does not care about."""
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -201,3 +202,31 @@ __all__ = [
     "operator_settings",
     "wrong_answer",
 ]
+
+
+def instant_win_competition(*, instant=(("£10 cash", "10.00", 5),), now=None, **kw) -> Competition:
+    """An active competition (a £1,000 draw prize) with instant-win prizes, given as
+    (title, value, count), attached by staff before activation and numbered by the seed."""
+    competition = draft_ready_to_activate(**kw)
+    for title, value, count in instant:
+        PrizeFactory(
+            competition=competition,
+            kind=Prize.Kind.INSTANT,
+            position=None,
+            title=title,
+            value=Decimal(value),
+            quantity=count,
+        )
+    return competition_activate(competition=competition, now=now or timezone.now())
+
+
+def instant_numbers(competition: Competition) -> list[int]:
+    """The secret instant-win numbers (tests only: nothing public shows them before won)."""
+    return list(competition.instant_wins.order_by("number").values_list("number", flat=True))
+
+
+def shows_number(number: int, text: str) -> bool:
+    """Whether `text` shows `number` as a number (plain or with thousands commas), not as a
+    digit run inside a hash, token or longer number."""
+    forms = {str(number), f"{number:,}"}
+    return any(re.search(rf"(?<![\w,.]){re.escape(form)}(?![\w,])", text) for form in forms)

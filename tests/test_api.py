@@ -21,7 +21,7 @@ COMPETITION_KEYS = {
     "id", "slug", "title", "prizeDescription", "prizeValue", "cashAlternative", "ticketPrice",
     "maxTickets", "soldTickets", "ticketsLeft", "maxTicketsPerUser", "startDate", "endDate",
     "drawDate", "status", "isActive", "isFeatured", "closingSoon", "images", "question", "answers",
-    "seedCommitment", "beaconRound", "url", "bundles",
+    "seedCommitment", "beaconRound", "instantWinsCommitment", "url", "bundles",
 }  # fmt: skip
 
 
@@ -143,7 +143,7 @@ class TestCompetitionDetail:
             response = client.get(url)
             assert response.status_code == 200, url
             assert response.json()["title"] == "Win a Porsche"
-            assert set(response.json()) == COMPETITION_KEYS
+            assert set(response.json()) == COMPETITION_KEYS | {"instantWins"}
             assert response["Cache-Control"] == "public, max-age=30"
 
     def test_status_is_derived_from_the_clock(self, client):

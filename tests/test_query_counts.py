@@ -333,3 +333,36 @@ def test_checkout_round_trips_grow_only_by_each_competitions_steps(checkout_read
         "reserve": (RESERVE_MAX + extra, RESERVE_LOCKED_MAX + locked),
         "fulfil": (FULFIL_MAX + extra, FULFIL_LOCKED_MAX + locked),
     }
+
+
+# An instant-win competition: paying looks for a win with one statement (the award's
+# compare-and-set), before the competition's row; a win adds its winner and messages, also
+# before it. Nothing is added under the hot row's lock.
+INSTANT_WIN_LOOKUP = 1
+
+
+@pytest.mark.parametrize("wins", [False, True], ids=["no win", "instant win"])
+def test_checkout_of_an_instant_win_competition_adds_nothing_under_the_hot_row(
+    checkout_ready, monkeypatch, wins
+):
+    from tests.factories import instant_numbers, instant_win_competition
+    from tickets import allocation
+
+    checkout_ready(0)  # operator settings stored
+    competition = instant_win_competition(max_tickets=1000, max_tickets_per_user=100)
+    secret = instant_numbers(competition)
+    plain = [n for n in range(1, 1000) if n not in secret][:3]
+    TicketFactory(competition=competition, number=plain[2])
+    picked = [secret[0], plain[0]] if wins else plain[:2]
+    monkeypatch.setattr(allocation, "lucky_dip", lambda **kw: sorted(picked))
+    customer = UserFactory(phone="", marketing_consent=False)
+
+    seen = purchase_statements(customer, [competition])
+
+    assert seen["reserve"][1] == RESERVE_LOCKED_MAX  # (the forced lucky dip probes nothing)
+    total, locked = seen["fulfil"]
+    assert locked == FULFIL_LOCKED_MAX
+    if wins:
+        assert total > FULFIL_MAX + INSTANT_WIN_LOOKUP
+    else:
+        assert total == FULFIL_MAX + INSTANT_WIN_LOOKUP

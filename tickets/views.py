@@ -30,6 +30,7 @@ from .exceptions import (
     Throttled,
     TicketError,
 )
+from .instant_wins import instant_wins_held
 from .models import CardFunding, DiscountRedemption, Order, Ticket
 
 logger = logging.getLogger(__name__)
@@ -378,11 +379,14 @@ def checkout_success(request, reference):
     order = _own_order(request, reference)
     refund = order.refunds.first() if order.status == Order.Status.REFUNDED else None
     tickets = order.tickets.issued().select_related("competition").order_by("competition", "number")
+    tickets = list(tickets)
+    won = instant_wins_held(tickets)
     groups: dict[int, dict] = {}
     for ticket in tickets:
         group = groups.setdefault(
             ticket.competition_id, {"competition": ticket.competition, "tickets": []}
         )
+        ticket.instant_win = won.get(ticket.pk)
         group["tickets"].append(ticket)
     return render(
         request,
@@ -393,6 +397,7 @@ def checkout_success(request, reference):
             "groups": list(groups.values()),
             "processing": order.status in (Order.Status.PENDING,),
             "invalid": any(t.status == Ticket.Status.INVALID for t in tickets),
+            "instant_wins": [t for t in tickets if t.instant_win],
         },
     )
 

@@ -86,6 +86,7 @@ class WinnerAdmin(admin.ModelAdmin):
     list_filter = (
         "verification_status",
         "is_published",
+        ("instant_win", admin.EmptyFieldListFilter),
         ("prize_delivered_at", admin.EmptyFieldListFilter),
     )
     list_select_related = ("competition", "prize", "ticket")
@@ -102,7 +103,7 @@ class WinnerAdmin(admin.ModelAdmin):
     )
 
     def has_add_permission(self, request):
-        return False  # winners come from draws
+        return False  # winners come from draws and instant wins
 
     def has_delete_permission(self, request, obj=None):
         return False  # a draw's result is not undone from here

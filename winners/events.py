@@ -57,6 +57,43 @@ def winner_announced(winner) -> None:
     )
 
 
+def instant_win_announced(winner) -> None:
+    """Tell a customer at once that their ticket holds an instant win (e-mail and SMS always,
+    Klaviyo with consent), in the transaction of the sale that won it."""
+    user = winner.user
+    key = f"winner-{winner.pk}"
+    enqueue(
+        [
+            email_message(
+                kind=Kind.WINNER_ANNOUNCED,
+                recipient=user.email,
+                user=user,
+                subject=f"Instant win! You've won {winner.prize.title}",
+                template="instant_win",
+                context=_context(winner),
+                key=f"{key}-email",
+            ),
+            klaviyo_message(
+                kind=Kind.WINNER_ANNOUNCED,
+                user=user,
+                metric="Instant Win",
+                properties=_properties(winner),
+                value=winner.prize.value,
+                time=winner.created_at,
+                key=f"{key}-klaviyo",
+            ),
+            sms_message(
+                kind=Kind.WINNER_ANNOUNCED,
+                user=user,
+                body=f"Fairdraw: instant win, {user.first_name}! Ticket #{winner.ticket.number} "
+                f"in {winner.competition.title} won {winner.prize.title}. We'll be in touch to "
+                "arrange your prize.",
+                key=f"{key}-sms",
+            ),
+        ]
+    )
+
+
 def winner_announcement(winner) -> None:
     """Send the staff-written announcement (winner.announcement) to the winner by e-mail and
     SMS. Each announcement (told apart by winner.announced_at) is its own message, so staff

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from competitions.models import Competition, Prize
+from competitions.models import Competition, InstantWin, Prize
 from draws.models import Draw
 from tickets.models import Ticket
 
@@ -17,7 +17,8 @@ class WinnerQuerySet(models.QuerySet):
 
 
 class Winner(models.Model):
-    """A prize won by a ticket: created by a draw, then verified, announced and delivered."""
+    """A prize won by a ticket: created by a draw (or by a sale holding an instant-win number),
+    then verified, announced and delivered."""
 
     class Verification(models.TextChoices):
         PENDING = "pending", "Awaiting verification"
@@ -25,9 +26,13 @@ class Winner(models.Model):
         REJECTED = "rejected", "Rejected"
 
     competition = models.ForeignKey(Competition, on_delete=models.PROTECT, related_name="winners")
-    # One standing winner per prize (constraint below); a disqualified (rejected) one stays on
-    # record next to the winner of the redraw (draws.models.Redraw).
+    # One standing winner per draw prize (constraint below); a disqualified (rejected) one stays
+    # on record next to the winner of the redraw (draws.models.Redraw). An instant-win prize has
+    # one winner per number (`instant_win`).
     prize = models.ForeignKey(Prize, on_delete=models.PROTECT, related_name="winners")
+    instant_win = models.OneToOneField(
+        InstantWin, on_delete=models.PROTECT, null=True, blank=True, related_name="winner"
+    )
     draw = models.ForeignKey(
         Draw, on_delete=models.PROTECT, null=True, blank=True, related_name="winners"
     )
@@ -61,12 +66,15 @@ class Winner(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            # A ticket wins the draw once; an instant win on it does not stop that.
             models.UniqueConstraint(
-                fields=["competition", "ticket"], name="winner_ticket_wins_once"
+                fields=["competition", "ticket"],
+                condition=Q(instant_win__isnull=True),
+                name="winner_ticket_wins_once",
             ),
             models.UniqueConstraint(
                 fields=["prize"],
-                condition=~Q(verification_status="rejected"),
+                condition=~Q(verification_status="rejected") & Q(instant_win__isnull=True),
                 name="winner_one_standing_per_prize",
             ),
             models.CheckConstraint(
@@ -80,3 +88,7 @@ class Winner(models.Model):
 
     def __str__(self):
         return f"{self.display_name} won {self.prize.title}"
+
+    @property
+    def is_instant(self) -> bool:
+        return self.instant_win_id is not None

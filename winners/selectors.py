@@ -1,4 +1,8 @@
+from dataclasses import dataclass, field
+
 from django.db.models import QuerySet
+
+from competitions.models import Prize
 
 from .models import Winner
 
@@ -10,3 +14,37 @@ def champions() -> QuerySet[Winner]:
         .select_related("competition", "prize", "ticket")
         .order_by("-published_at", "-id")
     )
+
+
+@dataclass
+class InstantPrize:
+    """One instant-win prize as the competition page shows it: how many, how many won, and
+    the won ones (a won number may be shown; the others never are)."""
+
+    prize: Prize
+    winners: list[Winner] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return self.prize.quantity
+
+    @property
+    def left(self) -> int:
+        return max(self.count - len(self.winners), 0)
+
+
+def instant_prizes(competition) -> list[InstantPrize]:
+    """The competition's instant-win prizes with their winners so far (one query, plus the
+    prizes unless prefetched), never their numbers."""
+    prizes = [p for p in competition.prizes.all() if p.kind == Prize.Kind.INSTANT]
+    if not prizes:
+        return []
+    rows = {prize.pk: InstantPrize(prize) for prize in sorted(prizes, key=lambda p: p.pk)}
+    for winner in (
+        Winner.objects.filter(competition=competition, instant_win__isnull=False)
+        .select_related("ticket")
+        .order_by("created_at", "id")
+    ):
+        if winner.prize_id in rows:
+            rows[winner.prize_id].winners.append(winner)
+    return list(rows.values())

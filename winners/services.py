@@ -52,15 +52,38 @@ def winners_record(*, competition, draw, picks) -> list[Winner]:
     return winners
 
 
-AUDITED = (
-    "verification_status",
-    "verified_at",
-    "verified_by",
-    "is_published",
-    "published_at",
-    "announced_at",
-    "prize_delivered_at",
-)
+def instant_winners_record(*, wins, now=None) -> list[Winner]:
+    """One winner per instant win a sale's ticket holds (called through the tickets hook
+    `tickets.signals.instant_wins_won`, in the sale's transaction, after the number was marked
+    won). Like a draw winner it awaits verification; the customer is told at once."""
+    from .events import instant_win_announced
+
+    winners = []
+    for instant_win, ticket in wins:
+        prize = instant_win.prize
+        winners.append(
+            Winner.objects.create(
+                competition_id=instant_win.competition_id,
+                prize=prize,
+                instant_win=instant_win,
+                ticket=ticket,
+                user=ticket.user,
+                display_name=ticket.user.public_name,
+                announcement=(
+                    f"Congratulations to {ticket.user.public_name}, instant winner of "
+                    f"{prize.title} with ticket #{ticket.number}!"
+                ),
+            )
+        )
+    for winner in winners:
+        audit_record(
+            actor=None,
+            action="winner.instant",
+            obj=winner,
+            after={"prize": winner.prize.title, "ticket": winner.ticket.number},
+        )
+        instant_win_announced(winner)
+    return winners
 
 
 def _audit(winner, *, by, action: str, before: dict, note: str = "") -> None:

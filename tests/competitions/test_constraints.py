@@ -140,11 +140,15 @@ def test_draw_prize_positions_are_unique():
         PrizeFactory(competition=competition, position=1)
 
 
-def test_instant_win_prize_needs_a_number_not_a_position():
+def test_instant_win_prize_has_a_count_not_a_position():
     competition = CompetitionFactory()
-    PrizeFactory(competition=competition, kind="instant", position=None, ticket_number=42)
+    PrizeFactory(competition=competition, kind="instant", position=None, quantity=20)
     with pytest.raises(IntegrityError), transaction.atomic():
-        PrizeFactory(competition=competition, kind="instant", position=1, ticket_number=None)
+        PrizeFactory(competition=competition, kind="instant", position=1, quantity=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PrizeFactory(competition=competition, kind="instant", position=None, quantity=0)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PrizeFactory(competition=competition, kind="draw", position=2, quantity=3)
 
 
 # Draws and winners

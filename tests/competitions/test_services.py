@@ -125,7 +125,7 @@ def test_activation_needs_at_least_two_answers():
 
 def test_activation_needs_a_draw_prize():
     competition = draft_ready_to_activate(prizes=0)
-    PrizeFactory(competition=competition, kind="instant", position=None, ticket_number=5)
+    PrizeFactory(competition=competition, kind="instant", position=None)
     _assert_refused(competition, "draw prize")
 
 

@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from competitions.lifecycle import Status
 from competitions.models import Competition
+from draws.instant_wins import verify_instant_wins
 from draws.verification import all_ok, verify_draw
 from tickets.models import Order, Receipt, Ticket
 
@@ -41,3 +42,21 @@ def test_verify_draw_passes_on_every_drawn_demo_competition(
         "verify_draw", competition.slug, "--receipt", str(tmp_path / "receipt.json"), stdout=out
     )
     assert "in the frozen entry ledger" in out.getvalue() and "✗" not in out.getvalue()
+    # A drawn demo with instant wins reveals and verifies them too.
+    (instant,) = [c for c in drawn if c.instant_wins_commitment]
+    checks = verify_instant_wins(instant.draws.get())
+    assert len(checks) == 4 and all_ok(checks)
+
+
+@pytest.mark.django_db
+def test_a_live_demo_has_instant_wins_some_won(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    call_command("seed_demo", verbosity=0)
+    live = [
+        c for c in Competition.objects.filter(status=Status.ACTIVE) if c.instant_wins_commitment
+    ]
+    assert live
+    for competition in live:
+        won = competition.winners.filter(instant_win__isnull=False)
+        assert 0 < won.count() < competition.instant_wins.count()
+        assert won.filter(is_published=True).exists()

@@ -25,7 +25,7 @@ def page(response) -> str:
 
 def instant_win(**kw):
     competition = active_competition(**kw)
-    PrizeFactory(competition=competition, kind="instant", position=None, ticket_number=7)
+    PrizeFactory(competition=competition, kind="instant", position=None)
     return competition
 
 

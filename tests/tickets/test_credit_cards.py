@@ -33,7 +33,7 @@ def set_credit_cap(amount: str) -> None:
 
 
 def instant_win(competition: Competition) -> Competition:
-    PrizeFactory(competition=competition, kind="instant", position=None, ticket_number=7)
+    PrizeFactory(competition=competition, kind="instant", position=None)
     return competition
 
 

@@ -28,6 +28,7 @@ from core.models import OperatorSettings
 
 from .. import cards, events, locking, spending
 from ..exceptions import AnswerRequired, TicketError
+from ..instant_wins import instant_wins_award
 from ..models import Order, OrderLine, Refund, Ticket
 from .discounts import redemption_reclaim, redemption_release
 from .receipts import receipt_issue_after_commit
@@ -183,6 +184,9 @@ def _pay_pending(
         ).update(status=ticket_status(line.answer), purchased_at=now)
     events.order_paid(order, messages=messages, competitions=())
     competitions = {line.competition_id: line.competition for line in lines}
+    # Before the counters: the hot competition row is taken last (docs/architecture.md §3).
+    _count_answers(lines)
+    instant_wins_award(competitions=competitions.values(), order_id=order.pk, now=now)
     for competition_id in sorted(competitions):
         count = converted[competition_id]
         claimed = counters_claim(
@@ -190,7 +194,6 @@ def _pay_pending(
         )
         if not claimed:
             raise _CompetitionClosed()
-    _count_answers(lines)
     events.sales_counted(competitions.values())
     return Fulfilment("paid", order)
 
@@ -241,6 +244,7 @@ def _fulfil_locked(
             line.competition.tickets_reserved -= converted
         _mark_paid(order, now=now)
         _count_answers(lines)
+        instant_wins_award(competitions=locked.values(), order_id=order.pk, now=now)
         events.order_paid(order, competitions=locked.values())
         return Fulfilment("paid", order)
 
@@ -262,6 +266,7 @@ def _fulfil_locked(
     if problem is None:
         _mark_paid(order, now=now)
         _count_answers(lines)
+        instant_wins_award(competitions=locked.values(), order_id=order.pk, now=now)
         events.order_paid(order, competitions=locked.values())
         return Fulfilment("paid after the reservation lapsed", order)
 

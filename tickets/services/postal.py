@@ -15,6 +15,7 @@ from django.utils import timezone
 from competitions.models import Competition
 from core.audit import audit_record
 
+from ..instant_wins import instant_wins_award
 from ..models import PostalEntry, Ticket
 from .receipts import receipt_issue_postal
 from .rules import Line, check_eligible, check_line, lock_customer, sale_claim, tickets_insert
@@ -80,5 +81,6 @@ def postal_entry_add(
             },
             note=note,
         )
+        instant_wins_award(competitions=[fresh], ticket_ids=[t.pk for t in tickets], now=now)
         sale_claim(fresh, sold=len(tickets), now=now)
     return tickets

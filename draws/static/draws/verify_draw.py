@@ -39,6 +39,12 @@ Check your signed entry receipt (from your account) against the frozen ledger on
 
 (or `--keys keys.json`, saved from https://SITE/receipts/keys.json).
 
+Instant wins (when draw.json has a revealed "instantWins" list):
+- commitment = SHA-256 of salt + "\n" + the numbers ascending, one per line;
+- number i, attempt a: v = HMAC-SHA256(key=seed bytes, msg="instant|i|a"), rejected when
+  v >= 2**256 - 2**256 % max_tickets or when 1 + v % max_tickets was already chosen;
+  otherwise the number is 1 + v % max_tickets; the numbers go to the instant prizes in the
+  published order, each taking its count of them.
 Each check prints ✓ or ✗; the exit status is 1 if any check fails.
 """
 
@@ -101,6 +107,50 @@ def winning_indexes_one_per_owner(seed, ledger_hash, entropy, count, prizes, own
             chosen.append(index)
             break
     return chosen
+
+
+def instant_win_numbers(seed, max_tickets, count):
+    limit = SPACE - SPACE % max_tickets
+    chosen = []
+    for i in range(count):
+        attempt = 0
+        while True:
+            message = f"instant|{i}|{attempt}".encode()
+            digest = hmac.new(bytes.fromhex(seed), message, hashlib.sha256).digest()
+            value = int.from_bytes(digest, "big")
+            attempt += 1
+            if value >= limit:
+                continue
+            if 1 + value % max_tickets not in chosen:
+                chosen.append(1 + value % max_tickets)
+                break
+    return chosen
+
+
+def check_instant_wins(instant, seed, check):
+    """The revealed instant-win list against its commitment, and against the seed."""
+    if not instant or not instant.get("revealed"):
+        return
+    numbers = sorted(instant["numbers"])
+    body = instant["salt"].encode() + b"\n" + b"".join(b"%d\n" % n for n in numbers)
+    actual = hashlib.sha256(body).hexdigest()
+    expected = instant["commitment"]
+    check("instant-win list matches its commitment", actual == expected, expected, actual)
+    if not seed:
+        return
+    prizes = instant["prizes"]
+    derived = instant_win_numbers(seed, instant["maxTickets"], sum(p["count"] for p in prizes))
+    check("instant-win numbers recomputed from the seed", sorted(derived) == numbers)
+    position = 0
+    for prize in prizes:
+        mine = sorted(derived[position : position + prize["count"]])
+        position += prize["count"]
+        check(
+            f"instant prize {prize['title']}: its numbers come from the seed",
+            mine == sorted(prize["numbers"]),
+            mine,
+            sorted(prize["numbers"]),
+        )
 
 
 def read_owners(path):
@@ -342,6 +392,7 @@ def main(argv=None):
             check(f"{label}: ledger index {index} → ticket #{number}",
                   number == redraw["ticketNumber"], f"#{redraw['ticketNumber']}", f"#{number}")  # fmt: skip
             won.add(index)
+    check_instant_wins(data.get("instantWins"), seed, check)
     print("All checks passed." if all(results) else "Some checks FAILED.")
     return 0 if all(results) else 1
 

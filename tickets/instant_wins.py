@@ -1,0 +1,98 @@
+"""Awarding instant wins when a sale holds one of their numbers (docs/architecture.md §4, item 6).
+
+`instant_wins_award` runs inside the sale's transaction, once its tickets are active and before
+the competition's counters move (the hot row is touched last; nothing here reads or locks it).
+It is one statement: a compare-and-set that marks won the instant-win numbers this sale's
+active tickets hold, joined on the (competition, number) unique index, returning what it
+marked. A number marked once is never marked again (`won_at IS NULL`), and a winner refers to
+its number one-to-one, so a repeated webhook or a racing payment never awards twice. A sale in a
+competition without instant wins costs nothing: the competition's commitment is empty.
+"""
+
+from collections.abc import Iterable, Sequence
+
+from django.db import connection
+
+from competitions.models import Competition, InstantWin
+
+from .models import Ticket
+from .signals import instant_wins_won
+
+
+def has_instant_wins(competitions: Iterable[Competition]) -> bool:
+    return any(c.instant_wins_commitment for c in competitions)
+
+
+def instant_wins_award(
+    *,
+    competitions: Iterable[Competition],
+    now,
+    order_id: int | None = None,
+    ticket_ids: Sequence[int] = (),
+) -> list[tuple[InstantWin, Ticket]]:
+    """Mark won the instant-win numbers held by the active tickets of `order_id` (a payment) or
+    `ticket_ids` (postal entries), tell winners about each (the `instant_wins_won` hook), and
+    return the wins. Invalid tickets (a wrong answer) are not entered, so they win nothing."""
+    competitions = list(competitions)
+    if not has_instant_wins(competitions) or (order_id is None and not ticket_ids):
+        return []
+    if order_id is not None:
+        which, params = "t.order_id = %s", [order_id]
+    else:
+        which, params = f"t.id IN ({', '.join(['%s'] * len(ticket_ids))})", list(ticket_ids)
+    instant_table = InstantWin._meta.db_table
+    ticket_table = Ticket._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {instant_table} SET won_at = %s "
+            f"WHERE won_at IS NULL AND id IN ("
+            f"  SELECT iw.id FROM {instant_table} iw JOIN {ticket_table} t"
+            f"    ON t.competition_id = iw.competition_id AND t.number = iw.number"
+            f"  WHERE {which} AND t.status = %s"
+            f") RETURNING id, number, competition_id",
+            [now, *params, Ticket.Status.ACTIVE],
+        )
+        won = cursor.fetchall()
+    if not won:
+        return []
+    instant = InstantWin.objects.select_related("prize", "competition").in_bulk(
+        [row[0] for row in won]
+    )
+    tickets = {
+        (t.competition_id, t.number): t
+        for t in Ticket.objects.select_related("user").filter(
+            status=Ticket.Status.ACTIVE,
+            competition_id__in={row[2] for row in won},
+            number__in={row[1] for row in won},
+        )
+    }
+    wins = [(instant[pk], tickets[(competition_id, number)]) for pk, number, competition_id in won]
+    wins.sort(key=lambda win: (win[0].competition_id, win[0].number))
+    instant_wins_won.send(sender=InstantWin, wins=wins, now=now)
+    return wins
+
+
+def instant_wins_held(tickets: Sequence[Ticket]) -> dict[int, InstantWin]:
+    """The won instant-win numbers these tickets (with their competitions) hold, by ticket id
+    (one query, none without instant wins): for showing a customer their win. Only active
+    tickets win."""
+    active = [
+        t
+        for t in tickets
+        if t.status == Ticket.Status.ACTIVE and t.competition.instant_wins_commitment
+    ]
+    if not active:
+        return {}
+    won = {
+        (w.competition_id, w.number): w
+        for w in InstantWin.objects.filter(
+            competition_id__in={t.competition_id for t in active},
+            number__in={t.number for t in active},
+            won_at__isnull=False,
+        ).select_related("prize")
+    }
+    return {
+        t.pk: won[(t.competition_id, t.number)]
+        for t in active
+        if (t.competition_id, t.number) in won
+    }
