@@ -3,9 +3,10 @@
 `order_fulfil` locks the customer's row, then the order, then the order's competitions
 (ascending ids), as every path that gives a customer numbers does. The usual payment
 (`_pay_pending`) decides everything it can before, proves with a compare-and-set claim
-(pending -> paid) that nothing it read has changed, turns the reserved tickets active and
-takes the competitions' rows last, in the one statement that moves their counters unless a
-competition has been drawn or cancelled meanwhile (rules.counters_claim). Every other case (a
+(pending -> paid) that nothing it read has changed, queues the confirmation, and last, per
+competition, turns the reserved tickets active and moves the counters in one statement (the
+ledger's trigger takes the competition's row for the first, the claim for the second), unless
+a competition has been drawn or cancelled meanwhile (rules.paid_tickets_claim). Every other case (a
 lapsed or released order, a payment to refund, a duplicate, a lost race, a competition closed
 for good) is judged on the locked rows (`_fulfil_locked`). A drawn or cancelled competition
 never gets new tickets: the payment is refunded automatically. `order_record_paid` is a
@@ -38,10 +39,10 @@ from .rules import (
     check_eligible,
     check_line,
     counters_add,
-    counters_claim,
     eligibility_problem,
     lock_customer,
     new_tickets,
+    paid_tickets_claim,
     ticket_status,
 )
 
@@ -167,21 +168,14 @@ def _pay_pending(
     messages = events.order_paid_messages(order, lines=lines)
     if not _claim_paid(order, now=now):
         return None
-    converted = {}
-    for line in lines:
-        converted[line.competition_id] = Ticket.objects.filter(
-            order=order, competition_id=line.competition_id, status=Ticket.Status.RESERVED
-        ).update(status=ticket_status(line.answer), purchased_at=now)
     events.order_paid(order, messages=messages, competitions=())
-    competitions = {line.competition_id: line.competition for line in lines}
-    for competition_id in sorted(competitions):
-        count = converted[competition_id]
-        claimed = counters_claim(
-            competitions[competition_id], sold=count, reserved=-count, now=now, on_sale=False
-        )
-        if not claimed:
-            raise _CompetitionClosed()
-    events.sales_counted(competitions.values())
+    # Last, each competition (ascending ids): its tickets turn active and its counters move in
+    # one statement, which is when the competition's row is taken (rules.paid_tickets_claim).
+    competitions = {line.competition_id: line for line in lines}
+    turns = [(x.competition, ticket_status(x.answer)) for _, x in sorted(competitions.items())]
+    if not paid_tickets_claim(order.pk, turns, now=now):
+        raise _CompetitionClosed()
+    events.sales_counted([competition for competition, _ in turns])
     return Fulfilment("paid", order)
 
 

@@ -9,6 +9,8 @@ takes each competition's row last, in the one statement that moves its counters 
 still allow it (`counters_claim`).
 """
 
+import math
+import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -251,8 +253,12 @@ def tickets_insert(lines: Sequence[Line], **fields) -> list[Ticket]:
     the earlier buyer and fail if they commit. Then the lines are picked again (a savepoint
     keeps the rest of the sale), at most PICKS times; a chosen number that went is NumberTaken,
     and lucky dips that find too few numbers left are SoldOut. Numbers are inserted in ascending
-    order, so two buyers wanting the same numbers queue instead of deadlocking."""
+    order, so two buyers wanting the same numbers queue instead of deadlocking.
+
+    On PostgreSQL the picking and the writing are one statement (`_insert_free`)."""
     lines = sorted(lines, key=lambda line: line.competition.pk)
+    if connection.vendor == "postgresql" and len({x.competition.pk for x in lines}) == len(lines):
+        return _tickets_insert_free(lines, **fields)
     for _ in range(PICKS):
         tickets = []
         for line in lines:
@@ -276,6 +282,125 @@ def tickets_insert(lines: Sequence[Line], **fields) -> list[Ticket]:
     raise Busy()
 
 
+def _tickets_insert_free(lines: Sequence[Line], **fields) -> list[Ticket]:
+    """`tickets_insert` in one statement a round, no savepoint: the statement writes the first
+    free numbers among each group's candidates (the chosen numbers; random lucky-dip numbers)
+    and skips those another buyer holds (ON CONFLICT DO NOTHING waits for that buyer as the
+    unique index would, and skips the number if they commit). A chosen number skipped is
+    NumberTaken; lucky dips short of numbers are picked again, at most PICKS rounds."""
+    tickets: list[Ticket] = []
+    lucky = {line.competition.pk: line.quantity for line in lines}
+    chosen = [(line.competition, line.numbers) for line in lines if line.numbers]
+    for _ in range(PICKS):
+        groups = [(competition, sorted(numbers), len(numbers)) for competition, numbers in chosen]
+        for line in lines:
+            want = lucky[line.competition.pk]
+            if want:
+                held = {t.number for t in tickets if t.competition_id == line.competition.pk}
+                candidates = _lucky_candidates(line, want=want, exclude=held | set(line.numbers))
+                groups.append((line.competition, candidates, want))
+        if not groups:
+            return tickets
+        written = _insert_free(groups, **fields)
+        for competition, numbers in chosen:
+            missing = set(numbers) - {
+                t.number for t in written if t.competition_id == competition.pk
+            }
+            if missing:
+                raise NumberTaken(sorted(missing))
+        chosen = []
+        for ticket in written:
+            line_numbers = next(
+                x.numbers for x in lines if x.competition.pk == ticket.competition_id
+            )
+            if ticket.number not in line_numbers:
+                lucky[ticket.competition_id] -= 1
+        tickets += written
+    if any(lucky.values()):
+        raise Busy()
+    return tickets
+
+
+def _lucky_candidates(line: Line, *, want: int, exclude: set[int]) -> list[int]:
+    """Random numbers to offer `_insert_free` for `want` lucky dips, in random order: more than
+    it needs while a fair share of numbers is free (allocation's sampling), otherwise exactly
+    `want` free numbers found by allocation.lucky_dip (which walks the gaps near sell-out)."""
+    competition = line.competition
+    free = competition.tickets_left - len(exclude)
+    if want > free:
+        raise sold_out(competition)
+    share = free / competition.max_tickets
+    if share >= allocation.SAMPLING_MIN_FREE_SHARE:
+        rng = random.SystemRandom()
+        size = min(math.ceil(want / share * 1.5) + 16, allocation.MAX_CANDIDATES)
+        candidates = list({rng.randint(1, competition.max_tickets) for _ in range(size)} - exclude)
+        rng.shuffle(candidates)
+        return candidates
+    try:
+        return allocation.lucky_dip(
+            competition_id=competition.pk,
+            max_number=competition.max_tickets,
+            free_count=competition.tickets_left,
+            quantity=want,
+            exclude=exclude,
+        )
+    except allocation.NumbersGone:
+        raise sold_out(competition) from None
+
+
+def _insert_free(groups, *, user, order, status, source, now) -> list[Ticket]:
+    """One statement: for each (competition, candidates, want) group, the first `want` of its
+    candidates that no live ticket holds, written in ascending (competition, number) order;
+    returns the tickets written (fewer than wanted if candidates were taken)."""
+    keys, numbers, wants = [], [], []
+    for index, (_, candidates, want) in enumerate(groups):
+        keys += [index] * len(candidates)
+        numbers += candidates
+        wants.append(want)
+    competition_ids = [competition.pk for competition, _, _ in groups]
+    table = Ticket._meta.db_table
+    holding = ", ".join(["%s"] * len(allocation.HOLDING_STATUSES))
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = f"""
+        INSERT INTO {table}
+            (competition_id, number, user_id, order_id, status, source, purchased_at)
+        SELECT competition_id, number, %s, %s, %s, %s, %s FROM (
+            SELECT (%s::bigint[])[c.g + 1] AS competition_id, c.number,
+                row_number() OVER (PARTITION BY c.g ORDER BY c.i) AS rank, c.g
+            FROM unnest(%s::integer[], %s::integer[]) WITH ORDINALITY AS c(g, number, i)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {table} t WHERE t.competition_id = (%s::bigint[])[c.g + 1]
+                AND t.number = c.number AND t.status IN ({holding}))
+        ) AS free
+        WHERE rank <= (%s::integer[])[g + 1]
+        ORDER BY competition_id, number
+        ON CONFLICT DO NOTHING
+        RETURNING id, competition_id, number
+    """
+    params = [user.pk if user else None, order.pk if order else None, status, source, at]
+    params += [competition_ids, keys, numbers, competition_ids, *allocation.HOLDING_STATUSES]
+    params += [wants]
+    by_id = {competition.pk: competition for competition, _, _ in groups}
+    with locking.busy_if_stuck(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    tickets = []
+    for pk, competition_id, number in rows:
+        ticket = Ticket(
+            pk=pk,
+            competition=by_id[competition_id],
+            number=number,
+            user=user,
+            order=order,
+            status=status,
+            source=source,
+            purchased_at=now,
+        )
+        ticket._state.adding, ticket._state.db = False, connection.alias
+        tickets.append(ticket)
+    return tickets
+
+
 def counters_claim(
     competition: Competition, *, sold: int = 0, reserved: int = 0, now, on_sale: bool
 ) -> bool:
@@ -285,15 +410,79 @@ def counters_claim(
     it is not on sale at `now` at the price read before (`competition.ticket_price`). The
     counters on `competition` become those just written. Callers claim several competitions
     in ascending id order."""
+    sql, params = _claim_sql(competition, now=now, on_sale=on_sale, sold=sold, reserved=reserved)
+    with connection.cursor() as cursor:
+        locking.execute_briefly(cursor, sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    competition.tickets_sold, competition.tickets_reserved = row
+    return True
+
+
+def paid_tickets_claim(order_id: int, turns: Sequence[tuple[Competition, str]], *, now) -> bool:
+    """A paid order's reserved tickets become active (or invalid, for a wrong answer) and move
+    from reserved to sold on their competitions' counters, unless a competition has been drawn
+    or cancelled meanwhile (then False, and the caller rolls back). `turns`: (competition, the
+    status its tickets take), in ascending id order. The competitions get their new counts.
+
+    Turning tickets active takes the competition's row too: the ledger's trigger
+    (draws/migrations/0003) locks it to bump the ledger version. So on PostgreSQL both are one
+    statement per competition, the sale's last, and the row is held from there to the commit
+    only. (SQLite has no trigger: all tickets first, then the counters.)"""
+    if connection.vendor != "postgresql":
+        converted = [
+            Ticket.objects.filter(
+                order_id=order_id, competition_id=competition.pk, status=Ticket.Status.RESERVED
+            ).update(status=status, purchased_at=now)
+            for competition, status in turns
+        ]
+        return all(
+            counters_claim(competition, sold=count, reserved=-count, now=now, on_sale=False)
+            for (competition, _), count in zip(turns, converted, strict=True)
+        )
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        for competition, status in turns:
+            claim, params = _claim_sql(
+                competition, now=now, on_sale=False, count="(SELECT n FROM turned)"
+            )
+            locking.execute_briefly(
+                cursor,
+                "WITH converted AS ("
+                f" UPDATE {Ticket._meta.db_table} SET status = %s, purchased_at = %s"
+                " WHERE order_id = %s AND competition_id = %s AND status = %s RETURNING 1),"
+                " turned AS (SELECT count(*) AS n FROM converted) " + claim,
+                [status, at, order_id, competition.pk, Ticket.Status.RESERVED, *params],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return False
+            competition.tickets_sold, competition.tickets_reserved = row
+    return True
+
+
+def _claim_sql(
+    competition: Competition, *, now, on_sale: bool, sold=0, reserved=0, count=None
+) -> tuple[str, list]:
+    """The counters' claim, `UPDATE ... RETURNING tickets_sold, tickets_reserved`, and its
+    parameters: it moves `sold` and `reserved`, or, given `count` (an SQL expression), moves
+    that many tickets from reserved to sold."""
     table = Competition._meta.db_table
     final, live = sorted(FINAL), sorted(LIVE)
     at = connection.ops.adapt_datetimefield_value(now)
+    if count is None:
+        moves = "tickets_sold + %s, tickets_reserved = tickets_reserved + %s"
+        params = [sold, reserved]
+    else:
+        moves = f"tickets_sold + {count}, tickets_reserved = tickets_reserved - {count}"
+        params = []
     conditions = [
         "id = %s",
         f"status NOT IN ({', '.join(['%s'] * len(final))})",
         "tickets_sold + tickets_reserved + %s <= max_tickets",
     ]
-    params = [competition.pk, *final, sold + reserved]
+    params += [at, competition.pk, *final, 0 if count else sold + reserved]
     if on_sale:  # competitions.lifecycle.derive_status says "active" (check_on_sale)
         conditions += [
             f"status IN ({', '.join(['%s'] * len(live))})",
@@ -303,18 +492,11 @@ def counters_claim(
             "ticket_price = %s",
         ]
         params += [*live, at, at, competition.ticket_price]
-    with locking.waiting_briefly(), connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET tickets_sold = tickets_sold + %s,"
-            " tickets_reserved = tickets_reserved + %s, updated_at = %s"
-            f" WHERE {' AND '.join(conditions)} RETURNING tickets_sold, tickets_reserved",
-            [sold, reserved, at, *params],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    competition.tickets_sold, competition.tickets_reserved = row
-    return True
+    sql = (
+        f"UPDATE {table} SET tickets_sold = {moves}, updated_at = %s"
+        f" WHERE {' AND '.join(conditions)} RETURNING tickets_sold, tickets_reserved"
+    )
+    return sql, params
 
 
 def sale_claim(competition: Competition, *, sold: int = 0, reserved: int = 0, now) -> None:
