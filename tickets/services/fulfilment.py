@@ -23,7 +23,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from competitions.models import AnswerChoice, Competition
-from core.models import OperatorSettings
 
 from .. import cards, events, locking, spending
 from ..exceptions import AnswerRequired, TicketError
@@ -40,7 +39,7 @@ from .rules import (
     check_line,
     counters_add,
     eligibility_problem,
-    lock_customer,
+    lock_customer_reading_settings,
     new_tickets,
     paid_tickets_claim,
     ticket_status,
@@ -107,8 +106,8 @@ def _fulfil(*, order: Order, lines: list[OrderLine], now, usual: bool, **payment
     with transaction.atomic():
         # The customer's row before anything else (as order_reserve): their payments queue
         # here, so two credit-card payments cannot both fit under the monthly cap.
-        user = lock_customer(order.user_id)
-        operator = OperatorSettings.current()  # read once, before the competitions' rows
+        # The settings in force are read once, with it.
+        user, operator = lock_customer_reading_settings(order.user_id)
         if usual:
             paid = _pay_pending(
                 order=order, lines=lines, user=user, operator=operator, now=now, **payment

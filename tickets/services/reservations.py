@@ -22,13 +22,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
+from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from competitions.models import Competition
-from core.models import OperatorSettings
+from responsible_play.limits import month_bounds
+from responsible_play.models import SpendLimit
 
 from .. import allocation, cards, events, payments, spending
 from ..exceptions import LimitReached, NumberTaken, PaymentFailed, SoldOut
@@ -49,7 +51,7 @@ from .rules import (
     counters_add,
     held_by,
     holdings,
-    lock_customer,
+    lock_customer_reading_settings,
     prepare_lines,
     sale_claim,
     tickets_insert,
@@ -91,12 +93,9 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
     standing in the way (a line short of numbers, over the limit, or wanting a held number) are
     released and the cart tried once more; otherwise the periodic task releases them."""
     now = now or timezone.now()
-    # Read once for this purchase and passed to every rule that needs it.
-    operator = OperatorSettings.current()
-    check_eligible(user, now, operator, reserving=True)
     prepared = prepare_lines(lines)
     try:
-        return _reserve(user=user, prepared=prepared, operator=operator, now=now)
+        return _reserve(user=user, prepared=prepared, now=now)
     except (SoldOut, LimitReached, NumberTaken):
         # Each release takes its own transaction and locks (ascending ids), never inside ours.
         ids = [line.competition.pk for line in prepared]
@@ -104,10 +103,10 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
             raise
         for line in prepared:  # the numbers just released count now
             line.competition.refresh_from_db(fields=["tickets_sold", "tickets_reserved"])
-        return _reserve(user=user, prepared=prepared, operator=operator, now=now)
+        return _reserve(user=user, prepared=prepared, now=now)
 
 
-def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
+def _reserve(*, user, prepared: list[Line], now) -> Order:
     ids = [line.competition.pk for line in prepared]
     total = sum((x.competition.ticket_price * x.count for x in prepared), Decimal("0"))
     with transaction.atomic():
@@ -115,21 +114,24 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
         # of one customer queue here, so they cannot both fit under the spend limit, and what
         # they hold cannot grow until this commits (see the module docstring), so it is counted
         # here.
-        user = lock_customer(user.pk)
-        check_eligible(user, now, operator)
+        # The operator settings are read with it, once for this purchase, and passed to every
+        # rule that needs them. Eligibility is judged here, on the fresh row, and nothing
+        # before it is written.
+        user, operator = lock_customer_reading_settings(user.pk)
+        check_eligible(user, now, operator, reserving=True)
         # The customer's open checkout, if any, is given back below, so its money no longer
         # counts against their limit (orders are only made under the customer's lock, so the
         # set cannot change meanwhile).
-        previous = list(
-            OrderLine.objects.filter(order__user_id=user.pk, order__status=Order.Status.PENDING)
-            .order_by()
-            .values_list("order_id", "competition_id", "order__total", "order__reserved_until")
-        )
+        previous, spend, held = standing(user, ids, now)
         releasing = sum({o: t for o, _, t, _ in previous}.values(), Decimal("0"))
         spending.spend_check(
-            user=user, amount=total, now=now, operator=operator, releasing=releasing
+            user=user,
+            amount=total,
+            now=now,
+            operator=operator,
+            releasing=releasing,
+            position=spending.position_of(spend, spending.operator_cap(operator)),
         )
-        held = holdings(user, ids)
         # The order and its lines at the prices read before: nobody else can see them yet, and
         # the counters' claim below refuses the order if a price has changed since.
         order = Order.objects.create(
@@ -192,6 +194,56 @@ def _reserve(*, user, prepared: list[Line], operator, now) -> Order:
         events.order_reserved(order, lines=order_lines)
         _claim_counters(prepared, given_back=given_back, now=now)
     return order
+
+
+def standing(user, competition_ids, now) -> tuple[list[tuple], object, dict[int, int]]:
+    """What a checkout judges the customer by, read under their row lock: their pending
+    orders' lines (order id, competition id, order total, reserved until), their spend this
+    month (a row as `spending.spend_annotations` annotates it) and what they hold in these
+    competitions (`holdings`). On PostgreSQL in one statement, its SQL twin of the ORM's reads
+    (tests/tickets/test_standing.py holds them equal)."""
+    if connection.vendor != "postgresql":
+        previous = list(
+            OrderLine.objects.filter(order__user_id=user.pk, order__status=Order.Status.PENDING)
+            .order_by()
+            .values_list("order_id", "competition_id", "order__total", "order__reserved_until")
+        )
+        return previous, spending.spend_row(user, now), holdings(user, competition_ids)
+    start, end = month_bounds(now)
+    paid, pending = list(Order.PAID_STATES), Order.Status.PENDING
+    live = list(allocation.HOLDING_STATUSES)
+    sql = f"""
+        SELECT
+            (SELECT COALESCE(SUM(total - amount_refunded), 0) FROM {Order._meta.db_table}
+             WHERE user_id = %s AND status = ANY(%s) AND paid_at >= %s AND paid_at < %s),
+            (SELECT COALESCE(SUM(total), 0) FROM {Order._meta.db_table}
+             WHERE user_id = %s AND status = %s AND reserved_until > %s),
+            (SELECT monthly_limit FROM {SpendLimit._meta.db_table}
+             WHERE user_id = %s AND cancelled_at IS NULL AND effective_at <= %s
+             ORDER BY requested_at DESC, id DESC LIMIT 1),
+            previous.orders, previous.competitions, previous.totals, previous.untils,
+            held.competitions, held.counts
+        FROM
+            (SELECT array_agg(line.order_id) AS orders,
+                array_agg(line.competition_id) AS competitions,
+                array_agg(o.total) AS totals, array_agg(o.reserved_until) AS untils
+             FROM {OrderLine._meta.db_table} line
+             JOIN {Order._meta.db_table} o ON o.id = line.order_id
+             WHERE o.user_id = %s AND o.status = %s) AS previous,
+            (SELECT array_agg(competition_id) AS competitions, array_agg(n) AS counts
+             FROM (SELECT competition_id, count(*) AS n FROM {Ticket._meta.db_table}
+                   WHERE user_id = %s AND competition_id = ANY(%s) AND status = ANY(%s)
+                   GROUP BY competition_id) AS t) AS held
+    """
+    params = [user.pk, paid, start, end, user.pk, pending, now, user.pk, now]
+    params += [user.pk, pending, user.pk, list(competition_ids), live]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        month_paid, month_held, personal, *rest = cursor.fetchone()
+    orders, competitions, totals, untils, held_in, counts = (x or [] for x in rest)
+    spend = SimpleNamespace(month_paid=month_paid, month_held=month_held, personal_limit=personal)
+    previous = list(zip(orders, competitions, totals, untils, strict=True))
+    return previous, spend, dict(zip(held_in, counts, strict=True))
 
 
 def _claim_counters(prepared: list[Line], *, given_back: Counter, now) -> None:

@@ -25,6 +25,7 @@ from accounts.selectors import email_verified
 from accounts.services import age_verification_needed_message
 from competitions.lifecycle import FINAL, LIVE, Status
 from competitions.models import AnswerChoice, Competition
+from core.models import OperatorSettings
 
 from .. import allocation, locking
 from ..exceptions import (
@@ -183,6 +184,38 @@ def lock_customer(user_id: int) -> User:
     return User.objects.select_for_update().get(pk=user_id)
 
 
+def lock_customer_reading_settings(user_id: int) -> tuple[User, OperatorSettings]:
+    """`lock_customer`, and the operator settings in force (`OperatorSettings.current()`) read
+    in the same statement on PostgreSQL: a purchase reads both first thing in its transaction."""
+    if connection.vendor != "postgresql":
+        return lock_customer(user_id), OperatorSettings.current()
+    users, settings_ = User._meta.concrete_fields, OperatorSettings._meta.concrete_fields
+    quote = connection.ops.quote_name
+    columns = [f"u.{quote(f.column)}" for f in users] + [f"s.{quote(f.column)}" for f in settings_]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(User._meta.db_table)} u"
+        f" LEFT JOIN {quote(OperatorSettings._meta.db_table)} s ON s.id = 1"
+        " WHERE u.id = %s FOR UPDATE OF u"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise User.DoesNotExist(f"No customer {user_id}.")
+    user = _from_row(User, users, row[: len(users)])
+    if row[len(users)] is None:  # never saved in admin: the first values (as current())
+        return user, OperatorSettings(pk=1, **OperatorSettings.defaults())
+    return user, _from_row(OperatorSettings, settings_, row[len(users) :])
+
+
+def _from_row(model, fields, values):
+    values = [
+        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+        for f, v in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
 def check_on_sale(competition: Competition, now) -> None:
     """Sales are open. A drawn competition gets its own message: its entries are final, and
     a customer (or staff adding a postal entry) should not wait for it to reopen."""
@@ -282,55 +315,52 @@ def tickets_insert(lines: Sequence[Line], **fields) -> list[Ticket]:
     raise Busy()
 
 
+PICK_SAVEPOINT = "fairdraw_pick"
+
+
 def _tickets_insert_free(lines: Sequence[Line], **fields) -> list[Ticket]:
-    """`tickets_insert` in one statement a round, no savepoint: the statement writes the first
-    free numbers among each group's candidates (the chosen numbers; random lucky-dip numbers)
-    and skips those another buyer holds (ON CONFLICT DO NOTHING waits for that buyer as the
-    unique index would, and skips the number if they commit). A chosen number skipped is
-    NumberTaken; lucky dips short of numbers are picked again, at most PICKS rounds."""
-    tickets: list[Ticket] = []
-    lucky = {line.competition.pk: line.quantity for line in lines}
-    chosen = [(line.competition, line.numbers) for line in lines if line.numbers]
-    for _ in range(PICKS):
-        groups = [(competition, sorted(numbers), len(numbers)) for competition, numbers in chosen]
+    """`tickets_insert` in one statement a round: the statement writes the first free numbers
+    among each group's candidates (the chosen numbers; random lucky-dip numbers) and skips those
+    another buyer holds (ON CONFLICT DO NOTHING waits for that buyer as the unique index would,
+    and skips the number if they commit: no error, so no savepoint round trips). A round is all
+    or nothing, as on SQLite: it runs in a savepoint sent in the same query string, and a round
+    that came up short is rolled back (in the next round's string), so a sale never holds
+    numbers while it waits for another buyer's (which could deadlock two buyers). A chosen
+    number skipped is NumberTaken; lucky dips are picked again, at most PICKS rounds."""
+    wanted = sum(line.count for line in lines)
+    for round in range(PICKS):
+        groups = [(line.competition, sorted(line.numbers), len(line.numbers)) for line in lines]
+        groups = [group for group in groups if group[2]]
         for line in lines:
-            want = lucky[line.competition.pk]
-            if want:
-                held = {t.number for t in tickets if t.competition_id == line.competition.pk}
-                candidates = _lucky_candidates(line, want=want, exclude=held | set(line.numbers))
-                groups.append((line.competition, candidates, want))
-        if not groups:
+            if line.quantity:
+                candidates = _lucky_candidates(
+                    line, want=line.quantity, exclude=set(line.numbers), again=round > 0
+                )
+                groups.append((line.competition, candidates, line.quantity))
+        before = f"{'ROLLBACK TO' if round else ''} SAVEPOINT {PICK_SAVEPOINT}".strip()
+        tickets = _insert_free(groups, before=before, **fields)
+        if len(tickets) == wanted:
             return tickets
-        written = _insert_free(groups, **fields)
-        for competition, numbers in chosen:
-            missing = set(numbers) - {
-                t.number for t in written if t.competition_id == competition.pk
-            }
-            if missing:
-                raise NumberTaken(sorted(missing))
-        chosen = []
-        for ticket in written:
-            line_numbers = next(
-                x.numbers for x in lines if x.competition.pk == ticket.competition_id
-            )
-            if ticket.number not in line_numbers:
-                lucky[ticket.competition_id] -= 1
-        tickets += written
-    if any(lucky.values()):
-        raise Busy()
-    return tickets
+        for line in lines:
+            written = {t.number for t in tickets if t.competition_id == line.competition.pk}
+            if set(line.numbers) - written:
+                raise NumberTaken(sorted(set(line.numbers) - written))
+    raise Busy()
 
 
-def _lucky_candidates(line: Line, *, want: int, exclude: set[int]) -> list[int]:
-    """Random numbers to offer `_insert_free` for `want` lucky dips, in random order: more than
-    it needs while a fair share of numbers is free (allocation's sampling), otherwise exactly
-    `want` free numbers found by allocation.lucky_dip (which walks the gaps near sell-out)."""
+def _lucky_candidates(line: Line, *, want: int, exclude: set[int], again: bool) -> list[int]:
+    """Random numbers to offer `_insert_free` for `want` lucky dips, in random order. The first
+    time, while a fair share of numbers is free, more than it needs at random (allocation's
+    sampling, without a query: the insert skips the taken ones). Otherwise, and when picking
+    again after candidates were taken, exactly `want` numbers that committed sales leave free,
+    found by allocation.lucky_dip (which walks the gaps near sell-out, and finding too few
+    says SoldOut, as on SQLite)."""
     competition = line.competition
     free = competition.tickets_left - len(exclude)
     if want > free:
         raise sold_out(competition)
     share = free / competition.max_tickets
-    if share >= allocation.SAMPLING_MIN_FREE_SHARE:
+    if share >= allocation.SAMPLING_MIN_FREE_SHARE and not again:
         rng = random.SystemRandom()
         size = min(math.ceil(want / share * 1.5) + 16, allocation.MAX_CANDIDATES)
         candidates = list({rng.randint(1, competition.max_tickets) for _ in range(size)} - exclude)
@@ -348,10 +378,11 @@ def _lucky_candidates(line: Line, *, want: int, exclude: set[int]) -> list[int]:
         raise sold_out(competition) from None
 
 
-def _insert_free(groups, *, user, order, status, source, now) -> list[Ticket]:
-    """One statement: for each (competition, candidates, want) group, the first `want` of its
-    candidates that no live ticket holds, written in ascending (competition, number) order;
-    returns the tickets written (fewer than wanted if candidates were taken)."""
+def _insert_free(groups, *, before: str, user, order, status, source, now) -> list[Ticket]:
+    """One statement (after `before`, in the same query string): for each (competition,
+    candidates, want) group, the first `want` of its candidates that no live ticket holds,
+    written in ascending (competition, number) order; returns the tickets written (fewer than
+    wanted if candidates were taken)."""
     keys, numbers, wants = [], [], []
     for index, (_, candidates, want) in enumerate(groups):
         keys += [index] * len(candidates)
@@ -382,7 +413,12 @@ def _insert_free(groups, *, user, order, status, source, now) -> list[Ticket]:
     params += [wants]
     by_id = {competition.pk: competition for competition, _, _ in groups}
     with locking.busy_if_stuck(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if connection.settings_dict["OPTIONS"].get("server_side_binding"):
+            cursor.execute(before)  # one statement at a time
+            cursor.execute(sql, params)
+        else:
+            cursor.execute(f"{before}; {sql}", params)
+            cursor.nextset()
         rows = cursor.fetchall()
     tickets = []
     for pk, competition_id, number in rows:

@@ -1,0 +1,112 @@
+"""What a checkout judges the customer by (tickets.services.reservations.standing): on
+PostgreSQL one statement, which must say what the ORM's reads say (spending.spend_row,
+rules.holdings, the customer's pending orders' lines)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from responsible_play.models import SpendLimit
+from tests.factories import TicketFactory, UserFactory, active_competition, correct_answer
+from tickets import spending
+from tickets.models import Order, OrderLine
+from tickets.services import order_record_paid
+from tickets.services.reservations import standing
+from tickets.services.rules import holdings
+
+from .helpers import reserve
+
+pytestmark = pytest.mark.django_db
+
+
+def the_orms_reading(user, competition_ids, now):
+    previous = sorted(
+        OrderLine.objects.filter(order__user_id=user.pk, order__status=Order.Status.PENDING)
+        .order_by()
+        .values_list("order_id", "competition_id", "order__total", "order__reserved_until")
+    )
+    row = spending.spend_row(user, now)
+    spend = (row.month_paid, row.month_held, row.personal_limit)
+    return previous, spend, holdings(user, competition_ids)
+
+
+def read(user, competition_ids, now):
+    previous, spend, held = standing(user, competition_ids, now)
+    return sorted(previous), (spend.month_paid, spend.month_held, spend.personal_limit), held
+
+
+def test_a_new_customer_has_nothing(monkeypatch):
+    user = UserFactory()
+    competition = active_competition()
+    now = timezone.now()
+
+    assert read(user, [competition.pk], now) == the_orms_reading(user, [competition.pk], now)
+    assert read(user, [competition.pk], now) == ([], (0, 0, None), {})
+
+
+def test_a_customer_with_orders_refunds_limits_and_tickets():
+    user, someone_else = UserFactory(), UserFactory()
+    first, second, third = (active_competition(max_tickets=100) for _ in range(3))
+    now = timezone.now()
+    order_record_paid(
+        user=user,
+        competition=first,
+        answer=correct_answer(first),
+        quantity=3,
+        now=now,
+    )
+    refunded = order_record_paid(
+        user=user,
+        competition=second,
+        answer=correct_answer(second),
+        quantity=2,
+        now=now,
+    )
+    Order.objects.filter(pk=refunded.pk).update(
+        status=Order.Status.PARTIALLY_REFUNDED, amount_refunded=Decimal("1.00")
+    )
+    # Last month's order counts for nothing this month.
+    old = order_record_paid(
+        user=user,
+        competition=first,
+        answer=correct_answer(first),
+        quantity=1,
+        now=now,
+    )
+    Order.objects.filter(pk=old.pk).update(paid_at=now - timedelta(days=40))
+    reserve(user, third, quantity=4, now=now)  # given back by the next checkout
+    lapsed = reserve(user, second, quantity=1, now=now)
+    Order.objects.filter(pk=lapsed.pk).update(reserved_until=now - timedelta(minutes=1))
+    TicketFactory(competition=third, user=user, number=99)  # a postal entry
+    reserve(someone_else, first, quantity=5, now=now)
+    SpendLimit.objects.create(
+        user=user,
+        monthly_limit=Decimal("300"),
+        requested_at=now - timedelta(days=3),
+        effective_at=now - timedelta(days=3),
+    )
+    SpendLimit.objects.create(
+        user=user,
+        monthly_limit=Decimal("200"),
+        requested_at=now - timedelta(days=2),
+        effective_at=now - timedelta(days=2),
+    )
+    SpendLimit.objects.create(  # not in force yet (cooling off)
+        user=user,
+        monthly_limit=Decimal("900"),
+        requested_at=now - timedelta(hours=1),
+        effective_at=now + timedelta(hours=23),
+    )
+    ids = [first.pk, second.pk, third.pk]
+
+    previous, spend, held = read(user, ids, now)
+
+    assert (previous, spend, held) == the_orms_reading(user, ids, now)
+    assert [competition for _, competition, _, _ in previous] == [second.pk]
+    assert spend[2] == Decimal("200")
+    assert held == {first.pk: 4, second.pk: 3, third.pk: 1}
+    if connection.vendor == "postgresql":
+        assert spend[0] > 0 and spend[1] == 0  # the lapsed checkout holds nothing
