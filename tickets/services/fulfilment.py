@@ -172,7 +172,8 @@ def _pay_pending(
     # one statement, which is when the competition's row is taken (rules.paid_tickets_claim).
     competitions = {line.competition_id: line for line in lines}
     turns = [(x.competition, ticket_status(x.answer)) for _, x in sorted(competitions.items())]
-    if not paid_tickets_claim(order.pk, turns, now=now):
+    # The last statement: it carries the COMMIT where it can (rules.commits_with_claim).
+    if not paid_tickets_claim(order.pk, turns, now=now, commit=True):
         raise _CompetitionClosed()
     events.sales_counted([competition for competition, _ in turns])
     return Fulfilment("paid", order)

@@ -43,11 +43,13 @@ from .release import (
 )
 from .rules import (
     RELEASED_STATES,
+    ClaimRefused,
     Line,
     LineRequest,
     check_eligible,
     check_line,
     check_on_sale,
+    claim_refusal,
     counters_add,
     held_by,
     holdings,
@@ -107,6 +109,15 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None) -> Order:
 
 
 def _reserve(*, user, prepared: list[Line], now) -> Order:
+    prices = {line.competition.pk: line.competition.ticket_price for line in prepared}
+    try:
+        return _reserve_once(user=user, prepared=prepared, now=now)
+    except ClaimRefused:  # the last claim carried the COMMIT: rolled back, say why
+        competition = max((x.competition for x in prepared), key=lambda c: c.pk)  # claimed last
+        raise claim_refusal(competition, price=prices[competition.pk], now=now) from None
+
+
+def _reserve_once(*, user, prepared: list[Line], now) -> Order:
     ids = [line.competition.pk for line in prepared]
     total = sum((x.competition.ticket_price * x.count for x in prepared), Decimal("0"))
     with transaction.atomic():
@@ -248,14 +259,21 @@ def standing(user, competition_ids, now) -> tuple[list[tuple], object, dict[int,
 
 def _claim_counters(prepared: list[Line], *, given_back: Counter, now) -> None:
     """Last, just before commit: each competition's counters (ascending ids), the only moment a
-    checkout holds a competition's row. A line the counters no longer allow rolls it all back."""
+    checkout holds a competition's row. A line the counters no longer allow rolls it all back.
+    The last claim carries the COMMIT where it can (rules.commits_with_claim)."""
     lines = {line.competition.pk: line for line in prepared}
-    for competition_id in sorted({*lines, *given_back}):
+    ids = sorted({*lines, *given_back})
+    for competition_id in ids:
         line = lines.get(competition_id)
         if line is None:  # only the previous checkout held numbers here
             counters_add(competition_id, reserved=-given_back[competition_id], now=now)
             continue
-        sale_claim(line.competition, reserved=line.count - given_back[competition_id], now=now)
+        sale_claim(
+            line.competition,
+            reserved=line.count - given_back[competition_id],
+            now=now,
+            commit=competition_id == ids[-1],
+        )
 
 
 def order_checkout_start(*, order: Order, success_url: str, cancel_url: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -323,9 +323,9 @@ def _tickets_insert_free(lines: Sequence[Line], **fields) -> list[Ticket]:
     among each group's candidates (the chosen numbers; random lucky-dip numbers) and skips those
     another buyer holds (ON CONFLICT DO NOTHING waits for that buyer as the unique index would,
     and skips the number if they commit: no error, so no savepoint round trips). A round is all
-    or nothing, as on SQLite: it runs in a savepoint sent in the same query string, and a round
-    that came up short is rolled back (in the next round's string), so a sale never holds
-    numbers while it waits for another buyer's (which could deadlock two buyers). A chosen
+    or nothing, as on SQLite: it runs in a savepoint (sent in the same query string as the first
+    round), and a round that came up short is rolled back before picking again, so a sale never
+    holds numbers while it waits for another buyer's (which could deadlock two buyers). A chosen
     number skipped is NumberTaken; lucky dips are picked again, at most PICKS rounds."""
     wanted = sum(line.count for line in lines)
     for round in range(PICKS):
@@ -337,7 +337,7 @@ def _tickets_insert_free(lines: Sequence[Line], **fields) -> list[Ticket]:
                     line, want=line.quantity, exclude=set(line.numbers), again=round > 0
                 )
                 groups.append((line.competition, candidates, line.quantity))
-        before = f"{'ROLLBACK TO' if round else ''} SAVEPOINT {PICK_SAVEPOINT}".strip()
+        before = "" if round else f"SAVEPOINT {PICK_SAVEPOINT}"
         tickets = _insert_free(groups, before=before, **fields)
         if len(tickets) == wanted:
             return tickets
@@ -345,6 +345,10 @@ def _tickets_insert_free(lines: Sequence[Line], **fields) -> list[Ticket]:
             written = {t.number for t in tickets if t.competition_id == line.competition.pk}
             if set(line.numbers) - written:
                 raise NumberTaken(sorted(set(line.numbers) - written))
+        # Short: undo the round before picking again (the pick must not see its numbers). The
+        # savepoint stays for the next round.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {PICK_SAVEPOINT}")
     raise Busy()
 
 
@@ -413,7 +417,9 @@ def _insert_free(groups, *, before: str, user, order, status, source, now) -> li
     params += [wants]
     by_id = {competition.pk: competition for competition, _, _ in groups}
     with locking.busy_if_stuck(), connection.cursor() as cursor:
-        if connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        if not before:
+            cursor.execute(sql, params)
+        elif connection.settings_dict["OPTIONS"].get("server_side_binding"):
             cursor.execute(before)  # one statement at a time
             cursor.execute(sql, params)
         else:
@@ -438,25 +444,79 @@ def _insert_free(groups, *, before: str, user, order, status, source, now) -> li
 
 
 def counters_claim(
-    competition: Competition, *, sold: int = 0, reserved: int = 0, now, on_sale: bool
+    competition: Competition,
+    *,
+    sold: int = 0,
+    reserved: int = 0,
+    now,
+    on_sale: bool,
+    commit: bool = False,
 ) -> bool:
     """Move a competition's counters if they still allow it, in one statement: the moment a
     sale takes the competition's row, just before it commits. Returns False (nothing changed)
     if the quota would be exceeded, the competition is drawn or cancelled, or, with `on_sale`,
     it is not on sale at `now` at the price read before (`competition.ticket_price`). The
     counters on `competition` become those just written. Callers claim several competitions
-    in ascending id order."""
+    in ascending id order.
+
+    `commit`: this is the transaction's last statement; where it can (`commits_with_claim`) it
+    carries the COMMIT, and a refusal raises ClaimRefused, the transaction rolled back."""
     sql, params = _claim_sql(competition, now=now, on_sale=on_sale, sold=sold, reserved=reserved)
-    with connection.cursor() as cursor:
-        locking.execute_briefly(cursor, sql, params)
-        row = cursor.fetchone()
+    row = _claim(sql, params, commit=commit and commits_with_claim())
     if row is None:
         return False
     competition.tickets_sold, competition.tickets_reserved = row
     return True
 
 
-def paid_tickets_claim(order_id: int, turns: Sequence[tuple[Competition, str]], *, now) -> bool:
+class ClaimRefused(Exception):
+    """A counters' claim that carried its transaction's COMMIT was refused: nothing was written
+    (the transaction is rolled back). `claim_refusal` says why."""
+
+
+def commits_with_claim() -> bool:
+    """Whether a claim may carry its transaction's COMMIT: on PostgreSQL (one query string:
+    client-side binding), in the outermost transaction.atomic() only (an inner block's caller
+    may still write or roll back), with nothing written after it. Then the competition's row
+    is held only while the database runs the claim and the commit: the buyer's process, which
+    may be waiting for a CPU among many, no longer stands between them while others queue."""
+    return (
+        connection.vendor == "postgresql"
+        and not connection.settings_dict["OPTIONS"].get("server_side_binding")
+        and len(connection.atomic_blocks) == 1
+    )
+
+
+# A refused claim must stop its COMMIT, so it fails: one row always comes out, and its last
+# column divides by the number of rows the claim updated (0: division_by_zero, 22012).
+_REFUSED_FAILS = (
+    "WITH {ctes}claimed AS ({claim}) SELECT claimed.*, 1 / (SELECT count(*) FROM claimed)::integer"
+    " FROM (SELECT 1) AS one LEFT JOIN claimed ON true; COMMIT"
+)
+DIVISION_BY_ZERO = "22012"
+
+
+def _claim(sql: str, params, *, commit: bool, ctes: str = ""):
+    """Run a claim (`ctes`: what its WITH clause would list); its RETURNING row, or None if
+    refused. With `commit`, the claim carries the COMMIT and a refusal raises ClaimRefused."""
+    if commit:
+        sql = _REFUSED_FAILS.format(ctes=f"{ctes}, " if ctes else "", claim=sql)
+    elif ctes:
+        sql = f"WITH {ctes} {sql}"
+    with connection.cursor() as cursor:
+        try:
+            locking.execute_briefly(cursor, sql, params)
+        except DataError as exc:
+            if commit and getattr(exc.__cause__, "sqlstate", None) == DIVISION_BY_ZERO:
+                raise ClaimRefused() from exc
+            raise
+        row = cursor.fetchone()
+    return row[:-1] if commit else row
+
+
+def paid_tickets_claim(
+    order_id: int, turns: Sequence[tuple[Competition, str]], *, now, commit: bool = False
+) -> bool:
     """A paid order's reserved tickets become active (or invalid, for a wrong answer) and move
     from reserved to sold on their competitions' counters, unless a competition has been drawn
     or cancelled meanwhile (then False, and the caller rolls back). `turns`: (competition, the
@@ -465,7 +525,11 @@ def paid_tickets_claim(order_id: int, turns: Sequence[tuple[Competition, str]], 
     Turning tickets active takes the competition's row too: the ledger's trigger
     (draws/migrations/0003) locks it to bump the ledger version. So on PostgreSQL both are one
     statement per competition, the sale's last, and the row is held from there to the commit
-    only. (SQLite has no trigger: all tickets first, then the counters.)"""
+    only. (SQLite has no trigger: all tickets first, then the counters.)
+
+    `commit`: as counters_claim's; the claims then also refuse a sale that would sell a
+    competition out (its caller writes the operators' alert after the claims; the locked path
+    does so before commit): False, the transaction rolled back."""
     if connection.vendor != "postgresql":
         converted = [
             Ticket.objects.filter(
@@ -478,32 +542,35 @@ def paid_tickets_claim(order_id: int, turns: Sequence[tuple[Competition, str]], 
             for (competition, _), count in zip(turns, converted, strict=True)
         )
     at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        for competition, status in turns:
-            claim, params = _claim_sql(
-                competition, now=now, on_sale=False, count="(SELECT n FROM turned)"
-            )
-            locking.execute_briefly(
-                cursor,
-                "WITH converted AS ("
-                f" UPDATE {Ticket._meta.db_table} SET status = %s, purchased_at = %s"
-                " WHERE order_id = %s AND competition_id = %s AND status = %s RETURNING 1),"
-                " turned AS (SELECT count(*) AS n FROM converted) " + claim,
-                [status, at, order_id, competition.pk, Ticket.Status.RESERVED, *params],
-            )
-            row = cursor.fetchone()
-            if row is None:
-                return False
-            competition.tickets_sold, competition.tickets_reserved = row
+    fold = commit and commits_with_claim()
+    for i, (competition, status) in enumerate(turns):
+        last = fold and i == len(turns) - 1
+        claim, params = _claim_sql(
+            competition, now=now, on_sale=False, count="(SELECT n FROM turned)", unsold=fold
+        )
+        ctes = (
+            "converted AS ("
+            f" UPDATE {Ticket._meta.db_table} SET status = %s, purchased_at = %s"
+            " WHERE order_id = %s AND competition_id = %s AND status = %s RETURNING 1),"
+            " turned AS (SELECT count(*) AS n FROM converted)"
+        )
+        params = [status, at, order_id, competition.pk, Ticket.Status.RESERVED, *params]
+        try:
+            row = _claim(claim, params, commit=last, ctes=ctes)
+        except ClaimRefused:
+            return False
+        if row is None:
+            return False
+        competition.tickets_sold, competition.tickets_reserved = row
     return True
 
 
 def _claim_sql(
-    competition: Competition, *, now, on_sale: bool, sold=0, reserved=0, count=None
+    competition: Competition, *, now, on_sale: bool, sold=0, reserved=0, count=None, unsold=False
 ) -> tuple[str, list]:
     """The counters' claim, `UPDATE ... RETURNING tickets_sold, tickets_reserved`, and its
     parameters: it moves `sold` and `reserved`, or, given `count` (an SQL expression), moves
-    that many tickets from reserved to sold."""
+    that many tickets from reserved to sold. `unsold`: only if it leaves tickets unsold."""
     table = Competition._meta.db_table
     final, live = sorted(FINAL), sorted(LIVE)
     at = connection.ops.adapt_datetimefield_value(now)
@@ -519,6 +586,9 @@ def _claim_sql(
         "tickets_sold + tickets_reserved + %s <= max_tickets",
     ]
     params += [at, competition.pk, *final, 0 if count else sold + reserved]
+    if unsold:
+        conditions.append(f"tickets_sold + {count or '%s'} < max_tickets")
+        params += [] if count else [sold]
     if on_sale:  # competitions.lifecycle.derive_status says "active" (check_on_sale)
         conditions += [
             f"status IN ({', '.join(['%s'] * len(live))})",
@@ -535,18 +605,32 @@ def _claim_sql(
     return sql, params
 
 
-def sale_claim(competition: Competition, *, sold: int = 0, reserved: int = 0, now) -> None:
+def sale_claim(
+    competition: Competition, *, sold: int = 0, reserved: int = 0, now, commit: bool = False
+) -> None:
     """`counters_claim` for a sale (on sale, at the price read): if the counters no longer allow
     it, raise what the fresh row says (the price changed, sales closed, too few left), which
-    rolls the sale back."""
-    if counters_claim(competition, sold=sold, reserved=reserved, now=now, on_sale=True):
-        return
+    rolls the sale back. `commit`: as counters_claim's (ClaimRefused: call `claim_refusal`
+    once the transaction is rolled back)."""
     price = competition.ticket_price
+    claimed = counters_claim(
+        competition, sold=sold, reserved=reserved, now=now, on_sale=True, commit=commit
+    )
+    if not claimed:
+        raise claim_refusal(competition, price=price, now=now)
+
+
+def claim_refusal(competition: Competition, *, price, now) -> Exception:
+    """Why a sale's claim on `competition` (at `price`) was refused, from its fresh row: the
+    price changed, sales closed, or too few tickets left."""
     competition.refresh_from_db()
     if competition.ticket_price != price:
-        raise SalesClosed(f"The price of “{competition.title}” has just changed.")
-    check_on_sale(competition, now)
-    raise sold_out(competition)
+        return SalesClosed(f"The price of “{competition.title}” has just changed.")
+    try:
+        check_on_sale(competition, now)
+    except SalesClosed as exc:
+        return exc
+    return sold_out(competition)
 
 
 def counters_add(competition_id: int, *, sold: int = 0, reserved: int = 0, now) -> None:
