@@ -110,3 +110,40 @@ def test_a_customer_with_orders_refunds_limits_and_tickets():
     assert held == {first.pk: 4, second.pk: 3, third.pk: 1}
     if connection.vendor == "postgresql":
         assert spend[0] > 0 and spend[1] == 0  # the lapsed checkout holds nothing
+
+
+def test_an_orders_lines_load_as_the_orm_loads_them():
+    """rules.order_lines_loaded (written out on PostgreSQL) against select_related."""
+    from django.forms.models import model_to_dict
+
+    from tickets.services.rules import order_lines_loaded
+
+    user = UserFactory()
+    first, second = active_competition(max_tickets=100), active_competition(max_tickets=100)
+    order = order_reserve_two(user, first, second)
+
+    loaded = order_lines_loaded(order.pk)
+    expected = list(
+        OrderLine.objects.filter(order_id=order.pk)
+        .select_related("order", "competition", "answer")
+        .order_by("pk")
+    )
+
+    assert [line.pk for line in loaded] == [line.pk for line in expected]
+    for got, want in zip(loaded, expected, strict=True):
+        assert model_to_dict(got) == model_to_dict(want)
+        for name in ("order", "competition", "answer"):
+            assert model_to_dict(getattr(got, name)) == model_to_dict(getattr(want, name))
+    assert loaded[1].chosen_numbers == [42]
+
+
+def order_reserve_two(user, first, second):
+    from tickets.services import LineRequest, order_reserve
+
+    return order_reserve(
+        user=user,
+        lines=[
+            LineRequest(first.pk, correct_answer(first).pk, quantity=2),
+            LineRequest(second.pk, correct_answer(second).pk, numbers=(42,)),
+        ],
+    )

@@ -41,6 +41,7 @@ from .rules import (
     eligibility_problem,
     lock_customer_reading_settings,
     new_tickets,
+    order_lines_loaded,
     paid_tickets_claim,
     ticket_status,
 )
@@ -84,11 +85,7 @@ def order_fulfil(
     }
     # The order with its lines, their competitions and answers, read before any lock: whose it
     # is and what it is for never change; everything else is checked again under the locks.
-    lines = list(
-        OrderLine.objects.filter(order_id=order_id)
-        .select_related("order", "competition", "answer")
-        .order_by("pk")
-    )
+    lines = order_lines_loaded(order_id)
     order = lines[0].order if lines else Order.objects.get(pk=order_id)
     try:
         return _fulfil(

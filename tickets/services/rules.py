@@ -208,6 +208,53 @@ def lock_customer_reading_settings(user_id: int) -> tuple[User, OperatorSettings
     return user, _from_row(OperatorSettings, settings_, row[len(users) :])
 
 
+def order_lines_loaded(order_id: int) -> list[OrderLine]:
+    """An order's lines (by id) with their order, competition and answer loaded, as
+    `select_related("order", "competition", "answer")` would: one statement. On PostgreSQL
+    written out and built with `Model.from_db`, which costs a payment a fraction of the ORM's
+    CPU for the same query (compiling it takes longer than the database runs it)."""
+    if connection.vendor != "postgresql":
+        return list(
+            OrderLine.objects.filter(order_id=order_id)
+            .select_related("order", "competition", "answer")
+            .order_by("pk")
+        )
+    quote = connection.ops.quote_name
+    parts = [
+        (OrderLine, "line", None),
+        (Order, "o", "order"),
+        (Competition, "c", "competition"),
+        (AnswerChoice, "a", "answer"),
+    ]
+    columns = [
+        f"{alias}.{quote(f.column)}"
+        for model, alias, _ in parts
+        for f in model._meta.concrete_fields
+    ]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(OrderLine._meta.db_table)} line"
+        f" JOIN {quote(Order._meta.db_table)} o ON o.id = line.order_id"
+        f" JOIN {quote(Competition._meta.db_table)} c ON c.id = line.competition_id"
+        f" JOIN {quote(AnswerChoice._meta.db_table)} a ON a.id = line.answer_id"
+        " WHERE line.order_id = %s ORDER BY line.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [order_id])
+        rows = cursor.fetchall()
+    lines = []
+    for row in rows:
+        start, loaded = 0, {}
+        for model, _, name in parts:
+            fields = model._meta.concrete_fields
+            loaded[name] = _from_row(model, fields, row[start : start + len(fields)])
+            start += len(fields)
+        line = loaded.pop(None)
+        for name, obj in loaded.items():
+            setattr(line, name, obj)
+        lines.append(line)
+    return lines
+
+
 def _from_row(model, fields, values):
     values = [
         f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
