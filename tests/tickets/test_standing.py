@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from competitions.models import AnswerChoice
 from responsible_play.models import SpendLimit
 from tests.factories import TicketFactory, UserFactory, active_competition, correct_answer
 from tickets import spending
@@ -147,3 +148,20 @@ def order_reserve_two(user, first, second):
             LineRequest(second.pk, correct_answer(second).pk, numbers=(42,)),
         ],
     )
+
+
+def test_answers_load_as_the_orm_loads_them():
+    from django.forms.models import model_to_dict
+
+    from tickets.services.rules import answers_loaded
+
+    first, second = active_competition(), active_competition()
+    ids = [correct_answer(first).pk, correct_answer(second).pk, 10**9]
+
+    loaded = answers_loaded(ids)
+    expected = AnswerChoice.objects.select_related("competition").in_bulk(ids)
+
+    assert sorted(loaded) == sorted(expected) == sorted(ids[:2])
+    for pk, answer in loaded.items():
+        assert model_to_dict(answer) == model_to_dict(expected[pk])
+        assert model_to_dict(answer.competition) == model_to_dict(expected[pk].competition)
