@@ -19,27 +19,33 @@ from .models import Ticket
 from .signals import instant_wins_won
 
 
-def has_instant_wins(competitions: Iterable[Competition]) -> bool:
-    return any(c.instant_wins_commitment for c in competitions)
-
-
 def instant_wins_award(
     *,
     competitions: Iterable[Competition],
     now,
     order_id: int | None = None,
     ticket_ids: Sequence[int] = (),
+    status: str = Ticket.Status.ACTIVE,
 ) -> list[tuple[InstantWin, Ticket]]:
     """Mark won the instant-win numbers held by the active tickets of `order_id` (a payment) or
-    `ticket_ids` (postal entries), tell winners about each (the `instant_wins_won` hook), and
-    return the wins. Invalid tickets (a wrong answer) are not entered, so they win nothing."""
-    competitions = list(competitions)
-    if not has_instant_wins(competitions) or (order_id is None and not ticket_ids):
+    `ticket_ids` (postal entries) in `competitions`, tell winners about each (the
+    `instant_wins_won` hook), and return the wins. Invalid tickets (a wrong answer) are not
+    entered, so they win nothing.
+
+    `status`: the tickets' status now. A payment's usual path awards just before the statement
+    that turns its reserved tickets active and carries the COMMIT (rules.paid_tickets_claim):
+    it passes RESERVED and only the competitions whose line answered correctly; if that claim
+    is refused, the award rolls back with everything else."""
+    competitions = [c for c in competitions if c.instant_wins_commitment]
+    if not competitions or (order_id is None and not ticket_ids):
         return []
     if order_id is not None:
         which, params = "t.order_id = %s", [order_id]
     else:
         which, params = f"t.id IN ({', '.join(['%s'] * len(ticket_ids))})", list(ticket_ids)
+    ids = [c.pk for c in competitions]
+    which += f" AND t.competition_id IN ({', '.join(['%s'] * len(ids))})"
+    params += ids
     instant_table = InstantWin._meta.db_table
     ticket_table = Ticket._meta.db_table
     with connection.cursor() as cursor:
@@ -50,7 +56,7 @@ def instant_wins_award(
             f"    ON t.competition_id = iw.competition_id AND t.number = iw.number"
             f"  WHERE {which} AND t.status = %s"
             f") RETURNING id, number, competition_id",
-            [now, *params, Ticket.Status.ACTIVE],
+            [now, *params, status],
         )
         won = cursor.fetchall()
     if not won:
@@ -61,7 +67,7 @@ def instant_wins_award(
     tickets = {
         (t.competition_id, t.number): t
         for t in Ticket.objects.select_related("user").filter(
-            status=Ticket.Status.ACTIVE,
+            status=status,
             competition_id__in={row[2] for row in won},
             number__in={row[1] for row in won},
         )

@@ -28,14 +28,39 @@ DEADLOCK_DETECTED = "40P01"
 def waiting_briefly() -> Iterator[None]:
     """Wait for row locks at most FAIRDRAW_LOCK_TIMEOUT_SECONDS for the rest of the current
     transaction; a lock not granted in time (or a deadlock broken) raises Busy."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("Competitions are only locked inside transaction.atomic().")
-    if connection.vendor == "postgresql":
-        timeout_ms = int(settings.FAIRDRAW_LOCK_TIMEOUT_SECONDS * 1000)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
+    with connection.cursor() as cursor:
+        prefix = briefly(cursor)
+        if prefix:
+            cursor.execute(prefix)
     with busy_if_stuck():
         yield
+
+
+def execute_briefly(cursor, sql: str, params) -> None:
+    """Run the statement that takes the rows, waiting for them as `waiting_briefly` does, and
+    leave `cursor` on its results. On PostgreSQL the timeout goes in front of it in the same
+    query string, so both cost one round trip (Django's psycopg cursors bind parameters on the
+    client and send one string, which PostgreSQL runs statement by statement)."""
+    prefix = briefly(cursor)
+    with busy_if_stuck():
+        cursor.execute(prefix + sql, params)
+    if prefix:
+        cursor.nextset()  # from the SET's (empty) result to the statement's
+
+
+def briefly(cursor) -> str:
+    """The SQL that sets the lock timeout for the rest of the transaction, to run before the
+    statement that takes the rows; "" where there is none (SQLite), or where it cannot share
+    a query string (server-side binding takes one statement at a time), having set it."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Competitions are only locked inside transaction.atomic().")
+    if connection.vendor != "postgresql":
+        return ""
+    sql = f"SET LOCAL lock_timeout = {int(settings.FAIRDRAW_LOCK_TIMEOUT_SECONDS * 1000)}"
+    if connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        cursor.execute(sql)
+        return ""
+    return sql + "; "
 
 
 @contextmanager

@@ -43,7 +43,7 @@ def spend_annotations(user_ref: str, now: datetime) -> dict:
     }
 
 
-def _spend_row(user: User, now: datetime):
+def spend_row(user: User, now: datetime):
     """The customer with `spend_annotations`, in one query."""
     return User.objects.filter(pk=user.pk).annotate(**spend_annotations("pk", now)).only("pk").get()
 
@@ -51,7 +51,7 @@ def _spend_row(user: User, now: datetime):
 def monthly_spend(user: User, now: datetime | None = None) -> Decimal:
     """What the customer has spent this UK month: paid orders (less refunds) paid this month,
     plus checkouts still holding tickets (they become spend when paid)."""
-    row = _spend_row(user, now or timezone.now())
+    row = spend_row(user, now or timezone.now())
     return Decimal(row.month_paid + row.month_held)
 
 
@@ -88,7 +88,7 @@ def spend_position(
 ) -> SpendPosition:
     """Where the customer stands this month (`operator`: the settings row the caller has
     already read, else it is read here)."""
-    return position_of(_spend_row(user, now or timezone.now()), operator_cap(operator))
+    return position_of(spend_row(user, now or timezone.now()), operator_cap(operator))
 
 
 def spend_check(
@@ -98,13 +98,15 @@ def spend_check(
     now: datetime | None = None,
     operator: OperatorSettings | None = None,
     releasing: Decimal = ZERO,
+    position: SpendPosition | None = None,
 ) -> None:
     """Refuse an order of `amount` that would take the customer over a monthly limit. Call it
     with the customer's row locked (see the module docstring). `releasing`: what the
-    customer's open checkout holds, given back in the same transaction (tickets.services)."""
+    customer's open checkout holds, given back in the same transaction (tickets.services).
+    `position`: the customer's `spend_position`, if the caller read it under that lock."""
     if amount <= 0:
         return
-    position = spend_position(user, now, operator=operator)
+    position = position or spend_position(user, now, operator=operator)
     if releasing:
         position = replace(position, spent=max(position.spent - releasing, ZERO))
     limit = position.limit

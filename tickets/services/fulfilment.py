@@ -3,9 +3,10 @@
 `order_fulfil` locks the customer's row, then the order, then the order's competitions
 (ascending ids), as every path that gives a customer numbers does. The usual payment
 (`_pay_pending`) decides everything it can before, proves with a compare-and-set claim
-(pending -> paid) that nothing it read has changed, turns the reserved tickets active and
-takes the competitions' rows last, in the one statement that moves their counters unless a
-competition has been drawn or cancelled meanwhile (rules.counters_claim). Every other case (a
+(pending -> paid) that nothing it read has changed, queues the confirmation, and last, per
+competition, turns the reserved tickets active and moves the counters in one statement (the
+ledger's trigger takes the competition's row for the first, the claim for the second), unless
+a competition has been drawn or cancelled meanwhile (rules.paid_tickets_claim). Every other case (a
 lapsed or released order, a payment to refund, a duplicate, a lost race, a competition closed
 for good) is judged on the locked rows (`_fulfil_locked`). A drawn or cancelled competition
 never gets new tickets: the payment is refunded automatically. `order_record_paid` is a
@@ -24,7 +25,6 @@ from django.utils import timezone
 
 from competitions.models import AnswerChoice, Competition
 from competitions.services import skill_answers_record
-from core.models import OperatorSettings
 
 from .. import cards, events, locking, spending
 from ..exceptions import AnswerRequired, TicketError
@@ -43,10 +43,11 @@ from .rules import (
     check_eligible,
     check_line,
     counters_add,
-    counters_claim,
     eligibility_problem,
-    lock_customer,
+    lock_customer_reading_settings,
     new_tickets,
+    order_lines_loaded,
+    paid_tickets_claim,
     ticket_status,
 )
 
@@ -89,11 +90,7 @@ def order_fulfil(
     }
     # The order with its lines, their competitions and answers, read before any lock: whose it
     # is and what it is for never change; everything else is checked again under the locks.
-    lines = list(
-        OrderLine.objects.filter(order_id=order_id)
-        .select_related("order", "competition", "answer")
-        .order_by("pk")
-    )
+    lines = order_lines_loaded(order_id)
     order = lines[0].order if lines else Order.objects.get(pk=order_id)
     try:
         result = _fulfil(
@@ -116,8 +113,8 @@ def _fulfil(*, order: Order, lines: list[OrderLine], now, usual: bool, **payment
     with transaction.atomic():
         # The customer's row before anything else (as order_reserve): their payments queue
         # here, so two credit-card payments cannot both fit under the monthly cap.
-        user = lock_customer(order.user_id)
-        operator = OperatorSettings.current()  # read once, before the competitions' rows
+        # The settings in force are read once, with it.
+        user, operator = lock_customer_reading_settings(order.user_id)
         if usual:
             paid = _pay_pending(
                 order=order, lines=lines, user=user, operator=operator, now=now, **payment
@@ -177,24 +174,26 @@ def _pay_pending(
     messages = events.order_paid_messages(order, lines=lines)
     if not _claim_paid(order, now=now):
         return None
-    converted = {}
-    for line in lines:
-        converted[line.competition_id] = Ticket.objects.filter(
-            order=order, competition_id=line.competition_id, status=Ticket.Status.RESERVED
-        ).update(status=ticket_status(line.answer), purchased_at=now)
     events.order_paid(order, messages=messages, competitions=())
-    competitions = {line.competition_id: line.competition for line in lines}
-    # Before the counters: the hot competition row is taken last (docs/architecture.md §3).
     _count_answers(lines)
-    instant_wins_award(competitions=competitions.values(), order_id=order.pk, now=now)
-    for competition_id in sorted(competitions):
-        count = converted[competition_id]
-        claimed = counters_claim(
-            competitions[competition_id], sold=count, reserved=-count, now=now, on_sale=False
-        )
-        if not claimed:
-            raise _CompetitionClosed()
-    events.sales_counted(competitions.values())
+    # Before the claim below (the hot row is taken last, docs/architecture.md §3): the numbers
+    # its correctly answered lines hold are still reserved here, and turn active in the claim.
+    instant_wins_award(
+        competitions=[
+            x.competition for x in lines if ticket_status(x.answer) == Ticket.Status.ACTIVE
+        ],
+        order_id=order.pk,
+        now=now,
+        status=Ticket.Status.RESERVED,
+    )
+    # Last, each competition (ascending ids): its tickets turn active and its counters move in
+    # one statement, which is when the competition's row is taken (rules.paid_tickets_claim).
+    competitions = {line.competition_id: line for line in lines}
+    turns = [(x.competition, ticket_status(x.answer)) for _, x in sorted(competitions.items())]
+    # The last statement: it carries the COMMIT where it can (rules.commits_with_claim).
+    if not paid_tickets_claim(order.pk, turns, now=now, commit=True):
+        raise _CompetitionClosed()
+    events.sales_counted([competition for competition, _ in turns])
     return Fulfilment("paid", order)
 
 

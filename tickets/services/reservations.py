@@ -28,13 +28,15 @@ from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
+from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from competitions.models import Competition
-from core.models import OperatorSettings
+from responsible_play.limits import month_bounds
+from responsible_play.models import SpendLimit
 
 from .. import allocation, cards, events, payments, pricing, spending
 from ..exceptions import CodeRefused, LimitReached, NumberTaken, PaymentFailed, SoldOut
@@ -48,15 +50,17 @@ from .release import (
 )
 from .rules import (
     RELEASED_STATES,
+    ClaimRefused,
     Line,
     LineRequest,
     check_eligible,
     check_line,
     check_on_sale,
+    claim_refusal,
     counters_add,
     held_by,
     holdings,
-    lock_customer,
+    lock_customer_reading_settings,
     prepare_lines,
     sale_claim,
     tickets_insert,
@@ -99,13 +103,10 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None, code: str = "
     released and the cart tried once more; otherwise the periodic task releases them.
     `code`: the discount code the customer entered (CodeRefused if it does not apply)."""
     now = now or timezone.now()
-    # Read once for this purchase and passed to every rule that needs it.
-    operator = OperatorSettings.current()
-    check_eligible(user, now, operator, reserving=True)
     prepared = prepare_lines(lines)
     offer = _Offer(prepared, code, now)
     try:
-        return _reserve(user=user, prepared=prepared, operator=operator, now=now, offer=offer)
+        return _reserve(user=user, prepared=prepared, now=now, offer=offer)
     except (SoldOut, LimitReached, NumberTaken):
         # Each release takes its own transaction and locks (ascending ids), never inside ours.
         ids = [line.competition.pk for line in prepared]
@@ -113,7 +114,7 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None, code: str = "
             raise
         for line in prepared:  # the numbers just released count now
             line.competition.refresh_from_db(fields=["tickets_sold", "tickets_reserved"])
-        return _reserve(user=user, prepared=prepared, operator=operator, now=now, offer=offer)
+        return _reserve(user=user, prepared=prepared, now=now, offer=offer)
 
 
 class _Offer:
@@ -131,7 +132,16 @@ class _Offer:
         self.total = sum((x.total for x in self.lines.values()), Decimal("0"))
 
 
-def _reserve(*, user, prepared: list[Line], operator, now, offer: _Offer) -> Order:
+def _reserve(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
+    prices = {line.competition.pk: line.competition.ticket_price for line in prepared}
+    try:
+        return _reserve_once(user=user, prepared=prepared, now=now, offer=offer)
+    except ClaimRefused:  # the last claim carried the COMMIT: rolled back, say why
+        competition = max((x.competition for x in prepared), key=lambda c: c.pk)  # claimed last
+        raise claim_refusal(competition, price=prices[competition.pk], now=now) from None
+
+
+def _reserve_once(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
     ids = [line.competition.pk for line in prepared]
     total = offer.total
     with transaction.atomic():
@@ -139,25 +149,28 @@ def _reserve(*, user, prepared: list[Line], operator, now, offer: _Offer) -> Ord
         # of one customer queue here, so they cannot both fit under the spend limit, and what
         # they hold cannot grow until this commits (see the module docstring), so it is counted
         # here.
-        user = lock_customer(user.pk)
-        check_eligible(user, now, operator)
+        # The operator settings are read with it, once for this purchase, and passed to every
+        # rule that needs them. Eligibility is judged here, on the fresh row, and nothing
+        # before it is written.
+        user, operator = lock_customer_reading_settings(user.pk)
+        check_eligible(user, now, operator, reserving=True)
         # The customer's open checkout, if any, is given back below, so its money no longer
         # counts against their limit (orders are only made under the customer's lock, so the
         # set cannot change meanwhile).
-        previous = list(
-            OrderLine.objects.filter(order__user_id=user.pk, order__status=Order.Status.PENDING)
-            .order_by()
-            .values_list("order_id", "competition_id", "order__total", "order__reserved_until")
-        )
+        previous, spend, held = standing(user, ids, now)
         releasing = sum({o: t for o, _, t, _ in previous}.values(), Decimal("0"))
         if offer.code is not None:
             discounts.redemption_check(
                 code=offer.code, user=user, now=now, releasing={o for o, *_ in previous}
             )
         spending.spend_check(
-            user=user, amount=total, now=now, operator=operator, releasing=releasing
+            user=user,
+            amount=total,
+            now=now,
+            operator=operator,
+            releasing=releasing,
+            position=spending.position_of(spend, spending.operator_cap(operator)),
         )
-        held = holdings(user, ids)
         # The order and its lines at the prices read before: nobody else can see them yet, and
         # the counters' claim below refuses the order if a price has changed since.
         order = Order.objects.create(
@@ -234,16 +247,73 @@ def _reserve(*, user, prepared: list[Line], operator, now, offer: _Offer) -> Ord
     return order
 
 
+def standing(user, competition_ids, now) -> tuple[list[tuple], object, dict[int, int]]:
+    """What a checkout judges the customer by, read under their row lock: their pending
+    orders' lines (order id, competition id, order total, reserved until), their spend this
+    month (a row as `spending.spend_annotations` annotates it) and what they hold in these
+    competitions (`holdings`). On PostgreSQL in one statement, its SQL twin of the ORM's reads
+    (tests/tickets/test_standing.py holds them equal)."""
+    if connection.vendor != "postgresql":
+        previous = list(
+            OrderLine.objects.filter(order__user_id=user.pk, order__status=Order.Status.PENDING)
+            .order_by()
+            .values_list("order_id", "competition_id", "order__total", "order__reserved_until")
+        )
+        return previous, spending.spend_row(user, now), holdings(user, competition_ids)
+    start, end = month_bounds(now)
+    paid, pending = list(Order.PAID_STATES), Order.Status.PENDING
+    live = list(allocation.HOLDING_STATUSES)
+    sql = f"""
+        SELECT
+            (SELECT COALESCE(SUM(total - amount_refunded), 0) FROM {Order._meta.db_table}
+             WHERE user_id = %s AND status = ANY(%s) AND paid_at >= %s AND paid_at < %s),
+            (SELECT COALESCE(SUM(total), 0) FROM {Order._meta.db_table}
+             WHERE user_id = %s AND status = %s AND reserved_until > %s),
+            (SELECT monthly_limit FROM {SpendLimit._meta.db_table}
+             WHERE user_id = %s AND cancelled_at IS NULL AND effective_at <= %s
+             ORDER BY requested_at DESC, id DESC LIMIT 1),
+            previous.orders, previous.competitions, previous.totals, previous.untils,
+            held.competitions, held.counts
+        FROM
+            (SELECT array_agg(line.order_id) AS orders,
+                array_agg(line.competition_id) AS competitions,
+                array_agg(o.total) AS totals, array_agg(o.reserved_until) AS untils
+             FROM {OrderLine._meta.db_table} line
+             JOIN {Order._meta.db_table} o ON o.id = line.order_id
+             WHERE o.user_id = %s AND o.status = %s) AS previous,
+            (SELECT array_agg(competition_id) AS competitions, array_agg(n) AS counts
+             FROM (SELECT competition_id, count(*) AS n FROM {Ticket._meta.db_table}
+                   WHERE user_id = %s AND competition_id = ANY(%s) AND status = ANY(%s)
+                   GROUP BY competition_id) AS t) AS held
+    """
+    params = [user.pk, paid, start, end, user.pk, pending, now, user.pk, now]
+    params += [user.pk, pending, user.pk, list(competition_ids), live]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        month_paid, month_held, personal, *rest = cursor.fetchone()
+    orders, competitions, totals, untils, held_in, counts = (x or [] for x in rest)
+    spend = SimpleNamespace(month_paid=month_paid, month_held=month_held, personal_limit=personal)
+    previous = list(zip(orders, competitions, totals, untils, strict=True))
+    return previous, spend, dict(zip(held_in, counts, strict=True))
+
+
 def _claim_counters(prepared: list[Line], *, given_back: Counter, now) -> None:
     """Last, just before commit: each competition's counters (ascending ids), the only moment a
-    checkout holds a competition's row. A line the counters no longer allow rolls it all back."""
+    checkout holds a competition's row. A line the counters no longer allow rolls it all back.
+    The last claim carries the COMMIT where it can (rules.commits_with_claim)."""
     lines = {line.competition.pk: line for line in prepared}
-    for competition_id in sorted({*lines, *given_back}):
+    ids = sorted({*lines, *given_back})
+    for competition_id in ids:
         line = lines.get(competition_id)
         if line is None:  # only the previous checkout held numbers here
             counters_add(competition_id, reserved=-given_back[competition_id], now=now)
             continue
-        sale_claim(line.competition, reserved=line.count - given_back[competition_id], now=now)
+        sale_claim(
+            line.competition,
+            reserved=line.count - given_back[competition_id],
+            now=now,
+            commit=competition_id == ids[-1],
+        )
 
 
 def order_checkout_start(*, order: Order, success_url: str, cancel_url: str) -> str:

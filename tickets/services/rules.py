@@ -9,12 +9,14 @@ takes each competition's row last, in the one statement that moves its counters 
 still allow it (`counters_claim`).
 """
 
+import math
+import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -23,6 +25,7 @@ from accounts.selectors import email_verified
 from accounts.services import age_verification_needed_message
 from competitions.lifecycle import FINAL, LIVE, Status
 from competitions.models import AnswerChoice, Competition
+from core.models import OperatorSettings
 
 from .. import allocation, locking
 from ..exceptions import (
@@ -122,9 +125,7 @@ def prepare_lines(lines: Sequence[LineRequest]) -> list[Line]:
         raise CartEmpty("Your basket is empty.")
     # The answers bring their competitions (one query); only a line without a fitting answer,
     # which is refused below, costs a second.
-    answers = AnswerChoice.objects.select_related("competition").in_bulk(
-        [line.answer_id for line in lines if line.answer_id]
-    )
+    answers = answers_loaded([line.answer_id for line in lines if line.answer_id])
     competitions = {a.competition_id: a.competition for a in answers.values()}
     missing = [line.competition_id for line in lines if line.competition_id not in competitions]
     if missing:
@@ -179,6 +180,103 @@ def holdings(user, competition_ids) -> dict[int, int]:
 def lock_customer(user_id: int) -> User:
     """Lock the customer's row (before any competition's, always) and return it fresh."""
     return User.objects.select_for_update().get(pk=user_id)
+
+
+def lock_customer_reading_settings(user_id: int) -> tuple[User, OperatorSettings]:
+    """`lock_customer`, and the operator settings in force (`OperatorSettings.current()`) read
+    in the same statement on PostgreSQL: a purchase reads both first thing in its transaction."""
+    if connection.vendor != "postgresql":
+        return lock_customer(user_id), OperatorSettings.current()
+    users, settings_ = User._meta.concrete_fields, OperatorSettings._meta.concrete_fields
+    quote = connection.ops.quote_name
+    columns = [f"u.{quote(f.column)}" for f in users] + [f"s.{quote(f.column)}" for f in settings_]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(User._meta.db_table)} u"
+        f" LEFT JOIN {quote(OperatorSettings._meta.db_table)} s ON s.id = 1"
+        " WHERE u.id = %s FOR UPDATE OF u"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise User.DoesNotExist(f"No customer {user_id}.")
+    user = _from_row(User, users, row[: len(users)])
+    if row[len(users)] is None:  # never saved in admin: the first values (as current())
+        return user, OperatorSettings(pk=1, **OperatorSettings.defaults())
+    return user, _from_row(OperatorSettings, settings_, row[len(users) :])
+
+
+def order_lines_loaded(order_id: int) -> list[OrderLine]:
+    """An order's lines (by id) with their order, competition and answer loaded, as
+    `select_related("order", "competition", "answer")` would: one statement, on PostgreSQL
+    written out (`_select_related`)."""
+    if connection.vendor != "postgresql":
+        return list(
+            OrderLine.objects.filter(order_id=order_id)
+            .select_related("order", "competition", "answer")
+            .order_by("pk")
+        )
+    return _select_related(
+        OrderLine,
+        {"order": Order, "competition": Competition, "answer": AnswerChoice},
+        where="order_id = %s",
+        params=[order_id],
+    )
+
+
+def answers_loaded(answer_ids) -> dict[int, AnswerChoice]:
+    """`AnswerChoice.objects.select_related("competition").in_bulk(answer_ids)`, on PostgreSQL
+    written out (`_select_related`)."""
+    if connection.vendor != "postgresql" or not answer_ids:
+        return AnswerChoice.objects.select_related("competition").in_bulk(answer_ids)
+    answers = _select_related(
+        AnswerChoice, {"competition": Competition}, where="id = ANY(%s)", params=[answer_ids]
+    )
+    return {answer.pk: answer for answer in answers}
+
+
+def _select_related(model, related: dict, *, where: str, params) -> list:
+    """Rows of `model` (`where` on its own columns) with the objects its non-null foreign keys
+    `related` ({field name: model}) point to, in one statement ordered by id, built with
+    `Model.from_db`: what select_related does, for a fraction of the ORM's CPU on a checkout's
+    hot path (compiling the query takes longer than the database runs it)."""
+    quote = connection.ops.quote_name
+    parts = [(model, "m", None)] + [
+        (target, f"r{i}", name) for i, (name, target) in enumerate(related.items())
+    ]
+    columns = [f"{a}.{quote(f.column)}" for m, a, _ in parts for f in m._meta.concrete_fields]
+    joins = "".join(
+        f" JOIN {quote(target._meta.db_table)} {alias}"
+        f" ON {alias}.id = m.{quote(model._meta.get_field(name).column)}"
+        for target, alias, name in parts[1:]
+    )
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(model._meta.db_table)} m{joins}"
+        f" WHERE m.{where} ORDER BY m.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    loaded = []
+    for row in rows:
+        start, objects = 0, {}
+        for part, _, name in parts:
+            fields = part._meta.concrete_fields
+            objects[name] = _from_row(part, fields, row[start : start + len(fields)])
+            start += len(fields)
+        obj = objects.pop(None)
+        for name, related_obj in objects.items():
+            setattr(obj, name, related_obj)
+        loaded.append(obj)
+    return loaded
+
+
+def _from_row(model, fields, values):
+    values = [
+        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+        for f, v in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, [f.attname for f in fields], values)
 
 
 def check_on_sale(competition: Competition, now) -> None:
@@ -251,8 +349,12 @@ def tickets_insert(lines: Sequence[Line], **fields) -> list[Ticket]:
     the earlier buyer and fail if they commit. Then the lines are picked again (a savepoint
     keeps the rest of the sale), at most PICKS times; a chosen number that went is NumberTaken,
     and lucky dips that find too few numbers left are SoldOut. Numbers are inserted in ascending
-    order, so two buyers wanting the same numbers queue instead of deadlocking."""
+    order, so two buyers wanting the same numbers queue instead of deadlocking.
+
+    On PostgreSQL the picking and the writing are one statement (`_insert_free`)."""
     lines = sorted(lines, key=lambda line: line.competition.pk)
+    if connection.vendor == "postgresql" and len({x.competition.pk for x in lines}) == len(lines):
+        return _tickets_insert_free(lines, **fields)
     for _ in range(PICKS):
         tickets = []
         for line in lines:
@@ -276,24 +378,280 @@ def tickets_insert(lines: Sequence[Line], **fields) -> list[Ticket]:
     raise Busy()
 
 
+PICK_SAVEPOINT = "fairdraw_pick"
+
+
+def _tickets_insert_free(lines: Sequence[Line], **fields) -> list[Ticket]:
+    """`tickets_insert` in one statement a round: the statement writes the first free numbers
+    among each group's candidates (the chosen numbers; random lucky-dip numbers) and skips those
+    another buyer holds (ON CONFLICT DO NOTHING waits for that buyer as the unique index would,
+    and skips the number if they commit: no error, so no savepoint round trips). A round is all
+    or nothing, as on SQLite: it runs in a savepoint (sent in the same query string as the first
+    round), and a round that came up short is rolled back before picking again, so a sale never
+    holds numbers while it waits for another buyer's (which could deadlock two buyers). A chosen
+    number skipped is NumberTaken; lucky dips are picked again, at most PICKS rounds."""
+    wanted = sum(line.count for line in lines)
+    for round in range(PICKS):
+        groups = [(line.competition, sorted(line.numbers), len(line.numbers)) for line in lines]
+        groups = [group for group in groups if group[2]]
+        for line in lines:
+            if line.quantity:
+                candidates = _lucky_candidates(
+                    line, want=line.quantity, exclude=set(line.numbers), again=round > 0
+                )
+                groups.append((line.competition, candidates, line.quantity))
+        before = "" if round else f"SAVEPOINT {PICK_SAVEPOINT}"
+        tickets = _insert_free(groups, before=before, **fields)
+        if len(tickets) == wanted:
+            return tickets
+        for line in lines:
+            written = {t.number for t in tickets if t.competition_id == line.competition.pk}
+            if set(line.numbers) - written:
+                raise NumberTaken(sorted(set(line.numbers) - written))
+        # Short: undo the round before picking again (the pick must not see its numbers). The
+        # savepoint stays for the next round.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {PICK_SAVEPOINT}")
+    raise Busy()
+
+
+def _lucky_candidates(line: Line, *, want: int, exclude: set[int], again: bool) -> list[int]:
+    """Random numbers to offer `_insert_free` for `want` lucky dips, in random order. The first
+    time, while a fair share of numbers is free, more than it needs at random (allocation's
+    sampling, without a query: the insert skips the taken ones). Otherwise, and when picking
+    again after candidates were taken, exactly `want` numbers that committed sales leave free,
+    found by allocation.lucky_dip (which walks the gaps near sell-out, and finding too few
+    says SoldOut, as on SQLite)."""
+    competition = line.competition
+    free = competition.tickets_left - len(exclude)
+    if want > free:
+        raise sold_out(competition)
+    share = free / competition.max_tickets
+    if share >= allocation.SAMPLING_MIN_FREE_SHARE and not again:
+        rng = random.SystemRandom()
+        size = min(math.ceil(want / share * 1.5) + 16, allocation.MAX_CANDIDATES)
+        candidates = list({rng.randint(1, competition.max_tickets) for _ in range(size)} - exclude)
+        rng.shuffle(candidates)
+        return candidates
+    try:
+        return allocation.lucky_dip(
+            competition_id=competition.pk,
+            max_number=competition.max_tickets,
+            free_count=competition.tickets_left,
+            quantity=want,
+            exclude=exclude,
+        )
+    except allocation.NumbersGone:
+        raise sold_out(competition) from None
+
+
+def _insert_free(groups, *, before: str, user, order, status, source, now) -> list[Ticket]:
+    """One statement (after `before`, in the same query string): for each (competition,
+    candidates, want) group, the first `want` of its candidates that no live ticket holds,
+    written in ascending (competition, number) order; returns the tickets written (fewer than
+    wanted if candidates were taken)."""
+    keys, numbers, wants = [], [], []
+    for index, (_, candidates, want) in enumerate(groups):
+        keys += [index] * len(candidates)
+        numbers += candidates
+        wants.append(want)
+    competition_ids = [competition.pk for competition, _, _ in groups]
+    table = Ticket._meta.db_table
+    holding = ", ".join(["%s"] * len(allocation.HOLDING_STATUSES))
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = f"""
+        INSERT INTO {table}
+            (competition_id, number, user_id, order_id, status, source, purchased_at)
+        SELECT competition_id, number, %s, %s, %s, %s, %s FROM (
+            SELECT (%s::bigint[])[c.g + 1] AS competition_id, c.number,
+                row_number() OVER (PARTITION BY c.g ORDER BY c.i) AS rank, c.g
+            FROM unnest(%s::integer[], %s::integer[]) WITH ORDINALITY AS c(g, number, i)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {table} t WHERE t.competition_id = (%s::bigint[])[c.g + 1]
+                AND t.number = c.number AND t.status IN ({holding}))
+        ) AS free
+        WHERE rank <= (%s::integer[])[g + 1]
+        ORDER BY competition_id, number
+        ON CONFLICT DO NOTHING
+        RETURNING id, competition_id, number
+    """
+    params = [user.pk if user else None, order.pk if order else None, status, source, at]
+    params += [competition_ids, keys, numbers, competition_ids, *allocation.HOLDING_STATUSES]
+    params += [wants]
+    by_id = {competition.pk: competition for competition, _, _ in groups}
+    with locking.busy_if_stuck(), connection.cursor() as cursor:
+        if not before:
+            cursor.execute(sql, params)
+        elif connection.settings_dict["OPTIONS"].get("server_side_binding"):
+            cursor.execute(before)  # one statement at a time
+            cursor.execute(sql, params)
+        else:
+            cursor.execute(f"{before}; {sql}", params)
+            cursor.nextset()
+        rows = cursor.fetchall()
+    tickets = []
+    for pk, competition_id, number in rows:
+        ticket = Ticket(
+            pk=pk,
+            competition=by_id[competition_id],
+            number=number,
+            user=user,
+            order=order,
+            status=status,
+            source=source,
+            purchased_at=now,
+        )
+        ticket._state.adding, ticket._state.db = False, connection.alias
+        tickets.append(ticket)
+    return tickets
+
+
 def counters_claim(
-    competition: Competition, *, sold: int = 0, reserved: int = 0, now, on_sale: bool
+    competition: Competition,
+    *,
+    sold: int = 0,
+    reserved: int = 0,
+    now,
+    on_sale: bool,
+    commit: bool = False,
 ) -> bool:
     """Move a competition's counters if they still allow it, in one statement: the moment a
     sale takes the competition's row, just before it commits. Returns False (nothing changed)
     if the quota would be exceeded, the competition is drawn or cancelled, or, with `on_sale`,
     it is not on sale at `now` at the price read before (`competition.ticket_price`). The
     counters on `competition` become those just written. Callers claim several competitions
-    in ascending id order."""
+    in ascending id order.
+
+    `commit`: this is the transaction's last statement; where it can (`commits_with_claim`) it
+    carries the COMMIT, and a refusal raises ClaimRefused, the transaction rolled back."""
+    sql, params = _claim_sql(competition, now=now, on_sale=on_sale, sold=sold, reserved=reserved)
+    row = _claim(sql, params, commit=commit and commits_with_claim())
+    if row is None:
+        return False
+    competition.tickets_sold, competition.tickets_reserved = row
+    return True
+
+
+class ClaimRefused(Exception):
+    """A counters' claim that carried its transaction's COMMIT was refused: nothing was written
+    (the transaction is rolled back). `claim_refusal` says why."""
+
+
+def commits_with_claim() -> bool:
+    """Whether a claim may carry its transaction's COMMIT: on PostgreSQL (one query string:
+    client-side binding), in the outermost transaction.atomic() only (an inner block's caller
+    may still write or roll back), with nothing written after it. Then the competition's row
+    is held only while the database runs the claim and the commit: the buyer's process, which
+    may be waiting for a CPU among many, no longer stands between them while others queue."""
+    return (
+        connection.vendor == "postgresql"
+        and not connection.settings_dict["OPTIONS"].get("server_side_binding")
+        and len(connection.atomic_blocks) == 1
+    )
+
+
+# A refused claim must stop its COMMIT, so it fails: one row always comes out, and its last
+# column divides by the number of rows the claim updated (0: division_by_zero, 22012).
+_REFUSED_FAILS = (
+    "WITH {ctes}claimed AS ({claim}) SELECT claimed.*, 1 / (SELECT count(*) FROM claimed)::integer"
+    " FROM (SELECT 1) AS one LEFT JOIN claimed ON true; COMMIT"
+)
+DIVISION_BY_ZERO = "22012"
+
+
+def _claim(sql: str, params, *, commit: bool, ctes: str = ""):
+    """Run a claim (`ctes`: what its WITH clause would list); its RETURNING row, or None if
+    refused. With `commit`, the claim carries the COMMIT and a refusal raises ClaimRefused."""
+    if commit:
+        sql = _REFUSED_FAILS.format(ctes=f"{ctes}, " if ctes else "", claim=sql)
+    elif ctes:
+        sql = f"WITH {ctes} {sql}"
+    with connection.cursor() as cursor:
+        try:
+            locking.execute_briefly(cursor, sql, params)
+        except DataError as exc:
+            if commit and getattr(exc.__cause__, "sqlstate", None) == DIVISION_BY_ZERO:
+                raise ClaimRefused() from exc
+            raise
+        row = cursor.fetchone()
+    return row[:-1] if commit else row
+
+
+def paid_tickets_claim(
+    order_id: int, turns: Sequence[tuple[Competition, str]], *, now, commit: bool = False
+) -> bool:
+    """A paid order's reserved tickets become active (or invalid, for a wrong answer) and move
+    from reserved to sold on their competitions' counters, unless a competition has been drawn
+    or cancelled meanwhile (then False, and the caller rolls back). `turns`: (competition, the
+    status its tickets take), in ascending id order. The competitions get their new counts.
+
+    Turning tickets active takes the competition's row too: the ledger's trigger
+    (draws/migrations/0003) locks it to bump the ledger version. So on PostgreSQL both are one
+    statement per competition, the sale's last, and the row is held from there to the commit
+    only. (SQLite has no trigger: all tickets first, then the counters.)
+
+    `commit`: as counters_claim's; the claims then also refuse a sale that would sell a
+    competition out (its caller writes the operators' alert after the claims; the locked path
+    does so before commit): False, the transaction rolled back."""
+    if connection.vendor != "postgresql":
+        converted = [
+            Ticket.objects.filter(
+                order_id=order_id, competition_id=competition.pk, status=Ticket.Status.RESERVED
+            ).update(status=status, purchased_at=now)
+            for competition, status in turns
+        ]
+        return all(
+            counters_claim(competition, sold=count, reserved=-count, now=now, on_sale=False)
+            for (competition, _), count in zip(turns, converted, strict=True)
+        )
+    at = connection.ops.adapt_datetimefield_value(now)
+    fold = commit and commits_with_claim()
+    for i, (competition, status) in enumerate(turns):
+        last = fold and i == len(turns) - 1
+        claim, params = _claim_sql(
+            competition, now=now, on_sale=False, count="(SELECT n FROM turned)", unsold=fold
+        )
+        ctes = (
+            "converted AS ("
+            f" UPDATE {Ticket._meta.db_table} SET status = %s, purchased_at = %s"
+            " WHERE order_id = %s AND competition_id = %s AND status = %s RETURNING 1),"
+            " turned AS (SELECT count(*) AS n FROM converted)"
+        )
+        params = [status, at, order_id, competition.pk, Ticket.Status.RESERVED, *params]
+        try:
+            row = _claim(claim, params, commit=last, ctes=ctes)
+        except ClaimRefused:
+            return False
+        if row is None:
+            return False
+        competition.tickets_sold, competition.tickets_reserved = row
+    return True
+
+
+def _claim_sql(
+    competition: Competition, *, now, on_sale: bool, sold=0, reserved=0, count=None, unsold=False
+) -> tuple[str, list]:
+    """The counters' claim, `UPDATE ... RETURNING tickets_sold, tickets_reserved`, and its
+    parameters: it moves `sold` and `reserved`, or, given `count` (an SQL expression), moves
+    that many tickets from reserved to sold. `unsold`: only if it leaves tickets unsold."""
     table = Competition._meta.db_table
     final, live = sorted(FINAL), sorted(LIVE)
     at = connection.ops.adapt_datetimefield_value(now)
+    if count is None:
+        moves = "tickets_sold + %s, tickets_reserved = tickets_reserved + %s"
+        params = [sold, reserved]
+    else:
+        moves = f"tickets_sold + {count}, tickets_reserved = tickets_reserved - {count}"
+        params = []
     conditions = [
         "id = %s",
         f"status NOT IN ({', '.join(['%s'] * len(final))})",
         "tickets_sold + tickets_reserved + %s <= max_tickets",
     ]
-    params = [competition.pk, *final, sold + reserved]
+    params += [at, competition.pk, *final, 0 if count else sold + reserved]
+    if unsold:
+        conditions.append(f"tickets_sold + {count or '%s'} < max_tickets")
+        params += [] if count else [sold]
     if on_sale:  # competitions.lifecycle.derive_status says "active" (check_on_sale)
         conditions += [
             f"status IN ({', '.join(['%s'] * len(live))})",
@@ -303,32 +661,39 @@ def counters_claim(
             "ticket_price = %s",
         ]
         params += [*live, at, at, competition.ticket_price]
-    with locking.waiting_briefly(), connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET tickets_sold = tickets_sold + %s,"
-            " tickets_reserved = tickets_reserved + %s, updated_at = %s"
-            f" WHERE {' AND '.join(conditions)} RETURNING tickets_sold, tickets_reserved",
-            [sold, reserved, at, *params],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    competition.tickets_sold, competition.tickets_reserved = row
-    return True
+    sql = (
+        f"UPDATE {table} SET tickets_sold = {moves}, updated_at = %s"
+        f" WHERE {' AND '.join(conditions)} RETURNING tickets_sold, tickets_reserved"
+    )
+    return sql, params
 
 
-def sale_claim(competition: Competition, *, sold: int = 0, reserved: int = 0, now) -> None:
+def sale_claim(
+    competition: Competition, *, sold: int = 0, reserved: int = 0, now, commit: bool = False
+) -> None:
     """`counters_claim` for a sale (on sale, at the price read): if the counters no longer allow
     it, raise what the fresh row says (the price changed, sales closed, too few left), which
-    rolls the sale back."""
-    if counters_claim(competition, sold=sold, reserved=reserved, now=now, on_sale=True):
-        return
+    rolls the sale back. `commit`: as counters_claim's (ClaimRefused: call `claim_refusal`
+    once the transaction is rolled back)."""
     price = competition.ticket_price
+    claimed = counters_claim(
+        competition, sold=sold, reserved=reserved, now=now, on_sale=True, commit=commit
+    )
+    if not claimed:
+        raise claim_refusal(competition, price=price, now=now)
+
+
+def claim_refusal(competition: Competition, *, price, now) -> Exception:
+    """Why a sale's claim on `competition` (at `price`) was refused, from its fresh row: the
+    price changed, sales closed, or too few tickets left."""
     competition.refresh_from_db()
     if competition.ticket_price != price:
-        raise SalesClosed(f"The price of “{competition.title}” has just changed.")
-    check_on_sale(competition, now)
-    raise sold_out(competition)
+        return SalesClosed(f"The price of “{competition.title}” has just changed.")
+    try:
+        check_on_sale(competition, now)
+    except SalesClosed as exc:
+        return exc
+    return sold_out(competition)
 
 
 def counters_add(competition_id: int, *, sold: int = 0, reserved: int = 0, now) -> None:
