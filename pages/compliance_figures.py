@@ -193,16 +193,15 @@ def _instant_wins() -> list[Figure]:
     where it is highest (the rule: never the majority of a competition's prizes)."""
     instant = Q(kind=Prize.Kind.INSTANT)
     # An instant-win prize is `quantity` prizes of `value` each (e.g. £10 cash × 20).
-    prizes = Prize.objects.filter(competition__status__in=OFFERED).alias(
-        worth=ExpressionWrapper(F("value") * F("quantity"), output_field=MONEY)
-    )
+    prizes = Prize.objects.filter(competition__status__in=OFFERED)
+    worth = ExpressionWrapper(F("value") * F("quantity"), output_field=MONEY)
     zero = Value(ZERO, output_field=MONEY)
     totals = prizes.aggregate(
-        total=Coalesce(Sum("worth"), zero), instant=Coalesce(Sum("worth", filter=instant), zero)
+        total=Coalesce(Sum(worth), zero), instant=Coalesce(Sum(worth, filter=instant), zero)
     )
     by_competition = list(
         prizes.values("competition_id", "competition__title")
-        .annotate(total=Sum("worth"), instant=Sum("worth", filter=instant))
+        .annotate(total=Sum(worth), instant=Sum(worth, filter=instant))
         .filter(instant__gt=0)
         .order_by("competition_id")
     )

@@ -230,3 +230,12 @@ def shows_number(number: int, text: str) -> bool:
     digit run inside a hash, token or longer number."""
     forms = {str(number), f"{number:,}"}
     return any(re.search(rf"(?<![\w,.]){re.escape(form)}(?![\w,])", text) for form in forms)
+
+
+def force_lucky_dip(monkeypatch, *numbers):
+    """Make lucky dips land on these numbers (an instant-win one, in the tests): both ways a
+    lucky dip picks, the sampled candidates (PostgreSQL) and the picker (allocation.lucky_dip)."""
+    from tickets import allocation
+
+    monkeypatch.setattr(allocation, "lucky_dip", lambda **kw: sorted(numbers)[: kw["quantity"]])
+    monkeypatch.setattr(allocation, "lucky_candidates", lambda **kw: sorted(numbers))

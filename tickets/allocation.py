@@ -45,6 +45,16 @@ def taken_among(competition_id: int, numbers: Iterable[int]) -> set[int]:
     )
 
 
+def lucky_candidates(*, max_number: int, size: int, exclude: Collection[int] = ()) -> list[int]:
+    """Up to `size` distinct random numbers in 1..max_number, not in `exclude`, in random order,
+    without a query: candidates for a lucky dip that the ticket insert itself checks (on
+    PostgreSQL, tickets.services.rules writes the free ones and skips the taken)."""
+    rng = random.SystemRandom()
+    candidates = list({rng.randint(1, max_number) for _ in range(size)} - set(exclude))
+    rng.shuffle(candidates)
+    return candidates
+
+
 def lucky_dip(
     *,
     competition_id: int,

@@ -20,11 +20,11 @@ from tests.browser import test_journey
 from tests.factories import (
     PASSWORD,
     UserFactory,
+    force_lucky_dip,
     instant_numbers,
     instant_win_competition,
     shows_number,
 )
-from tickets import allocation
 from winners.models import Winner
 
 # The journey's browser fixtures (Debian chromium, never a downloaded browser).
@@ -60,7 +60,7 @@ def test_a_customer_wins_instantly_and_sees_it(browser_page, live_server, monkey
     numbers = instant_numbers(competition)
     won = competition.instant_wins.filter(prize__title="£25 PlayStation Store credit")[0].number
     # The live server runs in this process: its lucky dip lands on the instant-win number.
-    monkeypatch.setattr(allocation, "lucky_dip", lambda **kw: [won][: kw["quantity"]])
+    force_lucky_dip(monkeypatch, won)
     customer = UserFactory(email="sam.cole@example.com", first_name="Sam", last_name="Cole")
     answer = competition.answers.get(is_correct=True)
 

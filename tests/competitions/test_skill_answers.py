@@ -71,7 +71,7 @@ def test_a_basket_of_two_competitions_counts_one_answer_in_each(django_capture_o
 
 def test_a_refused_payment_counts_no_answer(django_capture_on_commit_callbacks):
     competition = active_competition(ticket_price=Decimal("5.00"))
-    PrizeFactory(competition=competition, kind="instant", position=None, ticket_number=7)
+    PrizeFactory(competition=competition, kind="instant", position=None, quantity=1)
     order = order_reserve(
         user=UserFactory(),
         lines=[LineRequest(competition.pk, wrong_answer(competition).pk, quantity=1)],

@@ -105,14 +105,12 @@ def test_instant_wins_share_of_prize_value_overall_and_highest_in_one_competitio
     # Each competition's draw prize is worth £1,000 (PrizeFactory).
     plain = active_competition()
     some = active_competition(title="Tech bundle")
-    PrizeFactory(competition=some, kind="instant", position=None, ticket_number=5, value=250)
+    PrizeFactory(competition=some, kind="instant", position=None, quantity=1, value=250)
     many = active_competition(title="Cash week")
-    for number, value in ((3, 400), (9, 400), (11, 400)):
-        PrizeFactory(
-            competition=many, kind="instant", position=None, ticket_number=number, value=value
-        )
+    # Three instant wins of £400 each: £1,200 (value is per win, `quantity` wins).
+    PrizeFactory(competition=many, kind="instant", position=None, quantity=3, value=400)
     # A draft offers nothing yet: not counted.
-    draft = PrizeFactory(kind="instant", position=None, ticket_number=2, value=99999).competition
+    draft = PrizeFactory(kind="instant", position=None, quantity=1, value=99999).competition
     assert draft.status == "draft" and plain.pk
 
     overall = figure("Instant wins’ share of prize value")
@@ -129,7 +127,7 @@ def test_instant_wins_share_of_prize_value_overall_and_highest_in_one_competitio
 
 def test_credit_card_payments_refused_are_counted_with_their_refunds():
     competition = active_competition(ticket_price=Decimal("5.00"))
-    PrizeFactory(competition=competition, kind="instant", position=None, ticket_number=7)
+    PrizeFactory(competition=competition, kind="instant", position=None, quantity=1)
     for funding in ("credit", "debit", "credit"):
         order = order_reserve(
             user=UserFactory(),

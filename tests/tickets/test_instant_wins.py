@@ -22,12 +22,12 @@ from tests.factories import (
     UserFactory,
     correct_answer,
     draft_ready_to_activate,
+    force_lucky_dip,
     instant_numbers,
     instant_win_competition,
     shows_number,
     wrong_answer,
 )
-from tickets import allocation
 from tickets.models import Order, Ticket
 from tickets.services import order_fulfil, order_record_paid, postal_entry_add
 from winners.models import Winner
@@ -36,11 +36,6 @@ from .conftest import paid_event, post_event
 from .helpers import reserve
 
 pytestmark = pytest.mark.django_db
-
-
-def force_lucky_dip(monkeypatch, *numbers):
-    """Make the lucky-dip picker land on these numbers (the instant-win one, in the tests)."""
-    monkeypatch.setattr(allocation, "lucky_dip", lambda **kw: sorted(numbers)[: kw["quantity"]])
 
 
 def buy(competition, *, numbers=(), quantity=None, user=None, correct=True):

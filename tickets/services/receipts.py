@@ -26,6 +26,7 @@ from core.audit import audit_record
 
 from .. import receipts
 from ..models import Order, OrderLine, Receipt, ReceiptKey, Ticket, new_postal_reference
+from .rules import lock_customer
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,10 @@ def receipt_issue(*, order_id: int, now=None) -> Receipt | None:
     ]
     try:
         with transaction.atomic():
+            # The customer's row first, as a payment takes it: the receipt's row refers to the
+            # order and the customer, and a redelivered payment holding the customer while it
+            # locks the order must not meet this transaction holding the order first.
+            lock_customer(order.user_id)
             document, issued_at = _sign(
                 kind=Receipt.Kind.ORDER,
                 reference=order.reference,

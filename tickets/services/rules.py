@@ -10,7 +10,6 @@ still allow it (`counters_claim`).
 """
 
 import math
-import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -428,11 +427,10 @@ def _lucky_candidates(line: Line, *, want: int, exclude: set[int], again: bool) 
         raise sold_out(competition)
     share = free / competition.max_tickets
     if share >= allocation.SAMPLING_MIN_FREE_SHARE and not again:
-        rng = random.SystemRandom()
         size = min(math.ceil(want / share * 1.5) + 16, allocation.MAX_CANDIDATES)
-        candidates = list({rng.randint(1, competition.max_tickets) for _ in range(size)} - exclude)
-        rng.shuffle(candidates)
-        return candidates
+        return allocation.lucky_candidates(
+            max_number=competition.max_tickets, size=size, exclude=exclude
+        )
     try:
         return allocation.lucky_dip(
             competition_id=competition.pk,
