@@ -24,42 +24,35 @@ Kind = Notification.Kind
 def winner_announced(winner) -> None:
     """Tell the winner (e-mail and SMS always, Klaviyo with consent) that a prize was won."""
     user = winner.user
-    key = f"winner-{winner.pk}"
-    enqueue(
-        [
-            email_message(
-                kind=Kind.WINNER_ANNOUNCED,
-                recipient=user.email,
-                user=user,
-                subject=f"You've won {winner.prize.title}!",
-                template="winner",
-                context=_context(winner),
-                key=f"{key}-email",
-            ),
-            klaviyo_message(
-                kind=Kind.WINNER_ANNOUNCED,
-                user=user,
-                metric="Winner Announced",
-                properties=_properties(winner),
-                value=winner.prize.value,
-                time=winner.announced_at or winner.created_at,
-                key=f"{key}-klaviyo",
-            ),
-            sms_message(
-                kind=Kind.WINNER_ANNOUNCED,
-                user=user,
-                body=f"Fairdraw: congratulations {user.first_name}! Ticket "
-                f"#{winner.ticket.number} won {winner.prize.title}. We'll be in touch to arrange "
-                "your prize.",
-                key=f"{key}-sms",
-            ),
-        ]
+    _tell_winner(
+        winner,
+        subject=f"You've won {winner.prize.title}!",
+        template="winner",
+        metric="Winner Announced",
+        time=winner.announced_at or winner.created_at,
+        sms=f"Fairdraw: congratulations {user.first_name}! Ticket #{winner.ticket.number} won "
+        f"{winner.prize.title}. We'll be in touch to arrange your prize.",
     )
 
 
 def instant_win_announced(winner) -> None:
     """Tell a customer at once that their ticket holds an instant win (e-mail and SMS always,
     Klaviyo with consent), in the transaction of the sale that won it."""
+    user = winner.user
+    _tell_winner(
+        winner,
+        subject=f"Instant win! You've won {winner.prize.title}",
+        template="instant_win",
+        metric="Instant Win",
+        time=winner.created_at,
+        sms=f"Fairdraw: instant win, {user.first_name}! Ticket #{winner.ticket.number} in "
+        f"{winner.competition.title} won {winner.prize.title}. We'll be in touch to arrange "
+        "your prize.",
+    )
+
+
+def _tell_winner(winner, *, subject: str, template: str, metric: str, time, sms: str) -> None:
+    """The winner's three messages (one per channel, keyed by the winner: queued once)."""
     user = winner.user
     key = f"winner-{winner.pk}"
     enqueue(
@@ -68,28 +61,21 @@ def instant_win_announced(winner) -> None:
                 kind=Kind.WINNER_ANNOUNCED,
                 recipient=user.email,
                 user=user,
-                subject=f"Instant win! You've won {winner.prize.title}",
-                template="instant_win",
+                subject=subject,
+                template=template,
                 context=_context(winner),
                 key=f"{key}-email",
             ),
             klaviyo_message(
                 kind=Kind.WINNER_ANNOUNCED,
                 user=user,
-                metric="Instant Win",
+                metric=metric,
                 properties=_properties(winner),
                 value=winner.prize.value,
-                time=winner.created_at,
+                time=time,
                 key=f"{key}-klaviyo",
             ),
-            sms_message(
-                kind=Kind.WINNER_ANNOUNCED,
-                user=user,
-                body=f"Fairdraw: instant win, {user.first_name}! Ticket #{winner.ticket.number} "
-                f"in {winner.competition.title} won {winner.prize.title}. We'll be in touch to "
-                "arrange your prize.",
-                key=f"{key}-sms",
-            ),
+            sms_message(kind=Kind.WINNER_ANNOUNCED, user=user, body=sms, key=f"{key}-sms"),
         ]
     )
 

@@ -3,32 +3,20 @@ page to the form, a reference on the confirmation page, then, after support has 
 resolved it, the reply under "Your complaints". Screenshots, desktop and phone width, go to
 test-artefacts/complaints/."""
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 
 from complaints.models import Complaint
 from complaints.services import complaint_add_note, complaint_resolve, complaint_respond
-from tests.browser import test_journey
+from tests.browser import screens
+from tests.browser.screens import artefacts
 from tests.factories import PASSWORD, UserFactory, active_competition, operator_settings
 
-# The journey's browser fixtures (Debian chromium, never a downloaded browser).
-chromium = test_journey.chromium
-playwright_api = test_journey.playwright_api
-browser_page = test_journey.browser_page
-
-ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts" / "complaints"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+FOLDER = "complaints"
+ARTEFACTS = artefacts(FOLDER)
 
 
 def shot(page, name: str) -> None:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(viewport)
-        page.screenshot(path=str(ARTEFACTS / f"{name}-{size}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
+    screens.shot(page, FOLDER, name)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
@@ -15,7 +14,7 @@ from complaints.services import complaint_respond, complaint_submit
 from draws.models import Draw
 from draws.services import draw_perform
 from draws.verification import verify_and_record
-from tests.browser import test_journey
+from tests.browser.screens import DESKTOP, PHONE, artefacts
 from tests.factories import (
     PASSWORD,
     TicketFactory,
@@ -28,14 +27,8 @@ from tests.factories import (
 )
 from tickets.services import order_record_paid, postal_entry_add
 
-# The journey's browser fixtures (Debian chromium, never a downloaded browser).
-chromium = test_journey.chromium
-playwright_api = test_journey.playwright_api
-browser_page = test_journey.browser_page
-
-ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts" / "compliance"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+FOLDER = "compliance"
+ARTEFACTS = artefacts(FOLDER)
 
 
 def _records():

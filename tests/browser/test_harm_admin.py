@@ -5,17 +5,15 @@ test-artefacts/harm/."""
 
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from harm_signals.models import HarmAction, HarmFlag
 from harm_signals.services import PAYMENT_FAILED, harm_signals_scan
 from responsible_play.limits import spend_limit_set
-from tests.browser import test_journey
+from tests.browser.screens import DESKTOP, PHONE, artefacts
 from tests.factories import (
     PASSWORD,
     CompetitionFactory,
@@ -25,14 +23,8 @@ from tests.factories import (
 )
 from tickets.models import Order, PaymentEvent, Ticket
 
-# The journey's browser fixtures (Debian chromium, never a downloaded browser).
-chromium = test_journey.chromium
-playwright_api = test_journey.playwright_api
-browser_page = test_journey.browser_page
-
-ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts" / "harm"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+FOLDER = "harm"
+ARTEFACTS = artefacts(FOLDER)
 
 
 def _flagged_customers():

@@ -8,18 +8,18 @@ test-artefacts/instant-wins/."""
 import io
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
 from competitions.models import Competition
-from tests.browser import test_journey
+from tests.browser import screens
+from tests.browser.screens import artefacts
 from tests.factories import (
     PASSWORD,
     UserFactory,
+    beacon_rebind,
     force_lucky_dip,
     instant_numbers,
     instant_win_competition,
@@ -27,22 +27,12 @@ from tests.factories import (
 )
 from winners.models import Winner
 
-# The journey's browser fixtures (Debian chromium, never a downloaded browser).
-chromium = test_journey.chromium
-playwright_api = test_journey.playwright_api
-browser_page = test_journey.browser_page
-
-ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts" / "instant-wins"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+FOLDER = "instant-wins"
+ARTEFACTS = artefacts(FOLDER)
 
 
 def shot(page, name: str) -> None:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(viewport)
-        page.screenshot(path=str(ARTEFACTS / f"{name}-{size}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
+    screens.shot(page, FOLDER, name)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -119,8 +109,10 @@ def test_a_customer_wins_instantly_and_sees_it(browser_page, live_server, monkey
     shot(page, "04-competition-after")
 
     # After the close and the draw, the draw page reveals the list and salt, and checks them.
-    past = timezone.now() - timedelta(seconds=1)
+    # (Closed two minutes ago, so the beacon round fixed by that close is out already.)
+    past = timezone.now() - timedelta(minutes=2)
     Competition.objects.filter(pk=competition.pk).update(ends_at=past, draw_at=past)
+    beacon_rebind(competition)
     call_command("draw", competition.slug, stdout=io.StringIO())
     page.goto(f"{live_server.url}/competitions/{competition.slug}/draw/")
     revealed = page.locator("#instant-wins")

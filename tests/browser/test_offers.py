@@ -5,32 +5,21 @@ to test-artefacts/offers/."""
 
 import re
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from competitions.models import Bundle
-from tests.browser import test_journey
+from tests.browser import screens
+from tests.browser.screens import artefacts
 from tests.factories import PASSWORD, UserFactory, active_competition
 from tickets.models import DiscountCode, Order, PaymentEvent
 
-# The journey's browser fixtures (Debian chromium, never a downloaded browser).
-chromium = test_journey.chromium
-playwright_api = test_journey.playwright_api
-browser_page = test_journey.browser_page
-
-ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts" / "offers"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+FOLDER = "offers"
+ARTEFACTS = artefacts(FOLDER)
 
 
 def shot(page, name: str) -> None:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(viewport)
-        page.screenshot(path=str(ARTEFACTS / f"{name}-{size}.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
+    screens.shot(page, FOLDER, name)
 
 
 @pytest.mark.django_db(transaction=True)

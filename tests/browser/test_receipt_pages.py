@@ -4,24 +4,18 @@ the draw page and How we comply publish the signing keys. Screenshots, desktop a
 go to test-artefacts/receipts/."""
 
 import json
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from tests.browser import test_journey
+from tests.browser.screens import DESKTOP, PHONE, artefacts
 from tests.factories import PASSWORD, UserFactory, active_competition, correct_answer
 from tickets import receipts
 from tickets.models import Receipt
 from tickets.services import order_record_paid, postal_entry_add
 
-chromium = test_journey.chromium
-playwright_api = test_journey.playwright_api
-browser_page = test_journey.browser_page
-
-ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts" / "receipts"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+FOLDER = "receipts"
+ARTEFACTS = artefacts(FOLDER)
 
 
 def shot(page, name: str, locator=None) -> None:

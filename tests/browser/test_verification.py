@@ -4,28 +4,20 @@ history of a redraw after a winner was disqualified. Screenshots, desktop and ph
 to test-artefacts/verification/."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from draws.beacon import round_time
 from draws.models import Draw, Redraw
 from draws.services import draw_perform, redraw_perform
-from tests.browser import test_journey
+from tests.browser.screens import DESKTOP, PHONE, artefacts
 from tests.factories import TicketFactory, UserFactory, active_competition
 from winners.models import Winner
 from winners.services import winner_approve, winner_disqualify, winner_publish
 
-# The journey's browser fixtures (Debian chromium, never a downloaded browser).
-chromium = test_journey.chromium
-playwright_api = test_journey.playwright_api
-browser_page = test_journey.browser_page
-
-ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts" / "verification"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+FOLDER = "verification"
+ARTEFACTS = artefacts(FOLDER)
 
 
 def _drawn_and_redrawn():

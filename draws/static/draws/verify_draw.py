@@ -66,9 +66,13 @@ GENESIS, PERIOD = 1692803367, 3
 BLS_DST = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_"
 
 
-def winning_indexes(seed, ledger_hash, entropy, count, prizes, fixed=()):
+def winning_indexes(seed, ledger_hash, entropy, count, prizes, fixed=(), owners=None):
+    """The ledger indexes of prizes 1..prizes. `owners` (one prize per customer): the owners
+    list, a label per index; an index whose owner already won is rejected too."""
     if count <= 0:
         return []
+    if owners is not None:
+        prizes = min(prizes, len(set(owners)))
     limit = SPACE - SPACE % count
     chosen = list(fixed)[:prizes]
     for prize in range(len(chosen) + 1, min(prizes, count) + 1):
@@ -80,29 +84,10 @@ def winning_indexes(seed, ledger_hash, entropy, count, prizes, fixed=()):
             attempt += 1
             if value >= limit:
                 continue
-            if value % count not in chosen:
-                chosen.append(value % count)
-                break
-    return chosen
-
-
-def winning_indexes_one_per_owner(seed, ledger_hash, entropy, count, prizes, owners, fixed=()):
-    """winning_indexes with the owner rule: `owners` is the owners list, a label per index."""
-    if count <= 0:
-        return []
-    limit = SPACE - SPACE % count
-    chosen = list(fixed)[: min(prizes, len(set(owners)))]
-    for prize in range(len(chosen) + 1, min(prizes, count, len(set(owners))) + 1):
-        attempt = 0
-        while True:
-            message = f"{ledger_hash}|{entropy}|{prize}|{attempt}".encode()
-            digest = hmac.new(bytes.fromhex(seed), message, hashlib.sha256).digest()
-            value = int.from_bytes(digest, "big")
-            attempt += 1
-            if value >= limit:
-                continue
             index = value % count
-            if index in chosen or owners[index] in {owners[i] for i in chosen}:
+            if index in chosen:
+                continue
+            if owners is not None and owners[index] in {owners[i] for i in chosen}:
                 continue
             chosen.append(index)
             break
@@ -333,8 +318,8 @@ def main(argv=None):
             published_count,
             len(owners),
         )
-        indexes = winning_indexes_one_per_owner(
-            seed, ledger_hash, entropy, published_count, prizes, owners, fixed
+        indexes = winning_indexes(
+            seed, ledger_hash, entropy, published_count, prizes, fixed, owners=owners
         )
         won = [owners[i] for i in indexes if i < len(owners)]
         check("no owner wins twice", len(won) == len(set(won)), "distinct labels", won)
