@@ -79,10 +79,14 @@ class LedgerHasher:
         return self._sha.hexdigest()
 
 
-def _value(seed_hex: str, ledger_hash: str, entropy: str, prize: int, attempt: int) -> int:
-    message = f"{ledger_hash}|{entropy}|{prize}|{attempt}".encode()
-    digest = hmac.new(bytes.fromhex(seed_hex), message, hashlib.sha256).digest()
+def _hmac_int(seed_hex: str, message: str) -> int:
+    """HMAC-SHA256(key=seed bytes, message) read as a big-endian integer: every draw value."""
+    digest = hmac.new(bytes.fromhex(seed_hex), message.encode(), hashlib.sha256).digest()
     return int.from_bytes(digest, "big")
+
+
+def _value(seed_hex: str, ledger_hash: str, entropy: str, prize: int, attempt: int) -> int:
+    return _hmac_int(seed_hex, f"{ledger_hash}|{entropy}|{prize}|{attempt}")
 
 
 def winning_indexes(
@@ -149,14 +153,12 @@ def instant_win_numbers(*, seed: str, max_tickets: int, count: int) -> list[int]
     if count > max_tickets:
         raise ValueError("More instant wins than tickets.")
     limit = SPACE - SPACE % max_tickets
-    key = bytes.fromhex(seed)
     chosen: list[int] = []
     taken: set[int] = set()
     for i in range(count):
         attempt = 0
         while True:
-            message = f"instant|{i}|{attempt}".encode()
-            value = int.from_bytes(hmac.new(key, message, hashlib.sha256).digest(), "big")
+            value = _hmac_int(seed, f"instant|{i}|{attempt}")
             attempt += 1
             if value >= limit:
                 continue

@@ -66,6 +66,12 @@ GENESIS, PERIOD = 1692803367, 3
 BLS_DST = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_"
 
 
+def hmac_int(seed, message):
+    """HMAC-SHA256(key=seed bytes, message) read as a big-endian integer."""
+    digest = hmac.new(bytes.fromhex(seed), message.encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest, "big")
+
+
 def winning_indexes(seed, ledger_hash, entropy, count, prizes, fixed=(), owners=None):
     """The ledger indexes of prizes 1..prizes. `owners` (one prize per customer): the owners
     list, a label per index; an index whose owner already won is rejected too."""
@@ -78,9 +84,7 @@ def winning_indexes(seed, ledger_hash, entropy, count, prizes, fixed=(), owners=
     for prize in range(len(chosen) + 1, min(prizes, count) + 1):
         attempt = 0
         while True:
-            message = f"{ledger_hash}|{entropy}|{prize}|{attempt}".encode()
-            digest = hmac.new(bytes.fromhex(seed), message, hashlib.sha256).digest()
-            value = int.from_bytes(digest, "big")
+            value = hmac_int(seed, f"{ledger_hash}|{entropy}|{prize}|{attempt}")
             attempt += 1
             if value >= limit:
                 continue
@@ -100,9 +104,7 @@ def instant_win_numbers(seed, max_tickets, count):
     for i in range(count):
         attempt = 0
         while True:
-            message = f"instant|{i}|{attempt}".encode()
-            digest = hmac.new(bytes.fromhex(seed), message, hashlib.sha256).digest()
-            value = int.from_bytes(digest, "big")
+            value = hmac_int(seed, f"instant|{i}|{attempt}")
             attempt += 1
             if value >= limit:
                 continue
@@ -154,9 +156,7 @@ def redraw_index(seed, ledger_hash, entropy, count, prize, excluded):
         return None
     limit, attempt = SPACE - SPACE % count, 0
     while True:
-        message = f"{ledger_hash}|{entropy}|{prize}|{attempt}".encode()
-        digest = hmac.new(bytes.fromhex(seed), message, hashlib.sha256).digest()
-        value = int.from_bytes(digest, "big")
+        value = hmac_int(seed, f"{ledger_hash}|{entropy}|{prize}|{attempt}")
         attempt += 1
         if value < limit and value % count not in excluded:
             return value % count
