@@ -80,21 +80,22 @@ def _race(buyers: int, job, processes: int = 1):
         child.start()
     ready.wait()
     start = time.perf_counter()
-    latencies, bought, errors, finished = [], 0, [], start
+    latencies, bought, errors, finished, cpu = [], 0, [], start, [0.0, 0.0]
     for _ in children:
-        mine, got, errs, ended = results.get()
+        mine, got, errs, ended, (client, server) = results.get()
         latencies += mine
         bought += got
         errors += errs
         finished = max(finished, ended)
+        cpu = [cpu[0] + client, cpu[1] + server]
     for child in children:
         child.join()
-    return latencies, bought, errors, finished - start
+    return latencies, bought, errors, finished - start, tuple(cpu)
 
 
 def _race_child(indexes, job, ready, results) -> None:
-    latencies, bought, errors, _ = _race_threads(indexes, job, ready=ready)
-    results.put((latencies, bought, errors, time.perf_counter()))
+    latencies, bought, errors, _, cpu = _race_threads(indexes, job, ready=ready)
+    results.put((latencies, bought, errors, time.perf_counter(), cpu))
 
 
 def _race_threads(indexes, job, ready=None):
@@ -106,14 +107,18 @@ def _race_threads(indexes, job, ready=None):
     latencies: list[float] = []
     bought = [0]
     errors: list[str] = []
+    server = [0.0]
     lock = threading.Lock()
 
     def worker(i):
         rng = random.Random(i)
-        mine, got, errs = [], 0, []
+        mine, got, errs, used = [], 0, [], 0.0
         try:
             barrier.wait()
             for n, started in job(i, rng):
+                if n is None:  # the job's last word: its database backend's CPU seconds
+                    used = started
+                    continue
                 mine.append(time.perf_counter() - started)
                 got += n
         except Exception as exc:
@@ -124,6 +129,7 @@ def _race_threads(indexes, job, ready=None):
                 latencies.extend(mine)
                 bought[0] += got
                 errors.extend(errs)
+                server[0] += used
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in indexes]
     for t in threads:
@@ -131,10 +137,22 @@ def _race_threads(indexes, job, ready=None):
     if ready is not None:
         ready.wait()
     barrier.wait()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for t in threads:
         t.join()
-    return latencies, bought[0], errors, time.perf_counter() - start
+    client = time.process_time() - cpu
+    return latencies, bought[0], errors, time.perf_counter() - start, (client, server[0])
+
+
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a PostgreSQL backend on this machine has used so far; 0 if
+    it cannot be read (a database on another host)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _django_path(args, competition, answer, users):
@@ -151,6 +169,8 @@ def _django_path(args, competition, answer, users):
     order_fulfil(order_id=order.pk, payment_intent_id=f"pi_bench_{order.pk}")
 
     def job(i, rng):
+        from django.db import connection
+
         for _ in range(args.purchases):
             quantity = rng.randint(1, args.max_quantity)
             started = time.perf_counter()
@@ -163,6 +183,9 @@ def _django_path(args, competition, answer, users):
             except Busy:
                 continue
             yield quantity, started
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            yield None, _backend_cpu(cursor.fetchone()[0])
 
     return _race(args.buyers, job, args.processes)
 
@@ -271,6 +294,7 @@ def _raw_path(args, competition, answer, users):
                         [order_id],
                     )
                 yield quantity, started
+            yield None, _backend_cpu(conn.info.backend_pid)
 
     return _race(args.buyers, job, args.processes)
 
@@ -319,18 +343,30 @@ def _check(competition) -> tuple[int, int]:
     return oversold, duplicates
 
 
-def _report(label, latencies, tickets, errors, wall, checks) -> dict:
+def _report(label, latencies, tickets, errors, wall, cpu, checks) -> dict:
     rate = tickets / wall if wall else 0.0
     p50 = statistics.median(latencies) * 1000 if latencies else 0.0
     p99 = _percentile(latencies, 99) * 1000 if latencies else 0.0
+    # CPU per purchase: the buyers' processes, and their database backends (from /proc, when
+    # PostgreSQL runs on this machine). Unlike wall-clock figures, these hardly move with
+    # whatever else the machine is doing.
+    client, server = (x * 1000 / len(latencies) if latencies else 0.0 for x in cpu)
     print(
         f"{label:<8} purchases={len(latencies):>5} tickets={tickets:>6} wall={wall:6.2f}s "
         f"tickets/s={rate:8.1f} p50={p50:7.1f}ms p99={p99:7.1f}ms "
+        f"cpu/purchase={client:.1f}+{server:.1f}ms "
         f"oversold={checks[0]} duplicates={checks[1]} errors={len(errors)}"
     )
     for error in errors[:5]:
         print(f"         error: {error}")
-    return {"rate": rate, "p50": p50, "p99": p99, "checks": checks, "errors": errors}
+    return {
+        "rate": rate,
+        "p50": p50,
+        "p99": p99,
+        "cpu": (client, server),
+        "checks": checks,
+        "errors": errors,
+    }
 
 
 def run(args) -> dict:
@@ -344,13 +380,13 @@ def run(args) -> dict:
     )
     competition, answer, users = _setup("django", args.buyers + 1)  # + 1: the warm-up
     _vacuum()
-    latencies, tickets, errors, wall = _django_path(args, competition, answer, users)
-    django_result = _report("django", latencies, tickets, errors, wall, _check(competition))
+    latencies, tickets, errors, wall, cpu = _django_path(args, competition, answer, users)
+    django_result = _report("django", latencies, tickets, errors, wall, cpu, _check(competition))
 
     raw_competition, raw_answer, raw_users = _setup("raw", args.buyers)
     _vacuum()
-    latencies, tickets, errors, wall = _raw_path(args, raw_competition, raw_answer, raw_users)
-    raw_result = _report("raw-sql", latencies, tickets, errors, wall, _check(raw_competition))
+    latencies, tickets, errors, wall, cpu = _raw_path(args, raw_competition, raw_answer, raw_users)
+    raw_result = _report("raw-sql", latencies, tickets, errors, wall, cpu, _check(raw_competition))
 
     ratio = django_result["rate"] / raw_result["rate"] if raw_result["rate"] else 0.0
     print(f"ratio    django/raw tickets/s = {ratio:.2f}")

@@ -508,6 +508,29 @@ def competition_delete(*, competition: Competition, by) -> None:
 # ---------------------------------------------------------------- skill-question figures
 
 
+def skill_answer_totals(answers: Iterable[tuple[int, bool]]) -> dict[int, tuple[int, int]]:
+    """{competition id: (answered, wrong)} of (competition id, correct?) pairs."""
+    totals: dict[int, tuple[int, int]] = {}
+    for competition_id, correct in answers:
+        answered, wrong = totals.get(competition_id, (0, 0))
+        totals[competition_id] = (answered + 1, wrong + (not correct))
+    return totals
+
+
+def skill_answers_upsert_sql(competition_id: int, *, answered: int, wrong: int):
+    """`skill_answers_record` for one competition as one PostgreSQL statement (an upsert: the
+    row is made if missing), and its parameters: for a payment to run inside the statement
+    that ends its transaction (tickets.services.rules.paid_tickets_claim), so counting adds
+    no round trip and holds the row only while that statement and the commit run."""
+    table = SkillAnswerStats._meta.db_table
+    sql = (
+        f"INSERT INTO {table} AS s (competition_id, answered, wrong) VALUES (%s, %s, %s)"
+        " ON CONFLICT (competition_id) DO UPDATE SET answered = s.answered + EXCLUDED.answered,"
+        " wrong = s.wrong + EXCLUDED.wrong"
+    )
+    return sql, [competition_id, answered, wrong]
+
+
 def skill_answers_record(*, answers: Iterable[tuple[int, bool]]) -> None:
     """Count answers to skill questions given with paid entries: (competition id, correct?)
     pairs, one per order line.
@@ -517,11 +540,7 @@ def skill_answers_record(*, answers: Iterable[tuple[int, bool]]) -> None:
     so no sale waits for these rows and none holds them while it waits for the hot competition
     row. A competition without its row yet (activated before these figures existed) gets it
     first."""
-    totals: dict[int, list[int]] = {}
-    for competition_id, correct in answers:
-        counts = totals.setdefault(competition_id, [0, 0])
-        counts[0] += 1
-        counts[1] += not correct
+    totals = skill_answer_totals(answers)
     for competition_id in sorted(totals):
         answered, wrong = totals[competition_id]
         rows = SkillAnswerStats.objects.filter(competition_id=competition_id)

@@ -8,10 +8,13 @@ from django.db import connection
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache: rate-limit counts (core.ratelimit, allauth's,
-    tickets.throttle), used-code markers and cached pages from one test must not leak into
-    the next."""
+    tickets.throttle), used-code markers, cached pages and the receipt key this process found
+    published from one test must not leak into the next."""
+
+    from tickets.services.receipts import receipt_key_forget
 
     cache.clear()
+    receipt_key_forget()  # the receipt key's publication is read from each test's own rows
     yield
     cache.clear()
 

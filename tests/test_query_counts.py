@@ -241,20 +241,23 @@ def test_api_competition_list(client, django_assert_max_num_queries, size):
 # a number probe before the tickets.
 RESERVE_MAX = {"postgresql": 9, "sqlite": 13}
 # (A discount code adds its own statements: tests/tickets/test_pricing.py.)
-# Fulfil: order with lines, customer (locked) and settings, numbers for the confirmation, order
-# claimed as paid, confirmation e-mail; then the competition's row: tickets turned active and
-# the counters' claim. SQLite: settings, and tickets and counters in two statements.
-FULFIL_MAX = {"postgresql": 6, "sqlite": 8}
+# Fulfil: order with lines and their numbers (for the confirmation and the receipt), customer
+# (locked) and settings, order claimed as paid with its signed receipt written in the same
+# statement, confirmation e-mail; then the competition's row: tickets turned active, the
+# skill-question figures counted and the counters' claim, in one statement. SQLite: the
+# numbers, the settings, the receipt's key and the receipt, the figures, and tickets and
+# counters in two statements.
+FULFIL_MAX = {"postgresql": 5, "sqlite": 11}
 RESERVE_LOCKED_MAX = FULFIL_LOCKED_MAX = 1
 # A customer with a phone and marketing consent: the text and Klaviyo events go in the same
 # statement as the e-mail; the checkout's Klaviyo event costs its numbers, photos and row,
 # the confirmation its photos (all before the competition's row).
 CONSENT_RESERVE_EXTRA, CONSENT_FULFIL_EXTRA = 3, 1
-# Each extra competition: its counters (reserve), and on SQLite its number probe; its tickets
-# and counters (fulfil), one statement on PostgreSQL. Its counters are claimed after the first
+# Each extra competition: its counters (reserve), and on SQLite its number probe; its tickets,
+# skill-question figures and counters (fulfil), one statement on PostgreSQL. Its counters are claimed after the first
 # competition's, so they count under the lock too.
 PER_EXTRA_RESERVE = {"postgresql": 1, "sqlite": 2}
-PER_EXTRA_FULFIL = {"postgresql": 1, "sqlite": 2}
+PER_EXTRA_FULFIL = {"postgresql": 1, "sqlite": 3}
 PER_EXTRA_COMPETITION_LOCKED = 1
 
 
@@ -318,10 +321,14 @@ def purchase_statements(user, competitions) -> dict[str, tuple[int, int]]:
 
 @pytest.fixture
 def checkout_ready():
-    """Operator settings stored and each competition's first sale made, as on a live site."""
+    """Operator settings stored, the receipt key published and each competition's first sale
+    made, as on a live site."""
     from tests.factories import operator_settings
+    from tickets.services.receipts import receipt_key_forget, receipt_key_published
 
     operator_settings()
+    receipt_key_forget()  # this process read it in another test, whose rows are gone
+    receipt_key_published()
 
     def ready(count: int) -> list[Competition]:
         competitions = [

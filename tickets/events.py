@@ -246,9 +246,12 @@ def order_refunded(order, *, amount, reason: str, refund=None) -> None:
 
 def _order_lines(order, lines=None) -> list[tuple]:
     """(line, ticket numbers) for each line of an order, the numbers in one query. `lines`:
-    the order's lines with their competitions and answers, if the caller has them."""
+    the order's lines with their competitions and answers, if the caller has them (with their
+    `ticket_numbers` too: rules.order_lines_loaded(numbers=True), then no query)."""
     if lines is None:
         lines = order.lines.select_related("competition", "answer").order_by("pk")
+    elif all(hasattr(line, "ticket_numbers") for line in lines):  # loaded with the lines
+        return [(line, line.ticket_numbers) for line in lines]
     numbers: dict[int, list[int]] = {}
     tickets = order.tickets.exclude(status="refunded").order_by("number")
     for competition_id, number in tickets.values_list("competition_id", "number"):

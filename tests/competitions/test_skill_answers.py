@@ -1,5 +1,6 @@
 """Skill-answer counters (competitions.SkillAnswerStats): one answer per line of a paid order,
-counted once the payment commits, never for a payment that is refused."""
+counted by the payment's own last statement (so exactly when it commits), never for a payment
+that is refused."""
 
 from decimal import Decimal
 
@@ -28,20 +29,16 @@ def test_activation_starts_the_counters_at_zero():
     assert stats(active_competition()) == (0, 0)
 
 
-def test_right_and_wrong_answers_with_paid_orders_are_counted_after_commit(
+def test_right_and_wrong_answers_with_paid_orders_are_counted_with_the_payment(
     django_capture_on_commit_callbacks,
 ):
     competition = active_competition(max_tickets=100, max_tickets_per_user=50)
-    with django_capture_on_commit_callbacks(execute=False) as pending:
-        order_record_paid(
-            user=UserFactory(),
-            competition=competition,
-            answer=wrong_answer(competition),
-            quantity=5,
-        )
-    assert stats(competition) == (0, 0)  # nothing until the payment has committed
-    for callback in pending:
-        callback()
+    order_record_paid(
+        user=UserFactory(),
+        competition=competition,
+        answer=wrong_answer(competition),
+        quantity=5,
+    )
     assert stats(competition) == (1, 1)  # one answer, however many tickets
 
     with django_capture_on_commit_callbacks(execute=True):

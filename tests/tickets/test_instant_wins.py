@@ -322,8 +322,10 @@ def test_the_numbers_appear_in_no_page_or_api_before_they_are_won(client):
     """(The pick-your-numbers grid lists every number, these among them, as any free number:
     the next test.)"""
     competition = big_instant_competition()
-    numbers = instant_numbers(competition)
-    assert min(numbers) > 9_999  # astronomically likely with 2,000,000 tickets
+    # Numbers of five or more digits only: a shorter one can appear in a page for other
+    # reasons. (Each of the 8 is under 10,000 with odds of 1 in 200, so several are looked for.)
+    numbers = [n for n in instant_numbers(competition) if n > 9_999]
+    assert len(numbers) >= 5
     customer = UserFactory()
     client.force_login(customer)
     bodies = {

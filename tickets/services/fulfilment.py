@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import CharField, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -31,7 +31,13 @@ from ..exceptions import AnswerRequired, TicketError
 from ..instant_wins import instant_wins_award
 from ..models import Order, OrderLine, Refund, Ticket
 from .discounts import redemption_reclaim, redemption_release
-from .receipts import receipt_issue_after_commit
+from .receipts import (
+    receipt_for_payment,
+    receipt_insert,
+    receipt_insert_sql,
+    receipt_issue_after_commit,
+    receipt_key_forget,
+)
 from .refunds import refund_queue
 from .release import drop_reservations
 from .reservations import order_reserve
@@ -60,6 +66,7 @@ class Fulfilment:
     outcome: str
     order: Order
     refund: Refund | None = None
+    receipt: bool = False  # its receipt was written with the payment
 
 
 def order_fulfil(
@@ -90,7 +97,8 @@ def order_fulfil(
     }
     # The order with its lines, their competitions and answers, read before any lock: whose it
     # is and what it is for never change; everything else is checked again under the locks.
-    lines = order_lines_loaded(order_id)
+    # With each line's numbers: a pending order's are the ones it issues (see _pay_pending).
+    lines = order_lines_loaded(order_id, numbers=True)
     order = lines[0].order if lines else Order.objects.get(pk=order_id)
     try:
         result = _fulfil(
@@ -98,9 +106,10 @@ def order_fulfil(
         )
     except _CompetitionClosed:  # all rolled back: judged again on the locked rows
         result = _fulfil(order=order, lines=lines, now=now, usual=False, **payment)
-    if result.refund is None and result.order.status in Order.PAID_STATES:
-        # Signed once the payment commits, outside its transaction (idempotent: a redelivery
-        # of an order already paid issues a receipt only if it is still missing).
+    if result.refund is None and result.order.status in Order.PAID_STATES and not result.receipt:
+        # The usual payment writes its receipt itself. Otherwise it is signed once the payment
+        # commits (idempotent: a redelivery of an order already paid issues a receipt only if
+        # it is still missing).
         receipt_issue_after_commit(order_id=order.pk)
     return result
 
@@ -172,10 +181,13 @@ def _pay_pending(
         return None
     order.paid_at = now
     messages = events.order_paid_messages(order, lines=lines)
-    if not _claim_paid(order, now=now):
+    receipt = receipt_for_payment(order=order, lines=lines, now=now)
+    claimed, receipted = _claim_paid_with_receipt(order, now=now, receipt=receipt)
+    if not claimed:
         return None
+    if receipt is not None and not receipted:
+        receipt_key_forget()  # its key is not the published one: issued after commit instead
     events.order_paid(order, messages=messages, competitions=())
-    _count_answers(lines)
     # Before the claim below (the hot row is taken last, docs/architecture.md §3): the numbers
     # its correctly answered lines hold are still reserved here, and turn active in the claim.
     instant_wins_award(
@@ -190,11 +202,12 @@ def _pay_pending(
     # one statement, which is when the competition's row is taken (rules.paid_tickets_claim).
     competitions = {line.competition_id: line for line in lines}
     turns = [(x.competition, ticket_status(x.answer)) for _, x in sorted(competitions.items())]
-    # The last statement: it carries the COMMIT where it can (rules.commits_with_claim).
-    if not paid_tickets_claim(order.pk, turns, now=now, commit=True):
+    # The last statement: it carries the COMMIT where it can (rules.commits_with_claim), and
+    # counts the skill-question answers (competitions.SkillAnswerStats) on the way.
+    if not paid_tickets_claim(order.pk, turns, now=now, commit=True, answers=_answers(lines)):
         raise _CompetitionClosed()
     events.sales_counted([competition for competition, _ in turns])
-    return Fulfilment("paid", order)
+    return Fulfilment("paid", order, receipt=receipted)
 
 
 def _fulfil_locked(
@@ -323,19 +336,54 @@ def _reissue(*, order: Order, user, lines: list[OrderLine], locked, operator, no
     return None
 
 
+def _answers(lines: list[OrderLine]) -> list[tuple[int, bool]]:
+    """(competition id, answered correctly?) per line: what the skill figures count."""
+    return [(line.competition_id, line.answer.is_correct) for line in lines]
+
+
 def _count_answers(lines: list[OrderLine]) -> None:
     """The skill-question figures staff watch (competitions.SkillAnswerStats): one answer per
     line of a paid order, counted once the payment has committed, so the sale holds no extra
     row and adds no statement while it holds the competitions' rows. A crash between the
     commit and the count loses one answer from a figure that is a rate: accepted; a failed
     count is logged and never fails the payment (robust)."""
-    answers = [(line.competition_id, line.answer.is_correct) for line in lines]
-    transaction.on_commit(partial(skill_answers_record, answers=answers), robust=True)
+    transaction.on_commit(partial(skill_answers_record, answers=_answers(lines)), robust=True)
 
 
 def _mark_paid(order: Order, *, now) -> None:
     if not _claim_paid(order, now=now):  # we hold the row lock, so this means a bug, not a race
         raise RuntimeError(f"Order {order.pk} changed while being paid.")
+
+
+def _claim_paid_with_receipt(order: Order, *, now, receipt) -> tuple[bool, bool]:
+    """`_claim_paid`, and the order's receipt written only if the claim succeeds (`receipt`:
+    receipts.receipt_for_payment's, or None): on PostgreSQL one statement. (claimed, receipt
+    written)."""
+    if receipt is None or connection.vendor != "postgresql":
+        claimed = _claim_paid(order, now=now)
+        return claimed, claimed and receipt is not None and receipt_insert(receipt)
+    table = Order._meta.db_table
+    claim = (
+        f"UPDATE {table} SET status = %s, paid_at = %s, stripe_payment_intent_id = %s,"
+        " stripe_checkout_session_id = COALESCE(stripe_checkout_session_id, %s),"
+        " card_funding = %s, updated_at = %s WHERE id = %s AND status = %s RETURNING id"
+    )
+    at = connection.ops.adapt_datetimefield_value(now)
+    params = [Order.Status.PAID, at, order.stripe_payment_intent_id]
+    params += [order.stripe_checkout_session_id, order.card_funding, at, order.pk, order.status]
+    insert, insert_params = receipt_insert_sql(receipt, source="claimed")
+    sql = (
+        f"WITH claimed AS ({claim}), written AS ({insert})"
+        " SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM written)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *insert_params])
+        claimed, written = cursor.fetchone()
+    if claimed != 1:
+        return False, False
+    order.status = Order.Status.PAID
+    order.paid_at = now
+    return True, written == 1
 
 
 def _claim_paid(order: Order, *, now) -> bool:

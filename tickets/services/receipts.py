@@ -15,6 +15,7 @@ sweep of a process with the current key.
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -80,7 +81,12 @@ def _entry(competition, numbers, in_draw: bool) -> dict:
 
 def _sign(*, kind: str, reference: str, entered_at, entries: list[dict], now) -> tuple:
     key, row = receipt_key_current(now=now)
-    issued_at = max(now.replace(microsecond=0), row.valid_from)
+    return _document(key, row.valid_from, kind, reference, entered_at, entries, now)
+
+
+def _document(key, valid_from, kind, reference, entered_at, entries, now) -> tuple:
+    """The receipt document signed with `key` (published since `valid_from`), and its time."""
+    issued_at = max(now.replace(microsecond=0), valid_from)
     payload = {
         "format": receipts.FORMAT,
         "version": receipts.VERSION,
@@ -92,6 +98,117 @@ def _sign(*, kind: str, reference: str, entered_at, entries: list[dict], now) ->
         "entries": sorted(entries, key=lambda entry: entry["competition"]["id"]),
     }
     return key.sign(payload), issued_at
+
+
+# The signing key this process found published (key id -> (key, valid from)): a payment signs
+# its receipt without reading ReceiptKey; the insert itself checks that the key is still the
+# published, unretired one (`receipt_for_payment`).
+_published: dict[str, tuple] = {}
+
+
+def receipt_key_published(now=None) -> tuple:
+    """(key, valid from) of the key that signs now; the first time, published as
+    `receipt_key_current` does (in a savepoint: a refusal leaves the caller's transaction
+    usable). ReceiptKeyError if it may not sign."""
+    now = now or timezone.now()
+    key = receipts.signing_keys()[0]
+    known = _published.get(key.key_id)
+    if known is None or known[0] is not key:
+        with transaction.atomic():
+            key, row = receipt_key_current(now=now)
+        known = _published[key.key_id] = (key, row.valid_from)
+    return known
+
+
+@dataclass(frozen=True)
+class PaymentReceipt:
+    """A usual payment's receipt, signed ahead from what the payment holds: the INSERT's
+    columns, written by the payment's own statement (tickets.services.fulfilment) only if the
+    order is claimed as paid and the key is still the published, unretired one."""
+
+    columns: dict
+    key_id: str
+    public_key: str
+
+
+def receipt_for_payment(*, order: Order, lines, now) -> PaymentReceipt | None:
+    """The receipt of a pending order being paid now (`order.paid_at` set), from its lines as
+    rules.order_lines_loaded(numbers=True) gives them: signed inside the payment's
+    transaction, so the receipt commits with the payment, with no statement of its own. None
+    if this process cannot sign now (no current key published): then it is issued after the
+    commit or by the sweep, as before."""
+    entries = [
+        _entry(line.competition, line.ticket_numbers, line.answer.is_correct)
+        for line in lines
+        if line.ticket_numbers
+    ]
+    if not entries:
+        return None
+    try:
+        key, valid_from = receipt_key_published(now)
+    except receipts.ReceiptKeyError:
+        logger.exception("Receipt for order %s not signed with the payment.", order.pk)
+        return None
+    document, issued_at = _document(
+        key, valid_from, Receipt.Kind.ORDER, order.reference, order.paid_at, entries, now
+    )
+    columns = {
+        "reference": order.reference,
+        "kind": Receipt.Kind.ORDER,
+        "user_id": order.user_id,
+        "order_id": order.pk,
+        "competition_id": None,
+        "payload": document["receipt"],
+        "key_id": document["key_id"],
+        "signature": document["signature"],
+        "issued_at": issued_at,
+    }
+    return PaymentReceipt(columns, key.key_id, key.public_key)
+
+
+def receipt_key_forget() -> None:
+    """Read the signing key's publication again next time (a payment's receipt was not
+    written: the key may have been retired, or its row is not there)."""
+    _published.clear()
+
+
+def receipt_insert_sql(receipt: PaymentReceipt, *, source: str) -> tuple[str, list]:
+    """`INSERT` of the receipt for each row of `source` (an SQL name: the payment's claim of the
+    order, so no claim, no receipt), only while its key is published and not retired; ON
+    CONFLICT nothing (issued already). Returns the statement and its parameters."""
+    from django.db import connection
+
+    meta = Receipt._meta
+    fields = [meta.get_field(name) for name in receipt.columns]  # (a key's attname finds it)
+    quote = connection.ops.quote_name
+    values = [
+        f.get_db_prep_save(value, connection) if not f.is_relation else value
+        for f, value in zip(fields, receipt.columns.values(), strict=True)
+    ]
+    key_table = quote(ReceiptKey._meta.db_table)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+        f" SELECT {', '.join(['%s'] * len(fields))} FROM {source}"
+        f" WHERE EXISTS (SELECT 1 FROM {key_table} k WHERE k.key_id = %s AND k.public_key = %s"
+        " AND k.retired_at IS NULL) ON CONFLICT DO NOTHING RETURNING 1"
+    )
+    return sql, [*values, receipt.key_id, receipt.public_key]
+
+
+def receipt_insert(receipt: PaymentReceipt) -> bool:
+    """`receipt_insert_sql`'s twin with the ORM (SQLite): write it if its key is still the
+    published, unretired one; whether it was written."""
+    published = ReceiptKey.objects.filter(
+        key_id=receipt.key_id, public_key=receipt.public_key, retired_at__isnull=True
+    )
+    if not published.exists():
+        return False
+    try:
+        with transaction.atomic():
+            Receipt.objects.create(**receipt.columns)
+    except IntegrityError:  # issued already
+        return False
+    return True
 
 
 def receipt_issue(*, order_id: int, now=None) -> Receipt | None:

@@ -24,6 +24,11 @@ from accounts.selectors import email_verified
 from accounts.services import age_verification_needed_message
 from competitions.lifecycle import FINAL, LIVE, Status
 from competitions.models import AnswerChoice, Competition
+from competitions.services import (
+    skill_answer_totals,
+    skill_answers_record,
+    skill_answers_upsert_sql,
+)
 from core.models import OperatorSettings
 
 from .. import allocation, locking
@@ -205,21 +210,46 @@ def lock_customer_reading_settings(user_id: int) -> tuple[User, OperatorSettings
     return user, _from_row(OperatorSettings, settings_, row[len(users) :])
 
 
-def order_lines_loaded(order_id: int) -> list[OrderLine]:
+def order_lines_loaded(order_id: int, *, numbers: bool = False) -> list[OrderLine]:
     """An order's lines (by id) with their order, competition and answer loaded, as
     `select_related("order", "competition", "answer")` would: one statement, on PostgreSQL
-    written out (`_select_related`)."""
+    written out (`_select_related`). `numbers`: each line's `ticket_numbers` too, the numbers
+    the order holds in its competition (not refunded, ascending), in the same statement on
+    PostgreSQL."""
     if connection.vendor != "postgresql":
-        return list(
+        lines = list(
             OrderLine.objects.filter(order_id=order_id)
             .select_related("order", "competition", "answer")
             .order_by("pk")
         )
+        if numbers:
+            held: dict[int, list[int]] = {}
+            tickets = Ticket.objects.filter(order_id=order_id).exclude(
+                status=Ticket.Status.REFUNDED
+            )
+            for competition_id, number in tickets.order_by("number").values_list(
+                "competition_id", "number"
+            ):
+                held.setdefault(competition_id, []).append(number)
+            for line in lines:
+                line.ticket_numbers = held.get(line.competition_id, [])
+        return lines
+    table = Ticket._meta.db_table
     return _select_related(
         OrderLine,
         {"order": Order, "competition": Competition, "answer": AnswerChoice},
         where="order_id = %s",
         params=[order_id],
+        extra={
+            "ticket_numbers": (
+                f"ARRAY(SELECT t.number FROM {table} t WHERE t.order_id = m.order_id"
+                " AND t.competition_id = m.competition_id AND t.status <> %s"
+                " ORDER BY t.number)",
+                [Ticket.Status.REFUNDED],
+            )
+        }
+        if numbers
+        else None,
     )
 
 
@@ -234,16 +264,19 @@ def answers_loaded(answer_ids) -> dict[int, AnswerChoice]:
     return {answer.pk: answer for answer in answers}
 
 
-def _select_related(model, related: dict, *, where: str, params) -> list:
+def _select_related(model, related: dict, *, where: str, params, extra=None) -> list:
     """Rows of `model` (`where` on its own columns) with the objects its non-null foreign keys
     `related` ({field name: model}) point to, in one statement ordered by id, built with
     `Model.from_db`: what select_related does, for a fraction of the ORM's CPU on a checkout's
-    hot path (compiling the query takes longer than the database runs it)."""
+    hot path (compiling the query takes longer than the database runs it). `extra`: {attribute:
+    (SQL expression over the alias `m`, its parameters)} set on each row's object as well."""
+    extra = extra or {}
     quote = connection.ops.quote_name
     parts = [(model, "m", None)] + [
         (target, f"r{i}", name) for i, (name, target) in enumerate(related.items())
     ]
     columns = [f"{a}.{quote(f.column)}" for m, a, _ in parts for f in m._meta.concrete_fields]
+    columns += [expression for expression, _ in extra.values()]
     joins = "".join(
         f" JOIN {quote(target._meta.db_table)} {alias}"
         f" ON {alias}.id = m.{quote(model._meta.get_field(name).column)}"
@@ -253,6 +286,7 @@ def _select_related(model, related: dict, *, where: str, params) -> list:
         f"SELECT {', '.join(columns)} FROM {quote(model._meta.db_table)} m{joins}"
         f" WHERE m.{where} ORDER BY m.id"
     )
+    params = [p for _, extra_params in extra.values() for p in extra_params] + list(params)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -264,6 +298,8 @@ def _select_related(model, related: dict, *, where: str, params) -> list:
             objects[name] = _from_row(part, fields, row[start : start + len(fields)])
             start += len(fields)
         obj = objects.pop(None)
+        for name, value in zip(extra, row[start:], strict=True):
+            setattr(obj, name, value)
         for name, related_obj in objects.items():
             setattr(obj, name, related_obj)
         loaded.append(obj)
@@ -576,7 +612,12 @@ def _claim(sql: str, params, *, commit: bool, ctes: str = ""):
 
 
 def paid_tickets_claim(
-    order_id: int, turns: Sequence[tuple[Competition, str]], *, now, commit: bool = False
+    order_id: int,
+    turns: Sequence[tuple[Competition, str]],
+    *,
+    now,
+    commit: bool = False,
+    answers: Sequence[tuple[int, bool]] = (),
 ) -> bool:
     """A paid order's reserved tickets become active (or invalid, for a wrong answer) and move
     from reserved to sold on their competitions' counters, unless a competition has been drawn
@@ -590,8 +631,15 @@ def paid_tickets_claim(
 
     `commit`: as counters_claim's; the claims then also refuse a sale that would sell a
     competition out (its caller writes the operators' alert after the claims; the locked path
-    does so before commit): False, the transaction rolled back."""
+    does so before commit): False, the transaction rolled back.
+
+    `answers`: the order's skill-question answers, (competition id, correct?) per line, counted
+    with the claims (competitions.services.skill_answers_upsert_sql: on PostgreSQL in each
+    competition's claim statement), so they count exactly when the sale does."""
+    totals = skill_answer_totals(answers)
     if connection.vendor != "postgresql":
+        if answers:  # (rolled back with the rest if a claim below is refused)
+            skill_answers_record(answers=answers)
         converted = [
             Ticket.objects.filter(
                 order_id=order_id, competition_id=competition.pk, status=Ticket.Status.RESERVED
@@ -616,6 +664,13 @@ def paid_tickets_claim(
             " turned AS (SELECT count(*) AS n FROM converted)"
         )
         params = [status, at, order_id, competition.pk, Ticket.Status.RESERVED, *params]
+        if competition.pk in totals:
+            answered, wrong = totals[competition.pk]
+            count_sql, count_params = skill_answers_upsert_sql(
+                competition.pk, answered=answered, wrong=wrong
+            )
+            ctes = f"counted AS ({count_sql}), {ctes}"
+            params = [*count_params, *params]
         try:
             row = _claim(claim, params, commit=last, ctes=ctes)
         except ClaimRefused:
