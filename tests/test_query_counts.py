@@ -270,9 +270,11 @@ def expected(counts: dict[str, int]) -> int:
 def counted(queries) -> list[str]:
     """The statements sent, less those only one database sends on its own (savepoints, lock
     timeouts); sent in front of a statement, in the same round trip, they count as that one."""
+    from core.prepared import readable
+
     only = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "SET LOCAL")
     return [
-        q["sql"]
+        readable(q["sql"])  # a prepared statement with its text (core.prepared)
         for q in queries
         if not (q["sql"].startswith(only) and ";" not in q["sql"].strip().rstrip(";"))
     ]

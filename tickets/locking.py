@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
 from competitions.models import Competition
+from core.prepared import execute_prepared
 
 from .exceptions import Busy
 
@@ -36,16 +37,15 @@ def waiting_briefly() -> Iterator[None]:
         yield
 
 
-def execute_briefly(cursor, sql: str, params) -> None:
-    """Run the statement that takes the rows, waiting for them as `waiting_briefly` does, and
-    leave `cursor` on its results. On PostgreSQL the timeout goes in front of it in the same
-    query string, so both cost one round trip (Django's psycopg cursors bind parameters on the
-    client and send one string, which PostgreSQL runs statement by statement)."""
+def execute_briefly(cursor, sql: str, params, *, after: str = "") -> None:
+    """Run the statement that takes the rows (prepared: core.prepared), waiting for them as
+    `waiting_briefly` does, and leave `cursor` on its results. On PostgreSQL the timeout goes
+    in front of it in the same query string, and `after` (a COMMIT) behind, so all cost one
+    round trip (Django's psycopg cursors bind parameters on the client and send one string,
+    which PostgreSQL runs statement by statement)."""
     prefix = briefly(cursor)
     with busy_if_stuck():
-        cursor.execute(prefix + sql, params)
-    if prefix:
-        cursor.nextset()  # from the SET's (empty) result to the statement's
+        execute_prepared(cursor, sql, params, before=prefix, after=after)
 
 
 def briefly(cursor) -> str:
@@ -60,7 +60,7 @@ def briefly(cursor) -> str:
     if connection.settings_dict["OPTIONS"].get("server_side_binding"):
         cursor.execute(sql)
         return ""
-    return sql + "; "
+    return sql
 
 
 @contextmanager

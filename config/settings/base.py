@@ -366,6 +366,10 @@ FAIRDRAW_RESERVATION_MINUTES = env.int("FAIRDRAW_RESERVATION_MINUTES", default=1
 FAIRDRAW_MIN_CHARGE = env.str("FAIRDRAW_MIN_CHARGE", default="0.30")
 # How long a buyer waits for a hot competition's row lock before being told to try again.
 FAIRDRAW_LOCK_TIMEOUT_SECONDS = env.float("FAIRDRAW_LOCK_TIMEOUT_SECONDS", default=3.0)
+# The checkout's written-out statements are prepared once per database connection
+# (core.prepared); turn off behind a pooler in transaction mode (PgBouncer's), which does not
+# carry SQL-level PREPARE from one transaction to the next.
+FAIRDRAW_PREPARED_STATEMENTS = env.bool("FAIRDRAW_PREPARED_STATEMENTS", default=True)
 # Throttles on the basket and checkout (tickets.throttle): (requests, seconds) per account
 # and per client address.
 FAIRDRAW_CHECKOUT_RATE_ACCOUNT = (10, 10 * 60)

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from competitions.models import AnswerChoice, Competition
 from competitions.services import skill_answers_record
+from core.prepared import execute_prepared
 
 from .. import cards, events, locking, spending
 from ..exceptions import AnswerRequired, TicketError
@@ -377,7 +378,7 @@ def _claim_paid_with_receipt(order: Order, *, now, receipt) -> tuple[bool, bool]
         " SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM written)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *insert_params])
+        execute_prepared(cursor, sql, [*params, *insert_params])
         claimed, written = cursor.fetchone()
     if claimed != 1:
         return False, False

@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from competitions.models import Competition
+from core.prepared import execute_prepared
 from responsible_play.limits import month_bounds
 from responsible_play.models import SpendLimit
 
@@ -289,7 +290,7 @@ def standing(user, competition_ids, now) -> tuple[list[tuple], object, dict[int,
     params = [user.pk, paid, start, end, user.pk, pending, now, user.pk, now]
     params += [user.pk, pending, user.pk, list(competition_ids), live]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute_prepared(cursor, sql, params)
         month_paid, month_held, personal, *rest = cursor.fetchone()
     orders, competitions, totals, untils, held_in, counts = (x or [] for x in rest)
     spend = SimpleNamespace(month_paid=month_paid, month_held=month_held, personal_limit=personal)

@@ -30,6 +30,7 @@ from competitions.services import (
     skill_answers_upsert_sql,
 )
 from core.models import OperatorSettings
+from core.prepared import execute_prepared
 
 from .. import allocation, locking
 from ..exceptions import (
@@ -200,7 +201,7 @@ def lock_customer_reading_settings(user_id: int) -> tuple[User, OperatorSettings
         " WHERE u.id = %s FOR UPDATE OF u"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
+        execute_prepared(cursor, sql, [user_id])
         row = cursor.fetchone()
     if row is None:
         raise User.DoesNotExist(f"No customer {user_id}.")
@@ -288,7 +289,7 @@ def _select_related(model, related: dict, *, where: str, params, extra=None) -> 
     )
     params = [p for _, extra_params in extra.values() for p in extra_params] + list(params)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute_prepared(cursor, sql, params)
         rows = cursor.fetchall()
     loaded = []
     for row in rows:
@@ -514,14 +515,10 @@ def _insert_free(groups, *, before: str, user, order, status, source, now) -> li
     params += [wants]
     by_id = {competition.pk: competition for competition, _, _ in groups}
     with locking.busy_if_stuck(), connection.cursor() as cursor:
-        if not before:
-            cursor.execute(sql, params)
-        elif connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        if before and connection.settings_dict["OPTIONS"].get("server_side_binding"):
             cursor.execute(before)  # one statement at a time
-            cursor.execute(sql, params)
-        else:
-            cursor.execute(f"{before}; {sql}", params)
-            cursor.nextset()
+            before = ""
+        execute_prepared(cursor, sql, params, before=before)
         rows = cursor.fetchall()
     tickets = []
     for pk, competition_id, number in rows:
@@ -588,7 +585,7 @@ def commits_with_claim() -> bool:
 # column divides by the number of rows the claim updated (0: division_by_zero, 22012).
 _REFUSED_FAILS = (
     "WITH {ctes}claimed AS ({claim}) SELECT claimed.*, 1 / (SELECT count(*) FROM claimed)::integer"
-    " FROM (SELECT 1) AS one LEFT JOIN claimed ON true; COMMIT"
+    " FROM (SELECT 1) AS one LEFT JOIN claimed ON true"
 )
 DIVISION_BY_ZERO = "22012"
 
@@ -602,7 +599,7 @@ def _claim(sql: str, params, *, commit: bool, ctes: str = ""):
         sql = f"WITH {ctes} {sql}"
     with connection.cursor() as cursor:
         try:
-            locking.execute_briefly(cursor, sql, params)
+            locking.execute_briefly(cursor, sql, params, after="COMMIT" if commit else "")
         except DataError as exc:
             if commit and getattr(exc.__cause__, "sqlstate", None) == DIVISION_BY_ZERO:
                 raise ClaimRefused() from exc

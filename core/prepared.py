@@ -1,0 +1,108 @@
+"""Statements a hot path sends on every purchase, parsed and planned once per connection.
+
+A checkout's written-out statements (tickets.services.rules) reach PostgreSQL as text, and for
+the wide rows a purchase reads, parsing, analysing and planning them costs the database more
+CPU than running them. `execute_prepared` sends `PREPARE` with the statement the first time a
+connection runs it, in the same query string as its first `EXECUTE`, and only `EXECUTE` from
+then on: PostgreSQL parses it once per connection and, after a few runs, keeps one plan (what
+psycopg's automatic preparation does for server-side binding, here with Django's client-side
+binding, which lets statements before and after it share its round trip: `SET LOCAL
+lock_timeout` in front, `COMMIT` behind).
+
+Off where it cannot work: on SQLite, with server-side binding, or with
+FAIRDRAW_PREPARED_STATEMENTS=false (behind a pooler that hands each transaction to any server
+connection, such as PgBouncer in transaction mode, which does not carry SQL-level PREPARE).
+"""
+
+import hashlib
+import re
+import weakref
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+# Per psycopg connection (a new one after a reconnect): the names PREPAREd on it.
+_prepared: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDictionary()
+# Each name's statement, for `readable`.
+_texts: dict[str, str] = {}
+_EXECUTE = re.compile(r"\bEXECUTE (fairdraw_[0-9a-f]{16})\b")
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+DUPLICATE_PREPARED_STATEMENT = "42P05"
+IN_FAILED_TRANSACTION = "25P02"
+
+
+def enabled() -> bool:
+    return (
+        connection.vendor == "postgresql"
+        and settings.FAIRDRAW_PREPARED_STATEMENTS
+        and not connection.settings_dict["OPTIONS"].get("server_side_binding")
+    )
+
+
+def statement_name(sql: str) -> str:
+    return "fairdraw_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+
+
+def numbered(sql: str) -> str:
+    """`sql` with its `%s` placeholders as `$1`, `$2`, ... (`%%` stays a literal %)."""
+    count = 0
+
+    def number(match):
+        nonlocal count
+        if match.group() == "%%":
+            return "%%"
+        count += 1
+        return f"${count}"
+
+    return _PLACEHOLDER.sub(number, sql)
+
+
+def execute_prepared(cursor, sql: str, params=(), *, before: str = "", after: str = "") -> None:
+    """Run `sql` (one statement, `%s` placeholders) with `params`, prepared on this connection,
+    with `before` and `after` (statements without parameters) in the same round trip; the
+    cursor is left on `sql`'s result. Where preparing is off, the same statements as text."""
+    params = list(params)
+    if not enabled():
+        cursor.execute("; ".join(x for x in (before, sql, after) if x), params)
+        _skip(cursor, 1 if before else 0)
+        return
+    names = _prepared.setdefault(connection.connection, set())  # (the cursor has connected)
+    name = statement_name(sql)
+    _texts.setdefault(name, sql)
+    fresh = name not in names
+    parts = [before] if before else []
+    if fresh:
+        parts.append(f"PREPARE {name} AS {numbered(sql)}")
+    parts.append(f"EXECUTE {name}" + (f"({', '.join(['%s'] * len(params))})" if params else ""))
+    if after:
+        parts.append(after)
+    try:
+        cursor.execute("; ".join(parts), params)
+    except DatabaseError as exc:
+        if fresh and _prepared_before(exc):
+            names.add(name)
+        raise
+    names.add(name)
+    _skip(cursor, (1 if before else 0) + (1 if fresh else 0))
+
+
+def readable(sql: str) -> str:
+    """A query string as sent, with each `EXECUTE name` followed by the statement it runs (for
+    logs and for tests that read the SQL sent)."""
+    return _EXECUTE.sub(lambda m: f"{m.group()} /* {_texts.get(m.group(1), '?')} */", sql)
+
+
+def _prepared_before(exc: DatabaseError) -> bool:
+    """Whether the PREPARE in a query string that failed had run: the statements run in order,
+    so an error from the EXECUTE (a lock timeout, a refused claim) comes after it; one from the
+    PREPARE itself is a syntax or type error (class 42) or an aborted transaction."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+    if sqlstate == DUPLICATE_PREPARED_STATEMENT:
+        return True
+    return bool(sqlstate) and not sqlstate.startswith("42") and sqlstate != IN_FAILED_TRANSACTION
+
+
+def _skip(cursor, results: int) -> None:
+    for _ in range(results):
+        cursor.nextset()
