@@ -1,13 +1,17 @@
 """The draw at scale: freeze the entry ledger and draw, at 10k, 100k and 1M tickets.
 
 For each size a sold-out competition gets that many tickets straight from SQL
-(generate_series; one in twenty with a wrong answer, so not every ticket is an entry), then:
+(generate_series; one in twenty with a wrong answer, so not every ticket is an entry). It was
+activated a week ago and closed an hour ago, so the beacon round announced at activation is
+out and the draw fetches it through the configured provider (FAIRDRAW_BEACON; the demo beacon
+in development), as a real draw after close does; verify checks its signature. Then:
 - COPY: one `COPY (SELECT number ... ORDER BY number) TO STDOUT` of the ledger's numbers
   read to the end by this process, the cost of one read of the ledger (best of one run
   before the freeze and one after the draw);
 - freeze: `draws.services.draw_freeze_ledger` (the one full read: hash, count, version, marks);
-- draw: `draws.services.draw_perform` (ledger proved unchanged by its version: read the
-  winning positions only; create the winners, mark drawn, queue notifications);
+- draw: `draws.services.draw_perform` (fetch the beacon round; ledger proved unchanged by
+  its version: read the winning positions only; create the winners, mark drawn, queue
+  notifications);
 - verify: `draws.verification.verify_draw` (what the public page and `verify_draw` run: the
   full recomputation in Python).
 The target (issue #15): freeze + draw at 1M tickets within 1.5 x the COPY; the run fails
@@ -15,7 +19,8 @@ when it is missed at 1M tickets or more. Time is wall-clock; "RSS +" is how far 
 process's peak resident memory rose during the step (0 when it stayed under an earlier
 peak); "Py peak" is tracemalloc's peak for one freeze read and one verification read, run
 separately because tracing slows Python down. Flat memory across sizes is the point:
-nothing holds the ledger in memory.
+nothing holds the ledger in memory. Afterwards the bench's competitions and users are deleted
+with every row that references them (`--draw-keep` keeps them).
 
     python bench/run.py draw [--sizes 10000,100000,1000000]   (alias --draw-sizes)
     python bench/draw.py      (on its own; DATABASE_URL, default the fairdraw_bench database)
@@ -84,13 +89,23 @@ def _python_peak_mib(func) -> float:
 
 
 def _competition(size: int):
+    """A sold-out competition that closed an hour ago, activated a week before: its beacon
+    round (the first at or after the close plus the margin) is out, as when a real draw runs."""
     from django.db import connection
+    from django.utils import timezone
 
     from accounts.models import User
     from bench.common import bench_competition
     from competitions.models import Competition
 
-    competition, _ = bench_competition(label=f"draw-{size}", max_tickets=size, prizes=PRIZES)
+    closed = timezone.now() - timedelta(hours=1)
+    competition, _ = bench_competition(
+        label=f"draw-{size}",
+        max_tickets=size,
+        prizes=PRIZES,
+        now=closed - timedelta(days=7),
+        ends_in=timedelta(days=7),
+    )
     stamp = competition.slug
     user = User.objects.create(
         email=f"bench-draw-{stamp}@bench.example",
@@ -103,34 +118,30 @@ def _competition(size: int):
             INSERT INTO tickets_ticket
                 (competition_id, number, user_id, status, source, purchased_at)
             SELECT %s, g, %s, CASE WHEN g %% 20 = 0 THEN 'invalid' ELSE 'active' END,
-                   'postal', now()
+                   'postal', %s
             FROM generate_series(1, %s) AS g
             """,
-            [competition.pk, user.pk, size],
+            [competition.pk, user.pk, closed - timedelta(days=1), size],
         )
         cursor.execute("ANALYZE tickets_ticket")
-    Competition.objects.filter(pk=competition.pk).update(tickets_sold=size)  # sold out: ended
+    Competition.objects.filter(pk=competition.pk).update(tickets_sold=size)
     competition.refresh_from_db()
-    return competition
+    return competition, user
 
 
-def _cleanup(competition_ids) -> None:
-    from django.db import connection
+def _cleanup(made) -> None:
+    """Delete the bench's competitions and users with every row that references them (tickets,
+    draws, winners, logs, and whatever later tables point at them)."""
+    from bench.common import delete_with_referencing_rows
 
-    if not competition_ids:
-        return
-    ids = list(competition_ids)
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM winners_winner WHERE competition_id = ANY(%s)", [ids])
-        cursor.execute("DELETE FROM draws_drawlogentry WHERE competition_id = ANY(%s)", [ids])
-        cursor.execute("DELETE FROM draws_draw WHERE competition_id = ANY(%s)", [ids])
-        cursor.execute("DELETE FROM tickets_ticket WHERE competition_id = ANY(%s)", [ids])
-        cursor.execute("DELETE FROM draws_ledgerversion WHERE competition_id = ANY(%s)", [ids])
-        cursor.execute("DELETE FROM competitions_prize WHERE competition_id = ANY(%s)", [ids])
-        cursor.execute(
-            "DELETE FROM competitions_answerchoice WHERE competition_id = ANY(%s)", [ids]
+    if made:
+        competitions, users = zip(*made, strict=True)
+        delete_with_referencing_rows(
+            {
+                "competitions_competition": [c.pk for c in competitions],
+                "accounts_user": [u.pk for u in users],
+            }
         )
-        cursor.execute("DELETE FROM competitions_competition WHERE id = ANY(%s)", [ids])
 
 
 def run(args) -> dict:
@@ -150,8 +161,8 @@ def run(args) -> dict:
     try:
         for size in sizes:
             started = time.perf_counter()
-            competition = _competition(size)
-            made.append(competition.pk)
+            competition, user = _competition(size)
+            made.append((competition, user))
             setup = time.perf_counter() - started
             now = timezone.now()
 

@@ -26,6 +26,8 @@ the CPU, which lowers the trivial view's figure the most.
     python bench/pages.py     (on its own)
 """
 
+import base64
+import hashlib
 import http.client
 import multiprocessing
 import os
@@ -43,6 +45,14 @@ WORK_DIR = ROOT / "var" / "bench-pages"
 TRIVIAL = "/healthz"
 CLOSING_SOON = 6  # competitions that close within the day ("Closing soon" on the home page)
 FEATURED_EVERY = 25
+# Production refuses to start without a receipt key of its own; the pages sign no receipts, so
+# a key printed here does (it proves nothing, like the development key).
+RECEIPT_KEYS = (
+    "bench-pages:"
+    + base64.b64encode(
+        hashlib.sha256(b"Fairdraw pages bench receipt key: published, NOT SECRET").digest()
+    ).decode()
+)
 
 
 def add_arguments(parser) -> None:
@@ -86,6 +96,7 @@ def _environment(args, *, cached: bool = True) -> dict:
         "STRIPE_SECRET_KEY": "sk_test_bench",
         "STRIPE_PUBLISHABLE_KEY": "pk_test_bench",
         "STRIPE_WEBHOOK_SECRET": "whsec_bench",
+        "FAIRDRAW_RECEIPT_KEYS": RECEIPT_KEYS,
         "STATIC_ROOT": str(WORK_DIR / "static"),
         "MEDIA_ROOT": str(WORK_DIR / "media"),
         "FAIRDRAW_PAGE_CACHE_SECONDS": os.environ.get("FAIRDRAW_PAGE_CACHE_SECONDS", "5")
