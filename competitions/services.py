@@ -536,10 +536,11 @@ def skill_answers_record(*, answers: Iterable[tuple[int, bool]]) -> None:
     pairs, one per order line.
 
     One `UPDATE ... SET answered = answered + n` per competition (ascending ids), each its own
-    short statement: the payment calls this once it has committed (tickets.services.fulfilment),
-    so no sale waits for these rows and none holds them while it waits for the hot competition
-    row. A competition without its row yet (activated before these figures existed) gets it
-    first."""
+    short statement. The usual payment on PostgreSQL counts with `skill_answers_upsert_sql`
+    instead, in the statement that ends its transaction; the others call this once they have
+    committed (tickets.services.fulfilment), so no sale holds these rows while it waits for the
+    hot competition row. A competition without its row yet (activated before these figures
+    existed) gets it first."""
     totals = skill_answer_totals(answers)
     for competition_id in sorted(totals):
         answered, wrong = totals[competition_id]

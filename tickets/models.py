@@ -419,9 +419,9 @@ class Receipt(models.Model):
     """The signed entry receipt of one paid order or one free postal entry (tickets.receipts):
     what was entered, in a canonical JSON payload, with the operator's Ed25519 signature.
 
-    An order's receipt is issued right after its payment commits (never inside the payment's
-    transaction) and at most once (one per order); a postal entry's in the entry's own
-    transaction. `reference` is the order's reference, or the postal entry's own."""
+    An order's receipt is written by the statement that claims the order as paid (or, where
+    that could not sign, right after the payment commits or by the sweep) and at most once
+    (one per order); a postal entry's in the entry's own transaction. `reference` is the order's reference, or the postal entry's own."""
 
     class Kind(models.TextChoices):
         ORDER = "order", "Paid order"

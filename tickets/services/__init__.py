@@ -16,8 +16,9 @@ The life of an order, one module each:
   refunds         `order_refund`: staff refund a whole order or single tickets; the numbers
                   return to sale. The refund rules live there once (`refund_refusal`).
   postal          `postal_entry_add`: free entries, same limits, same chance.
-  receipts        `receipt_issue`: each paid order's signed entry receipt, right after the
-                  payment commits (never inside it); a postal entry's in its own transaction.
+  receipts        each paid order's signed entry receipt, written by the payment's claim of
+                  the order (`receipt_for_payment`) or, failing that, right after the commit
+                  (`receipt_issue`); a postal entry's in its own transaction.
   rules           the sale rules and counters the others share.
 
 Locks are taken in one order: the customer's row, then the order, then ticket numbers (the

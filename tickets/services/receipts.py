@@ -1,10 +1,13 @@
 """Issuing signed entry receipts (tickets.receipts has the format and the keys).
 
-A paid order's receipt is issued right after the payment commits (`receipt_issue_after_commit`,
-from tickets.services.fulfilment), in a small transaction of its own, so signing never holds a
-competition's row; `receipt_issue` is idempotent (one receipt per order, a unique constraint
-behind it), and `receipts_issue_missing` (a periodic task and `manage.py issue_receipts`)
-catches an order whose receipt was lost with its process. A postal entry's receipt is issued in
+A paid order's receipt is signed by the usual payment from what it has read and written in
+the statement that claims the order as paid (`receipt_for_payment`, `receipt_insert_sql`), so
+it commits with the payment and costs no statement of its own, before the competition's row is
+taken. Any other payment (and one whose process could not sign then) has it issued right after
+the commit (`receipt_issue_after_commit`), in a small transaction of its own; `receipt_issue`
+is idempotent (one receipt per order, a unique constraint behind it), and
+`receipts_issue_missing` (a periodic task and `manage.py issue_receipts`) catches an order
+whose receipt was lost with its process. A postal entry's receipt is issued in
 the entry's own transaction, before the competition's counters are claimed.
 
 `receipt_key_current` records the signing key (`ReceiptKey`) the first time it signs, and retires
