@@ -171,6 +171,18 @@ def test_production_draws_with_drand_by_default():
     assert result.stdout.strip().splitlines()[-1] == "drand"
 
 
+def test_production_workers_keep_their_database_connection():
+    """Persistent, health-checked connections: no set-up per request, and the checkout's
+    prepared statements (core.prepared) stay prepared."""
+    code = SETUP + (
+        "; from django.conf import settings; d = settings.DATABASES['default']"
+        "; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], settings.FAIRDRAW_PREPARED_STATEMENTS)"
+    )
+    result = run_python(code, production_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "60 True True"
+
+
 def test_production_logs_one_line_per_optional_service_that_is_off():
     result = run_python(SETUP, production_env())
     for service in ("Klaviyo is off", "Twilio is off", "S3 is off", "Sentry is off"):

@@ -11,6 +11,7 @@ from .base import *  # noqa: F403
 from .base import (
     CACHES,
     CELERY_BROKER_URL,
+    DATABASES,
     FAIRDRAW_RECEIPT_KEYS,
     MIDDLEWARE,
     SECRET_KEY,
@@ -23,6 +24,11 @@ from .base import (
 
 DEBUG = False
 FAIRDRAW_DEV_TOOLS = False
+# Each gunicorn or Celery worker keeps its database connection between requests (checked
+# before reuse): no connection set-up per page, and the checkout's prepared statements
+# (core.prepared) stay prepared. DATABASE_CONN_MAX_AGE=0 closes it after every request.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Draws use the real drand beacon; config/checks.py refuses the demo one.
 FAIRDRAW_BEACON = env.str("FAIRDRAW_BEACON", default="drand")
 
