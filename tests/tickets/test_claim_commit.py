@@ -13,12 +13,14 @@ from django.test.utils import CaptureQueriesContext
 
 from competitions.lifecycle import Status
 from competitions.models import Competition
+from core.prepared import readable
 from notifications.models import Notification
 from tests.factories import UserFactory, active_competition
 from tickets.exceptions import SalesClosed, SoldOut
-from tickets.models import Order, Ticket
+from tickets.models import Order, PaymentEvent, Ticket
 from tickets.services import order_fulfil, rules
 
+from .conftest import completed_event, post_event
 from .helpers import reserve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -61,11 +63,48 @@ def test_a_purchase_commits_with_its_claims(on_postgres):
         assert order_fulfil(order_id=order.pk).outcome == "paid"
 
     for captured in (reserving, paying):
-        claims = [q["sql"] for q in captured if "UPDATE competitions_competition" in q["sql"]]
-        assert len(claims) == 1 and claims[0].rstrip().endswith("; COMMIT")
+        assert_commits_with_its_claim(captured)
     competition.refresh_from_db()
     assert (competition.tickets_sold, competition.tickets_reserved) == (3, 0)
     assert Ticket.objects.filter(order=order, status=Ticket.Status.ACTIVE).count() == 3
+
+
+def assert_commits_with_its_claim(captured) -> None:
+    # Prepared statements with their text; Django's own COMMIT (a no-op by then) left out.
+    sent = [readable(q["sql"]) for q in captured if q["sql"] != "COMMIT"]
+    claims = [sql for sql in sent if "UPDATE competitions_competition" in sql]
+    assert len(claims) == 1 and claims[0].rstrip().endswith("; COMMIT")
+
+
+def test_a_payment_through_the_webhook_commits_with_its_claim_and_its_events_record(
+    on_postgres, client, settings
+):
+    """The provider's event is marked processed inside the payment's transaction, before its
+    last statement, so even the webhook's payment holds the competition's row only while the
+    database runs the claim and the commit."""
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_test_fairdraw"
+    competition = active_competition(max_tickets=100, max_tickets_per_user=100)
+    order = reserve(UserFactory(), competition, quantity=2)
+
+    with CaptureQueriesContext(connection) as paying:
+        assert post_event(client, completed_event(order, event_id="evt_claim")).status_code == 200
+
+    claim_at = next(
+        i for i, q in enumerate(paying) if "UPDATE competitions_competition" in readable(q["sql"])
+    )
+    assert readable(paying[claim_at]["sql"]).rstrip().endswith("; COMMIT")
+    # The event's record is in the payment's transaction, before the claim.
+    marked = [
+        i for i, q in enumerate(paying) if q["sql"].startswith('UPDATE "tickets_paymentevent"')
+    ]
+    assert len(marked) == 1 and marked[0] < claim_at
+    event = PaymentEvent.objects.get(stripe_event_id="evt_claim")
+    assert (event.outcome, event.order_id) == ("paid", order.pk) and event.processed_at
+    # Delivered again: on record once, nothing issued twice.
+    assert post_event(client, completed_event(order, event_id="evt_claim")).status_code == 200
+    assert Ticket.objects.filter(order=order).count() == 2
+    competition.refresh_from_db()
+    assert (competition.tickets_sold, competition.tickets_reserved) == (2, 0)
 
 
 def test_a_checkout_refused_at_the_claim_writes_nothing_and_says_sold_out(monkeypatch, on_postgres):

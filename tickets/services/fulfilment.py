@@ -79,6 +79,7 @@ def order_fulfil(
     session_id: str | None = None,
     card_funding: str = "",
     now=None,
+    on_outcome=None,
 ) -> Fulfilment:
     """A payment for this order has been confirmed. Issue its tickets exactly once.
 
@@ -87,7 +88,10 @@ def order_fulfil(
     must still be free; lucky dips take any free numbers, spend limits and eligibility hold);
     otherwise, or if the payment does not match the order, or it was made by a credit card the
     code of practice refuses (tickets.cards), the money is refunded automatically and no ticket
-    is created. `card_funding` is the paying card's type as the provider reported it."""
+    is created. `card_funding` is the paying card's type as the provider reported it.
+    `on_outcome(outcome, order)`: called inside the payment's transaction once the outcome is
+    known, before its last statement (the provider event's record, tickets.services
+    .payment_events), so it commits with the payment."""
     now = now or timezone.now()
     payment = {
         "amount_paid": amount_paid,
@@ -95,6 +99,7 @@ def order_fulfil(
         "payment_intent_id": payment_intent_id,
         "session_id": session_id,
         "card_funding": card_funding,
+        "on_outcome": on_outcome,
     }
     # The order with its lines, their competitions and answers, read before any lock: whose it
     # is and what it is for never change; everything else is checked again under the locks.
@@ -119,7 +124,9 @@ class _CompetitionClosed(Exception):
     """A competition of the order was drawn or cancelled while the usual payment was made."""
 
 
-def _fulfil(*, order: Order, lines: list[OrderLine], now, usual: bool, **payment) -> Fulfilment:
+def _fulfil(
+    *, order: Order, lines: list[OrderLine], now, usual: bool, on_outcome, **payment
+) -> Fulfilment:
     with transaction.atomic():
         # The customer's row before anything else (as order_reserve): their payments queue
         # here, so two credit-card payments cannot both fit under the monthly cap.
@@ -127,11 +134,17 @@ def _fulfil(*, order: Order, lines: list[OrderLine], now, usual: bool, **payment
         user, operator = lock_customer_reading_settings(order.user_id)
         if usual:
             paid = _pay_pending(
-                order=order, lines=lines, user=user, operator=operator, now=now, **payment
+                order=order,
+                lines=lines,
+                user=user,
+                operator=operator,
+                now=now,
+                on_outcome=on_outcome,
+                **payment,
             )
             if paid is not None:
                 return paid
-        return _fulfil_locked(
+        result = _fulfil_locked(
             order_id=order.pk,
             competition_ids=[line.competition_id for line in lines],
             user=user,
@@ -139,6 +152,9 @@ def _fulfil(*, order: Order, lines: list[OrderLine], now, usual: bool, **payment
             now=now,
             **payment,
         )
+        if on_outcome is not None:
+            on_outcome(result.outcome, result.order)
+        return result
 
 
 def _take_payment(order: Order, *, payment_intent_id, session_id, card_funding) -> None:
@@ -158,7 +174,16 @@ def _mismatch(order: Order, amount_paid, currency) -> bool:
 
 
 def _pay_pending(
-    *, order: Order, lines: list[OrderLine], user, operator, now, amount_paid, currency, **facts
+    *,
+    order: Order,
+    lines: list[OrderLine],
+    user,
+    operator,
+    now,
+    amount_paid,
+    currency,
+    on_outcome=None,
+    **facts,
 ) -> Fulfilment | None:
     """The usual payment, with as little as possible done while holding the competitions' rows:
     a pending order paid in full, by a card the rules accept, by a customer still allowed to buy.
@@ -201,6 +226,8 @@ def _pay_pending(
     )
     # Last, each competition (ascending ids): its tickets turn active and its counters move in
     # one statement, which is when the competition's row is taken (rules.paid_tickets_claim).
+    if on_outcome is not None:  # (rolled back with the rest if the claim below is refused)
+        on_outcome("paid", order)
     competitions = {line.competition_id: line for line in lines}
     turns = [(x.competition, ticket_status(x.answer)) for _, x in sorted(competitions.items())]
     # The last statement: it carries the COMMIT where it can (rules.commits_with_claim), and

@@ -2,13 +2,16 @@
 
 `payment_event_handle` writes the event row first, so every delivery is on record; asks the
 provider what a handler needs (the paying card's type) before any lock is taken; then, in one
-transaction with the event row locked, runs the event's handler and marks it processed. The
+transaction with the event row locked, runs the event's handler and marks it processed. A
+payment marks its event processed inside the payment's own transaction (order_fulfil's
+`on_outcome`), so the payment's last statement can carry its COMMIT. The
 handlers only translate the event and call the services that own the change: fulfilment
 (tickets.services.fulfilment), release (tickets.services.release) and refunds
 (tickets.services.refunds), which take their locks in the order tickets.services describes.
 """
 
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -43,17 +46,29 @@ def payment_event_handle(*, event: dict, now=None) -> str:
             outcome=f"not processed yet: {exc}"[:255]
         )
         raise
+    if event.get("type") in PAYMENTS:
+        # The payment marks the event processed itself, in its own transaction and before its
+        # last statement, so that statement can still carry the COMMIT (the competition's row
+        # is held only while the database runs it: rules.commits_with_claim). Two deliveries
+        # at once queue on the customer's row there; the second finds the order paid.
+        handler = EVENT_HANDLERS[event["type"]]
+        outcome, _ = handler(obj, now, record=partial(_record, recorded.pk, now=now), **facts)
+        return outcome
     with transaction.atomic():
         recorded = PaymentEvent.objects.select_for_update().get(pk=recorded.pk)
         if recorded.processed_at is not None:
             return f"duplicate event ({recorded.outcome})"
         handler = EVENT_HANDLERS.get(event.get("type"))
         outcome, order = handler(obj, now, **facts) if handler else ("ignored", None)
-        recorded.order = order
-        recorded.outcome = outcome[:255]
-        recorded.processed_at = now
-        recorded.save(update_fields=["order", "outcome", "processed_at"])
+        _record(recorded.pk, outcome, order, now=now)
     return outcome
+
+
+def _record(event_pk: int, outcome: str, order, *, now) -> None:
+    """Mark the event processed with its outcome, unless another delivery has already."""
+    PaymentEvent.objects.filter(pk=event_pk, processed_at__isnull=True).update(
+        order=order, outcome=outcome[:255], processed_at=now
+    )
 
 
 def _order_for_session(session: dict) -> Order | None:
@@ -83,22 +98,28 @@ def _session_card_funding(session: dict) -> dict:
     return {"card_funding": payments.get_gateway().card_funding(intent_id)}
 
 
-def _on_session_completed(session: dict, now, card_funding: str = ""):
+def _on_session_completed(session: dict, now, card_funding: str = "", *, record):
+    """`record(outcome, order)` marks the event processed: order_fulfil calls it inside the
+    payment's transaction; for an event that pays nothing, it runs on its own."""
     order = _order_for_session(session)
     if order is None:
-        return "no matching order", None
-    if session.get("payment_status") not in ("paid", "no_payment_required"):
-        return "awaiting payment", order
-    result = order_fulfil(
-        order_id=order.pk,
-        amount_paid=payments.from_pence(session.get("amount_total")),
-        currency=session.get("currency"),
-        payment_intent_id=session.get("payment_intent") or "",
-        session_id=session.get("id"),
-        card_funding=card_funding,
-        now=now,
-    )
-    return result.outcome, result.order
+        outcome = "no matching order"
+    elif session.get("payment_status") not in ("paid", "no_payment_required"):
+        outcome = "awaiting payment"
+    else:
+        result = order_fulfil(
+            order_id=order.pk,
+            amount_paid=payments.from_pence(session.get("amount_total")),
+            currency=session.get("currency"),
+            payment_intent_id=session.get("payment_intent") or "",
+            session_id=session.get("id"),
+            card_funding=card_funding,
+            now=now,
+            on_outcome=record,
+        )
+        return result.outcome, result.order
+    record(outcome, order)
+    return outcome, order
 
 
 def _on_payment_failed(intent: dict, now):
@@ -155,6 +176,9 @@ EVENT_HANDLERS = {
     "charge.refunded": _on_charge_refunded,
     "payment_intent.payment_failed": _on_payment_failed,
 }
+
+# Payments: their handler records the event inside the payment's transaction (`record`).
+PAYMENTS = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
 
 # What an event's handler needs from the provider, asked before any lock (keyword arguments).
 PROVIDER_LOOKUPS = {
