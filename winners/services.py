@@ -233,7 +233,9 @@ def winner_disqualify(
     """Disqualify a winner (failed age or identity check, no reply by the deadline, …) for a
     recorded reason, and have their prize drawn again from the same frozen ledger with the next
     announced beacon round, excluding every earlier winner of the competition
-    (`draws.services.redraw_announce`). Both steps audited; the redraw is public."""
+    (`draws.services.redraw_announce`; with one prize per customer the redraw also skips every
+    entry of those winners' customers, this one's included). Both steps audited; the redraw is
+    public."""
     from draws.models import Redraw
     from draws.services import redraw_announce
 
