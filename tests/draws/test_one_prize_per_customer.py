@@ -2,9 +2,11 @@
 and anyone can check it from the published owners list without learning who anyone is."""
 
 import hashlib
+import io
 import json
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db.models import Count
 from django.urls import reverse
 
@@ -261,6 +263,9 @@ def test_a_redraw_skips_every_customer_who_already_won(redrawn_once):
     checks = verify_draw(Draw.objects.get(pk=draw.pk))
     assert all_ok(checks), [c for c in checks if not c.ok]
     assert any("the new winner is not the customer of an earlier winner" in c.name for c in checks)
+    out = io.StringIO()
+    call_command("verify_draw", draw.competition.slug, stdout=out)
+    assert "not the customer of an earlier winner" in out.getvalue()
 
 
 def test_verification_fails_for_a_redraw_won_by_an_earlier_winners_customer(redrawn_once):
@@ -281,12 +286,18 @@ def test_verification_fails_for_a_redraw_won_by_an_earlier_winners_customer(redr
     failed = [c.name for c in verify_draw(Draw.objects.get(pk=draw.pk)) if not c.ok]
     assert any("new winning index" in name for name in failed), failed
     assert any("not the customer of an earlier winner" in name for name in failed), failed
+    with pytest.raises(CommandError, match="checks failed"):
+        call_command("verify_draw", str(draw.competition_id), stdout=io.StringIO())
 
 
 def test_published_script_recomputes_the_redraw_with_the_owner_rule(client, redrawn_once, tmp_path):
     redraw, _whale = redrawn_once
     competition = redraw.competition
+    html = client.get(reverse("draws:detail", args=[competition.slug])).content.decode()
+    assert "every entry of a customer who has won or was disqualified here" in html
+    assert "not the customer of an earlier winner" in html  # the page's own checks
     download_all(client, competition, tmp_path)
+    assert all(c["ok"] for c in json.loads((tmp_path / "draw.json").read_text())["verification"])
     owners_url = reverse("draws:owners", args=[competition.slug])
     (tmp_path / "owners.txt").write_bytes(b"".join(client.get(owners_url).streaming_content))
     result = run_script(tmp_path, "draw.json", "ledger.txt", "owners.txt")
