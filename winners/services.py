@@ -101,7 +101,7 @@ def instant_wins_void(*, ticket_ids, reason: str, by=None, now=None) -> list:
 
     now = now or timezone.now()
     winners = list(
-        Winner.objects.select_for_update()
+        Winner.objects.select_for_update(of=("self",))
         .filter(instant_win__isnull=False, ticket_id__in=list(ticket_ids))
         .select_related("competition", "prize", "ticket", "user", "instant_win")
         .order_by("pk")
