@@ -133,6 +133,7 @@ def competition_detail(request, pk: int):
             "value": _money(row["prize"].value),
             "count": row["count"],
             "won": row["won"],
+            "void": row["void"],
             "left": row["count"] - row["won"],
         }
         for row in instant_prize_counts(competition)

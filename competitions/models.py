@@ -398,7 +398,11 @@ class InstantWin(models.Model):
     """One instant-win number: chosen from the seed at activation (draws.receivers), secret
     until its ticket is sold (or the competition closes), won at most once. `won_at` is set by
     a compare-and-set (tickets.instant_wins), and a winner refers to this row one-to-one, so a
-    number is never awarded twice whatever delivers the payment how often."""
+    number is never awarded twice whatever delivers the payment how often.
+
+    `voided_at`: the ticket that won it was refunded (winners.services.instant_wins_void), so
+    the win is void. The number stays won: it was published as won, so reopening it would hand
+    the prize to whoever picks that number next; the prize is not awarded again."""
 
     competition = models.ForeignKey(
         Competition, on_delete=models.CASCADE, related_name="instant_wins"
@@ -406,6 +410,9 @@ class InstantWin(models.Model):
     prize = models.ForeignKey(Prize, on_delete=models.PROTECT, related_name="instant_wins")
     number = models.PositiveIntegerField()
     won_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(
+        null=True, blank=True, help_text="The winning ticket was refunded: the win is void."
+    )
 
     class Meta:
         ordering = ["competition", "prize", "number"]
@@ -415,6 +422,10 @@ class InstantWin(models.Model):
                 fields=["competition", "number"], name="instant_win_unique_number"
             ),
             models.CheckConstraint(condition=Q(number__gte=1), name="instant_win_number_positive"),
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True) | Q(won_at__isnull=False),
+                name="instant_win_voided_was_won",
+            ),
         ]
 
     def __str__(self):

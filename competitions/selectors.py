@@ -99,11 +99,15 @@ def with_weak_skill_question(queryset: QuerySet[Competition], rules) -> QuerySet
 
 
 def instant_prize_counts(competition: Competition) -> list[dict]:
-    """Each instant-win prize with how many there are and how many are won (one query). Never
+    """Each instant-win prize with how many there are, how many are won and how many of those
+    are void (the ticket was refunded: still won, never awarded again) (one query). Never
     the numbers: they stay secret until won (docs/architecture.md §4, item 6)."""
     prizes = (
         Prize.objects.filter(competition=competition, kind=Prize.Kind.INSTANT)
-        .annotate(won=Count("instant_wins", filter=Q(instant_wins__won_at__isnull=False)))
+        .annotate(
+            won=Count("instant_wins", filter=Q(instant_wins__won_at__isnull=False)),
+            void=Count("instant_wins", filter=Q(instant_wins__voided_at__isnull=False)),
+        )
         .order_by("id")
     )
-    return [{"prize": p, "count": p.quantity, "won": p.won} for p in prizes]
+    return [{"prize": p, "count": p.quantity, "won": p.won, "void": p.void} for p in prizes]

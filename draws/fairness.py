@@ -18,6 +18,8 @@ verification script and the server compute exactly the same thing.
   decimal label per line; its SHA-256 is the owners hash, published with the ledger hash at
   the freeze. An attempt whose index belongs to an owner who already won a prize is rejected
   like an index already chosen (`owner_of`), and there are at most as many prizes as owners.
+  A redraw with this option skips every entry whose owner is the owner of an excluded index
+  (every earlier winner of the draw, standing or disqualified), not only those indexes.
 - instant-win number i (0, 1, ...), attempt a (0, 1, ...), on a competition of N tickets:
   value = int(HMAC-SHA256(key=seed bytes, msg=f"instant|{i}|{a}"), big-endian), rejected
   when value >= 2**256 - 2**256 % N or when 1 + value % N was already chosen; otherwise the
@@ -129,22 +131,43 @@ def winning_indexes(
 
 
 def redraw_index(
-    *, seed: str, ledger_hash: str, entropy: str, count: int, prize: int, excluded: Iterable[int]
+    *,
+    seed: str,
+    ledger_hash: str,
+    entropy: str,
+    count: int,
+    prize: int,
+    excluded: Iterable[int],
+    owner_of: Callable[[int], object] | None = None,
 ) -> int | None:
     """The ledger index a redraw of prize `prize` lands on: the same recipe as the draw
     (HMAC-SHA256(seed, "ledger_hash|entropy|prize|attempt"), rejection sampling) with the
     redraw's own beacon randomness as `entropy`, skipping every index in `excluded` (all
-    earlier winners). None when every entry is excluded."""
+    earlier winners, the disqualified one included).
+    `owner_of(index)` (one prize per customer): every entry of an excluded entry's owner is
+    skipped too, so no customer who won (or was disqualified from) a prize of this draw wins
+    the redraw. None when no entry is left to win."""
     excluded = set(excluded)
-    if count <= 0 or len({i for i in excluded if 0 <= i < count}) >= count:
+    if count <= 0:
         return None
+    if owner_of is None:
+        if len({i for i in excluded if 0 <= i < count}) >= count:
+            return None
+        barred: set = set()
+    else:
+        barred = {owner_of(i) for i in excluded if 0 <= i < count}
+        if all(i in excluded or owner_of(i) in barred for i in range(count)):
+            return None
     limit = SPACE - SPACE % count
     attempt = 0
     while True:
         value = _value(seed, ledger_hash, entropy, prize, attempt)
         attempt += 1
-        if value < limit and value % count not in excluded:
-            return value % count
+        if value >= limit or value % count in excluded:
+            continue
+        if owner_of is not None and owner_of(value % count) in barred:
+            continue
+        return value % count
 
 
 def instant_win_numbers(*, seed: str, max_tickets: int, count: int) -> list[int]:

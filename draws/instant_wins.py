@@ -10,6 +10,7 @@ The public draw page, `GET /api/draws/<id>`, `manage.py verify_draw` and the pub
 
 from competitions.lifecycle import FINAL
 from competitions.models import Competition, InstantWin, Prize
+from tickets.models import Ticket
 
 from . import fairness
 from .models import Draw
@@ -66,6 +67,8 @@ def instant_wins_public(competition: Competition, draw: Draw | None) -> dict | N
                 "displayName": winners[w.pk].display_name
                 if w.pk in winners and winners[w.pk].is_published
                 else None,
+                # Its ticket was refunded: the number stays won, the prize is not awarded again.
+                "void": w.voided_at is not None,
             }
             for prize, wins in prizes
             for w in wins
@@ -76,8 +79,9 @@ def instant_wins_public(competition: Competition, draw: Draw | None) -> dict | N
 
 def verify_instant_wins(draw: Draw) -> list[Check]:
     """Recompute the revealed instant-win list: its commitment, and once the seed is revealed
-    the numbers themselves and which prize each belongs to; and that every won number went to
-    the ticket holding it. Nothing before the list is revealed (it would give it away)."""
+    the numbers themselves and which prize each belongs to; that every won number went to
+    the ticket holding it; and that a void win (its ticket refunded) is on a refunded ticket.
+    Nothing before the list is revealed (it would give it away)."""
     competition = draw.competition
     if not instant_wins_revealed(competition, draw):
         return []
@@ -136,4 +140,22 @@ def verify_instant_wins(draw: Draw) -> list[Check]:
             f"{len(winners)} winners",
         )
     )
+    void = [w for w in winners if w.instant_win.voided_at is not None]
+    if void:
+        # A win is void only because its ticket was refunded, and a void win never stands:
+        # the operator cannot quietly take a prize off a ticket that stays entered.
+        wrong = [
+            f"#{w.ticket.number}"
+            for w in void
+            if w.ticket.status != Ticket.Status.REFUNDED or w.verification_status != "rejected"
+        ]
+        checks.append(
+            Check(
+                "Every void instant win's ticket was refunded (the number stays won, the prize "
+                "is not awarded again)",
+                not wrong,
+                f"{len(void)} void, each on a refunded ticket",
+                ", ".join(wrong) or "as expected",
+            )
+        )
     return checks

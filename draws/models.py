@@ -169,7 +169,9 @@ class Redraw(models.Model):
     the same rule as a draw's (the first round at or after now plus the margin) and published.
     Performed once that round is out (`redraw_perform`: beat, admin or command), from the same
     frozen entry ledger, never landing on an index in `excluded_indexes` (every earlier winner
-    of the competition, the disqualified one included)."""
+    of the competition, the disqualified one included) nor, when the competition gives one prize
+    per customer, on any entry of those winners' owners (from the owners list committed at the
+    freeze: the rule is recomputed from published data, not stored here)."""
 
     class Reason(models.TextChoices):
         AGE = "age_check", "Failed the age check (under 18)"

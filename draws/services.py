@@ -780,6 +780,14 @@ def _redraw_in_transaction(*, redraw_id: int, beacon: BeaconRound, by, now) -> R
         competition=competition, sequence__lt=redraw.sequence, new_index__isnull=False
     ).values_list("new_index", flat=True)
     redraw.excluded_indexes = sorted({*redraw.excluded_indexes, *earlier})
+    owners, owner_rule = None, {}
+    if competition.one_prize_per_customer:
+        # One prize per customer (docs/architecture.md §4, 8): every entry of every earlier
+        # winner's customer is skipped (the disqualified one's too), read from the owners
+        # list committed at the freeze, so anyone can recompute it.
+        owners = _owners_as_frozen(competition, draw)
+        barred = {owners.labels[i] for i in redraw.excluded_indexes if i < owners.count}
+        owner_rule = {"excluded_owners": sorted(barred)}  # pseudonymous labels, in the log
     index = fairness.redraw_index(
         seed=draw.seed,
         ledger_hash=draw.ledger_hash,
@@ -787,6 +795,7 @@ def _redraw_in_transaction(*, redraw_id: int, beacon: BeaconRound, by, now) -> R
         count=draw.entry_count,
         prize=redraw.prize.position,
         excluded=redraw.excluded_indexes,
+        owner_of=owners.labels.__getitem__ if owners else None,
     )
     redraw.beacon_signature, redraw.randomness = beacon.signature, beacon.randomness
     redraw.beacon_demo = beacon.demo
@@ -794,20 +803,24 @@ def _redraw_in_transaction(*, redraw_id: int, beacon: BeaconRound, by, now) -> R
     if index is None:
         redraw.status = Redraw.Status.NO_ENTRIES
         redraw.save()
+        who = "every customer has already won" if owners else "every entry has already won"
         _log(
             competition,
             "redrawn",
-            f"Redraw {redraw.sequence}: every entry has already won; {redraw.prize.title} "
-            "stays unawarded.",
+            f"Redraw {redraw.sequence}: {who}; {redraw.prize.title} stays unawarded.",
             by=by,
             draw=draw,
             redraw=redraw.pk,
             round=beacon.round,
             signature=beacon.signature,
+            **owner_rule,
         )
         return redraw
-    marks = draw.ledger_marks if _ledger_unchanged(draw) else None
-    picked = ledger_pick(competition.pk, [index], marks) if marks is not None else None
+    if owners is not None:
+        picked = {index: owners.ticket_at(index)}  # read in full just now, hashes checked
+    else:
+        marks = draw.ledger_marks if _ledger_unchanged(draw) else None
+        picked = ledger_pick(competition.pk, [index], marks) if marks is not None else None
     if not picked:
         scan = ledger_scan(competition.pk, pick=[index])
         if (scan.ledger_hash, scan.count) != (draw.ledger_hash, draw.entry_count):
@@ -834,6 +847,7 @@ def _redraw_in_transaction(*, redraw_id: int, beacon: BeaconRound, by, now) -> R
         randomness=beacon.randomness,
         winning_index=index,
         winning_number=ticket.number,
+        **owner_rule,
     )
     events.redraw_completed(redraw)
     return redraw

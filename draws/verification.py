@@ -172,7 +172,7 @@ def verify_draw(draw: Draw) -> list[Check]:
             f"#{draw.winning_ticket.number if draw.winning_ticket else '—'}",
         )
     )
-    checks += _redraw_checks(draw, winners, redraws, scan)
+    checks += _redraw_checks(draw, winners, redraws, scan, owner_of=owner_of)
     return checks
 
 
@@ -248,7 +248,13 @@ def _beacon_checks(draw: Draw, *, needed: bool) -> list[Check]:
     ]
 
 
-def _redraw_checks(draw: Draw, winners, redraws: list[Redraw], scan) -> list[Check]:
+def _redraw_checks(
+    draw: Draw, winners, redraws: list[Redraw], scan, *, owner_of=None
+) -> list[Check]:
+    """Each redraw recomputed: its reason and round as announced, its exclusions (every
+    earlier winner) and its new winning index. `owner_of` (one prize per customer, from the
+    owners list recomputed and checked against its hash): every entry of an earlier winner's
+    customer, the disqualified one's included, is skipped too."""
     checks: list[Check] = []
     announced = {
         entry.data.get("redraw"): entry.data
@@ -306,16 +312,32 @@ def _redraw_checks(draw: Draw, winners, redraws: list[Redraw], scan) -> list[Che
             count=draw.entry_count,
             prize=redraw.prize.position,
             excluded=expected_excluded,
+            owner_of=owner_of,
         )
+        skipping = "earlier winners' customers" if owner_of else "earlier winners"
         checks.append(
             Check(
                 f"{label}: new winning index from HMAC-SHA256(seed, ledger hash|randomness|"
-                f"{redraw.prize.position}|…), skipping earlier winners",
+                f"{redraw.prize.position}|…), skipping {skipping}",
                 expected == redraw.new_index,
                 str(expected),
                 str(redraw.new_index),
             )
         )
+        if owner_of is not None and redraw.new_index is not None:
+            barred = {owner_of(i) for i in won if 0 <= i < draw.entry_count}
+            label_won = (
+                owner_of(redraw.new_index) if 0 <= redraw.new_index < draw.entry_count else None
+            )
+            checks.append(
+                Check(
+                    f"{label}: one prize per customer: the new winner is not the customer of an "
+                    "earlier winner (the disqualified one included)",
+                    label_won is not None and label_won not in barred,
+                    "an owner label not in " + ", ".join(map(str, sorted(barred))),
+                    str(label_won),
+                )
+            )
         if redraw.new_index is not None:
             at_index = scan.picked.get(redraw.new_index)
             checks.append(

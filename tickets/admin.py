@@ -211,7 +211,8 @@ class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "cards."
                 if plan.refundable
                 else "Nothing here can be refunded.",
-                warnings=[f"Not refundable: {why}" for why in plan.refused],
+                warnings=[f"Not refundable: {why}" for why in plan.refused]
+                + [f"Instant win: {line}" for line in plan.instant_wins],
                 reason_label="Note for the refund (shown in the audit log)",
                 button="Refund",
             )

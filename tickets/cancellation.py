@@ -42,6 +42,7 @@ from core.audit import audit_record, audit_snapshot
 
 from .entrants import entrant_broadcast_run, entrant_broadcast_start
 from .exceptions import Busy, TicketError
+from .instant_wins import instant_wins_refunded
 from .models import CancellationJob, EntrantBroadcast, Order, Refund, Ticket
 from .services import order_refund, order_release
 
@@ -197,14 +198,27 @@ def cancellation_batch_refund(*, job_id: int, batch_size: int = BATCH_SIZE, now=
 @transaction.atomic
 def cancellation_job_finish(*, job_id: int, now=None) -> CancellationJob:
     """The last step, once every order is dealt with: free postal entries (no money to
-    return) are voided the same way, and the job is done, with its audit entry."""
+    return) are voided the same way (an instant win one of them won is void too), and the
+    job is done, with its audit entry."""
     now = now or timezone.now()
     job = CancellationJob.objects.select_for_update().select_related("competition").get(pk=job_id)
     if job.status == CancellationJob.Status.DONE:
         return job
-    voided = Ticket.objects.filter(
+    postal = Ticket.objects.filter(
         competition_id=job.competition_id, status__in=Ticket.SOLD_STATUSES, order__isnull=True
-    ).update(status=Ticket.Status.REFUNDED, refunded_at=now)
+    )
+    # Read only where a postal entry may hold an instant win, which is void with its entry.
+    held = (
+        list(postal.only("pk", "competition_id")) if job.competition.instant_wins_commitment else []
+    )
+    voided = postal.update(status=Ticket.Status.REFUNDED, refunded_at=now)
+    instant_wins_refunded(
+        tickets=held,
+        competitions=[job.competition],
+        reason=f"Competition cancelled: {job.reason}",
+        by=job.started_by,
+        now=now,
+    )
     Competition.objects.filter(pk=job.competition_id).update(
         tickets_sold=F("tickets_sold") - voided, updated_at=now
     )

@@ -7,6 +7,12 @@ active tickets hold, joined on the (competition, number) unique index, returning
 marked. A number marked once is never marked again (`won_at IS NULL`), and a winner refers to
 its number one-to-one, so a repeated webhook or a racing payment never awards twice. A sale in a
 competition without instant wins costs nothing: the competition's commitment is empty.
+
+A refund voids the win of a refunded ticket in the refund's transaction
+(`instant_wins_refunded`): the winners app marks its winner rejected and the number's win
+void (`InstantWin.voided_at`), and tells the customer. The number stays won, so a later buyer
+of it wins nothing and the prize is not awarded again: the number was published as won, and
+reopening it would give the prize to whoever picks that number next.
 """
 
 from collections.abc import Iterable, Sequence
@@ -16,7 +22,7 @@ from django.db import connection
 from competitions.models import Competition, InstantWin
 
 from .models import Ticket
-from .signals import instant_wins_won
+from .signals import instant_win_tickets_refunded, instant_wins_won
 
 
 def instant_wins_award(
@@ -78,10 +84,28 @@ def instant_wins_award(
     return wins
 
 
+def instant_wins_refunded(
+    *, tickets: Iterable[Ticket], competitions: Iterable[Competition], reason: str, by, now
+) -> list[InstantWin]:
+    """Void the instant wins held by these just-refunded tickets (in the refund's transaction:
+    the `instant_win_tickets_refunded` hook, which the winners app answers). `competitions`:
+    the tickets' competitions, so that one without instant wins costs no query. Returns the
+    instant wins voided."""
+    with_instant = {c.pk for c in competitions if c.instant_wins_commitment}
+    ticket_ids = [t.pk for t in tickets if t.competition_id in with_instant]
+    if not ticket_ids:
+        return []
+    responses = instant_win_tickets_refunded.send(
+        sender=Ticket, ticket_ids=ticket_ids, reason=reason, by=by, now=now
+    )
+    return [instant_win for _receiver, voided in responses for instant_win in (voided or [])]
+
+
 def instant_wins_held(tickets: Sequence[Ticket]) -> dict[int, InstantWin]:
     """The won instant-win numbers these tickets (with their competitions) hold, by ticket id
     (one query, none without instant wins): for showing a customer their win. Only active
-    tickets win."""
+    tickets win, and a win voided by a refund is nobody's (a later buyer of the number holds
+    no win). Also what refunding these tickets would void, for staff to see first."""
     active = [
         t
         for t in tickets
@@ -95,6 +119,7 @@ def instant_wins_held(tickets: Sequence[Ticket]) -> dict[int, InstantWin]:
             competition_id__in={t.competition_id for t in active},
             number__in={t.number for t in active},
             won_at__isnull=False,
+            voided_at__isnull=True,
         ).select_related("prize")
     }
     return {

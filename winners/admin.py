@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import ngettext
 
 from core.admin_helpers import CONFIRMED, confirm_page, is_confirmed
+from core.models import AuditEntry
 from draws.exceptions import DrawError
 from draws.models import Redraw
 
@@ -51,6 +52,8 @@ class WinnerAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     ("verification_status", "verified_at", "verified_by"),
+                    "rejection_reason",
+                    "instant_win_state",
                     ("is_published", "published_at"),
                 )
             },
@@ -67,6 +70,8 @@ class WinnerAdmin(admin.ModelAdmin):
         "verification_status",
         "verified_at",
         "verified_by",
+        "rejection_reason",
+        "instant_win_state",
         "is_published",
         "published_at",
         "announced_at",
@@ -80,6 +85,7 @@ class WinnerAdmin(admin.ModelAdmin):
         "prize",
         "ticket_number",
         "verification_status",
+        "instant_win_state",
         "is_published",
         "prize_delivered_at",
     )
@@ -87,9 +93,10 @@ class WinnerAdmin(admin.ModelAdmin):
         "verification_status",
         "is_published",
         ("instant_win", admin.EmptyFieldListFilter),
+        ("instant_win__voided_at", admin.EmptyFieldListFilter),
         ("prize_delivered_at", admin.EmptyFieldListFilter),
     )
-    list_select_related = ("competition", "prize", "ticket")
+    list_select_related = ("competition", "prize", "ticket", "instant_win")
     search_fields = ("display_name", "user__email", "competition__title")
     ordering = ("-created_at", "-id")
     actions = (
@@ -111,6 +118,32 @@ class WinnerAdmin(admin.ModelAdmin):
     @admin.display(description="ticket", ordering="ticket__number")
     def ticket_number(self, obj):
         return f"#{obj.ticket.number}"
+
+    @admin.display(description="instant win")
+    def instant_win_state(self, obj):
+        if obj.instant_win is None:
+            return "—"
+        if obj.instant_win.voided_at is not None:
+            return f"Void since {obj.instant_win.voided_at:%d %b %Y %H:%M}: ticket refunded"
+        return "Won"
+
+    @admin.display(description="why rejected")
+    def rejection_reason(self, obj):
+        """The reason recorded when the winner was rejected, disqualified or voided by a
+        refund (the audit log keeps it: winners.services)."""
+        if obj.verification_status != Winner.Verification.REJECTED:
+            return "—"
+        entry = (
+            AuditEntry.objects.filter(
+                content_type__app_label="winners",
+                content_type__model="winner",
+                object_id=str(obj.pk),
+                action__in=["winner.reject", "winner.void"],
+            )
+            .order_by("-at", "-id")
+            .first()
+        )
+        return entry.note if entry else "—"
 
     def save_model(self, request, obj, form, change):
         """Only the write-up (name, town, text, photo, video) is editable; the service saves

@@ -51,6 +51,34 @@ def instant_win_announced(winner) -> None:
     )
 
 
+def instant_win_voided(winner, *, reason: str) -> None:
+    """Tell a customer that their instant win is void because its ticket was refunded (e-mail
+    and SMS, as the win itself was told), in the refund's transaction. Once per winner."""
+    user = winner.user
+    key = f"winner-{winner.pk}-void"
+    enqueue(
+        [
+            email_message(
+                kind=Kind.ORDER_REFUNDED,
+                recipient=user.email,
+                user=user,
+                subject=f"Your instant win of {winner.prize.title} is void",
+                template="instant_win_void",
+                context={**_context(winner), "reason": reason},
+                key=f"{key}-email",
+            ),
+            sms_message(
+                kind=Kind.ORDER_REFUNDED,
+                user=user,
+                body=f"Fairdraw: ticket #{winner.ticket.number} in {winner.competition.title} "
+                f"was refunded, so its instant win ({winner.prize.title}) is void. Details by "
+                "e-mail.",
+                key=f"{key}-sms",
+            ),
+        ]
+    )
+
+
 def _tell_winner(winner, *, subject: str, template: str, metric: str, time, sms: str) -> None:
     """The winner's three messages (one per channel, keyed by the winner: queued once)."""
     user = winner.user

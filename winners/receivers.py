@@ -1,7 +1,7 @@
 """What winners does when draws sends its hook (`draws.signals.prizes_won`). Connected in
 `WinnersConfig.ready()`."""
 
-from .services import instant_winners_record, winners_record
+from .services import instant_winners_record, instant_wins_void, winners_record
 
 
 def record_winners(sender, *, competition, draw, picks, **kwargs) -> list:
@@ -10,3 +10,7 @@ def record_winners(sender, *, competition, draw, picks, **kwargs) -> list:
 
 def record_instant_winners(sender, *, wins, now=None, **kwargs) -> list:
     return instant_winners_record(wins=wins, now=now)
+
+
+def void_instant_winners(sender, *, ticket_ids, reason, by=None, now=None, **kwargs) -> list:
+    return instant_wins_void(ticket_ids=ticket_ids, reason=reason, by=by, now=now)

@@ -42,7 +42,7 @@ def instant_prizes(competition) -> list[InstantPrize]:
     rows = {prize.pk: InstantPrize(prize) for prize in sorted(prizes, key=lambda p: p.pk)}
     for winner in (
         Winner.objects.filter(competition=competition, instant_win__isnull=False)
-        .select_related("ticket")
+        .select_related("ticket", "instant_win")
         .order_by("created_at", "id")
     ):
         if winner.prize_id in rows:

@@ -86,6 +86,54 @@ def instant_winners_record(*, wins, now=None) -> list[Winner]:
     return winners
 
 
+def instant_wins_void(*, ticket_ids, reason: str, by=None, now=None) -> list:
+    """The instant wins of these tickets are void: they were refunded (called through the
+    tickets hook `tickets.signals.instant_win_tickets_refunded`, in the refund's transaction).
+
+    Each standing instant winner of one of them is rejected, as a disqualified winner is (off
+    Champions, never announced again), with the reason in the audit log, and told by e-mail
+    and SMS; the number's win is marked void (`InstantWin.voided_at`). The number stays won:
+    the prize is not awarded again, and a later buyer of the number wins nothing (it was
+    published as won). Returns the instant wins voided."""
+    from competitions.models import InstantWin
+
+    from .events import instant_win_voided
+
+    now = now or timezone.now()
+    winners = list(
+        Winner.objects.select_for_update(of=("self",))
+        .filter(instant_win__isnull=False, ticket_id__in=list(ticket_ids))
+        .select_related("competition", "prize", "ticket", "user", "instant_win")
+        .order_by("pk")
+    )
+    for winner in winners:
+        if winner.verification_status == Winner.Verification.REJECTED:
+            continue  # already rejected by staff: nothing to take back, nobody to tell
+        before = audit_snapshot(winner, AUDITED)
+        winner.verification_status = Winner.Verification.REJECTED
+        winner.verified_at = now
+        winner.verified_by = by if getattr(by, "pk", None) else None
+        winner.is_published = False
+        winner.published_at = None
+        winner.save(
+            update_fields=[
+                "verification_status",
+                "verified_at",
+                "verified_by",
+                "is_published",
+                "published_at",
+            ]
+        )
+        note = reason
+        if winner.prize_delivered_at is not None:
+            note += " The prize had already been delivered."
+        _audit(winner, by=by, action="winner.void", before=before, note=note)
+        instant_win_voided(winner, reason=reason)
+    ids = [w.instant_win_id for w in winners]
+    InstantWin.objects.filter(pk__in=ids, voided_at__isnull=True).update(voided_at=now)
+    return [w.instant_win for w in winners]
+
+
 def _audit(winner, *, by, action: str, before: dict, note: str = "") -> None:
     audit_record(
         actor=by,
@@ -233,7 +281,9 @@ def winner_disqualify(
     """Disqualify a winner (failed age or identity check, no reply by the deadline, …) for a
     recorded reason, and have their prize drawn again from the same frozen ledger with the next
     announced beacon round, excluding every earlier winner of the competition
-    (`draws.services.redraw_announce`). Both steps audited; the redraw is public."""
+    (`draws.services.redraw_announce`; with one prize per customer the redraw also skips every
+    entry of those winners' customers, this one's included). Both steps audited; the redraw is
+    public."""
     from draws.models import Redraw
     from draws.services import redraw_announce
 

@@ -343,7 +343,7 @@ def test_the_numbers_appear_in_no_page_or_api_before_they_are_won(client):
     api = json.loads(bodies["api"].content)
     assert api["instantWinsCommitment"] == competition.instant_wins_commitment
     assert api["instantWins"] == [
-        {"title": "£10 cash", "value": "10.00", "count": 8, "won": 0, "left": 8}
+        {"title": "£10 cash", "value": "10.00", "count": 8, "won": 0, "void": 0, "left": 8}
     ]
     draw_api = json.loads(bodies["draw api"].content)["instantWins"]
     assert draw_api["revealed"] is False and draw_api["numbers"] is None

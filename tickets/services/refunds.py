@@ -49,6 +49,7 @@ from notifications.outbox import admin_alert
 
 from .. import events, locking, payments, pricing
 from ..exceptions import PaymentFailed, ProviderUnavailable, RefundRefused, TicketError
+from ..instant_wins import instant_wins_held, instant_wins_refunded
 from ..models import Order, OrderLine, Refund, Ticket
 from .rules import counters_add, order_competition_ids
 
@@ -95,6 +96,7 @@ class RefundPlan:
     refundable: list[Ticket]
     refused: list[str] = field(default_factory=list)  # one line per ticket, for staff
     amount: Decimal = Decimal(0)  # what the refundable tickets were bought for
+    instant_wins: list[str] = field(default_factory=list)  # wins a refund would void, for staff
 
 
 def refund_plan(*, tickets: Iterable[Ticket]) -> RefundPlan:
@@ -111,7 +113,16 @@ def refund_plan(*, tickets: Iterable[Ticket]) -> RefundPlan:
         (_refund_amount(order_id, tickets) for order_id, tickets in _by_order(refundable).items()),
         Decimal(0),
     )
-    return RefundPlan(refundable=refundable, refused=refused, amount=amount)
+    held = instant_wins_held(refundable)
+    instant_wins = [
+        f"#{t.number} in {t.competition} won the instant prize {held[t.pk].prize.title}: "
+        "refunding it voids the win, and the prize is not awarded again."
+        for t in refundable
+        if t.pk in held
+    ]
+    return RefundPlan(
+        refundable=refundable, refused=refused, amount=amount, instant_wins=instant_wins
+    )
 
 
 def _by_order(tickets) -> dict[int, list[Ticket]]:
@@ -185,8 +196,9 @@ def order_refund(
 ) -> Refund:
     """Refund a paid order's tickets (all live ones, or those given) at their price paid.
 
-    The tickets become `refunded` and their numbers return to sale, in one locked transaction
-    with its audit entry; the money goes back through the payment gateway after it commits
+    The tickets become `refunded` and their numbers return to sale, and an instant win any of
+    them won is void (the winners app records it and tells the customer), in one locked
+    transaction with its audit entry; the money goes back through the payment gateway after it commits
     (unless `submit` is False: the provider has already returned it). Refused, as a whole,
     if any ticket breaks the refund rules (`refund_refusal`), e.g. once its competition is
     drawn."""
@@ -228,6 +240,16 @@ def order_refund(
         Ticket.objects.filter(pk__in=[t.pk for t in chosen]).update(
             status=Ticket.Status.REFUNDED, refunded_at=now
         )
+        # An instant win on a refunded ticket is void, in this transaction (the winners app
+        # answers the hook; docs/architecture.md §4, item 6).
+        voided = instant_wins_refunded(
+            tickets=chosen,
+            competitions=locked.values(),
+            reason=f"Ticket refunded: {dict(Refund.Reason.choices).get(reason, reason)}"
+            + (f" ({note.strip()})" if note.strip() else ""),
+            by=by,
+            now=now,
+        )
         for competition_id, count in Counter(t.competition_id for t in chosen).items():
             counters_add(competition_id, sold=-count, now=now)
         remaining = Ticket.objects.filter(order=order, status__in=Ticket.SOLD_STATUSES).exists()
@@ -254,6 +276,7 @@ def order_refund(
                 "refund_id": refund.pk,
                 "amount": amount,
                 "tickets": sorted(t.number for t in chosen),
+                **({"instant_wins_voided": sorted(w.number for w in voided)} if voided else {}),
             },
             note=note,
         )

@@ -25,13 +25,15 @@ opened: randomness = SHA-256(signature), checked here. The round's BLS signature
 when the py_ecc package is installed (pip install "py-ecc>=8,<9"); otherwise the script prints
 the round and a relay address to compare it with. A redraw (a disqualified winner's prize drawn
 again) uses the same rule with its own announced round's randomness, skipping every earlier
-winner's index.
+winner's index (and, with one prize per customer, every entry of those winners' owners: the
+disqualified winner's owner included).
 
 One prize per customer (draw.json says "onePrizePerCustomer": true): also download the owners
 list (one pseudonymous owner label per ledger line) and run
     python3 verify_draw.py draw.json ledger.txt owners.txt
 its SHA-256 must be the published owners hash, an attempt landing on an entry whose owner
-already won is rejected too, and there are at most as many prizes as owners.
+already won is rejected too, and there are at most as many prizes as owners. A redraw skips
+every entry whose owner is the owner of an earlier winner (standing or disqualified).
 
 Check your signed entry receipt (from your account) against the frozen ledger once entries close:
 
@@ -150,16 +152,26 @@ def read_owners(path):
     return sha.hexdigest(), labels
 
 
-def redraw_index(seed, ledger_hash, entropy, count, prize, excluded):
+def redraw_index(seed, ledger_hash, entropy, count, prize, excluded, owners=None):
+    """The redraw's ledger index, skipping the excluded indexes (every earlier winner) and,
+    with `owners` (one prize per customer), every entry of their owners. None: nobody left."""
     excluded = set(excluded)
-    if count <= 0 or len({i for i in excluded if 0 <= i < count}) >= count:
+    if count <= 0:
+        return None
+    barred = {owners[i] for i in excluded if 0 <= i < count} if owners is not None else set()
+    if owners is None and len({i for i in excluded if 0 <= i < count}) >= count:
+        return None
+    if owners is not None and all(i in excluded or owners[i] in barred for i in range(count)):
         return None
     limit, attempt = SPACE - SPACE % count, 0
     while True:
         value = hmac_int(seed, f"{ledger_hash}|{entropy}|{prize}|{attempt}")
         attempt += 1
-        if value < limit and value % count not in excluded:
-            return value % count
+        if value >= limit or value % count in excluded:
+            continue
+        if owners is not None and owners[value % count] in barred:
+            continue
+        return value % count
 
 
 def round_message(number):
@@ -324,6 +336,7 @@ def main(argv=None):
         won = [owners[i] for i in indexes if i < len(owners)]
         check("no owner wins twice", len(won) == len(set(won)), "distinct labels", won)
     else:
+        owners = None
         indexes = winning_indexes(seed, ledger_hash, entropy, published_count, prizes, fixed)
     redraws = [r for r in data.get("redraws") or [] if r.get("status") != "pending"]
     wanted = set(indexes) | {r["ledgerIndex"] for r in redraws if r.get("ledgerIndex") is not None}
@@ -369,9 +382,15 @@ def main(argv=None):
         check_beacon(check, label, redraw["beacon"], redraw["beacon"]["round"],
                      redraw["beacon"]["randomness"])  # fmt: skip
         index = redraw_index(seed, ledger_hash, redraw["beacon"]["randomness"] or "",
-                             published_count, redraw["prizePosition"], won)  # fmt: skip
+                             published_count, redraw["prizePosition"], won, owners)  # fmt: skip
         check(f"{label}: new winning index recomputed", index == redraw["ledgerIndex"], index,
               redraw["ledgerIndex"])  # fmt: skip
+        new = redraw["ledgerIndex"]
+        if owners is not None and new is not None:
+            barred = sorted({owners[i] for i in won if i < len(owners)})
+            mine = owners[new] if 0 <= new < len(owners) else None
+            check(f"{label}: no earlier winner's customer wins it (one prize per customer)",
+                  mine is not None and mine not in barred, f"a label not in {barred}", mine)  # fmt: skip
         if index is not None:
             number = found.get(index)
             check(f"{label}: ledger index {index} → ticket #{number}",
