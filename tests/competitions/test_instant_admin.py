@@ -43,7 +43,11 @@ def test_staff_add_instant_prizes_by_count_and_never_see_their_numbers(admin_cli
     competition = Competition.objects.get(pk=competition.pk)
     assert competition.status in (Status.ACTIVE, Status.UPCOMING)
     numbers = instant_numbers(competition)
-    assert len(numbers) == 20 and min(numbers) > 9_999
+    assert len(numbers) == 20
+    # Looked for in the pages: those of five or more digits (a shorter number can appear in a
+    # page for other reasons; each of the 20 is under 10,000 with odds of 1 in 200).
+    numbers = [n for n in numbers if n > 9_999]
+    assert len(numbers) >= 15
 
     pages = [
         admin_client.get(change_url),
