@@ -110,20 +110,7 @@ def instant_wins_void(*, ticket_ids, reason: str, by=None, now=None) -> list:
         if winner.verification_status == Winner.Verification.REJECTED:
             continue  # already rejected by staff: nothing to take back, nobody to tell
         before = audit_snapshot(winner, AUDITED)
-        winner.verification_status = Winner.Verification.REJECTED
-        winner.verified_at = now
-        winner.verified_by = by if getattr(by, "pk", None) else None
-        winner.is_published = False
-        winner.published_at = None
-        winner.save(
-            update_fields=[
-                "verification_status",
-                "verified_at",
-                "verified_by",
-                "is_published",
-                "published_at",
-            ]
-        )
+        _mark_rejected(winner, by=by if getattr(by, "pk", None) else None, now=now)
         note = reason
         if winner.prize_delivered_at is not None:
             note += " The prize had already been delivered."
@@ -207,8 +194,15 @@ def winner_reject(*, winner: Winner, by, reason: str, now=None) -> Winner:
     if not (reason or "").strip():
         raise WinnerError("Say why the winner is rejected.")
     winner, before = _locked(winner)
+    _mark_rejected(winner, by=by, now=now or timezone.now())
+    _audit(winner, by=by, action="winner.reject", before=before, note=reason)
+    return winner
+
+
+def _mark_rejected(winner: Winner, *, by, now) -> None:
+    """Rejected as of `now` by `by`, and off Champions (a rejected winner is never published)."""
     winner.verification_status = Winner.Verification.REJECTED
-    winner.verified_at = now or timezone.now()
+    winner.verified_at = now
     winner.verified_by = by
     winner.is_published = False
     winner.published_at = None
@@ -221,8 +215,6 @@ def winner_reject(*, winner: Winner, by, reason: str, now=None) -> Winner:
             "published_at",
         ]
     )
-    _audit(winner, by=by, action="winner.reject", before=before, note=reason)
-    return winner
 
 
 @transaction.atomic
