@@ -20,13 +20,13 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from accounts.models import ExclusionKind, User
-from accounts.selectors import email_verified
+from accounts.selectors import email_verified, email_verified_exists, email_verified_sql
 from accounts.services import age_verification_needed_message
 from competitions.lifecycle import FINAL, LIVE, Status
-from competitions.models import AnswerChoice, Competition
+from competitions.models import AnswerChoice, Bundle, Competition
 from core.models import OperatorSettings
 
-from .. import allocation, locking
+from .. import allocation, locking, pricing
 from ..exceptions import (
     AnswerRequired,
     Busy,
@@ -68,6 +68,7 @@ class Line:
     answer: AnswerChoice
     quantity: int
     numbers: list[int] = field(default_factory=list)
+    bundles: list[Bundle] | None = None  # the competition's, if loaded with it (for pricing)
 
     @property
     def count(self) -> int:
@@ -80,11 +81,14 @@ CONFIRM_EMAIL_FIRST = (
 )
 
 
-def check_eligible(user, now=None, operator=None, *, reserving: bool = False) -> None:
+def check_eligible(
+    user, now=None, operator=None, *, reserving: bool = False, email_confirmed: bool | None = None
+) -> None:
     """`operator`: the OperatorSettings row this purchase read (default: read it).
     `reserving`: a customer's own checkout, which also needs a confirmed e-mail address (no
     mass of throw-away accounts holding numbers); payments for numbers already held and
-    postal entries do not ask again."""
+    postal entries do not ask again. `email_confirmed`: whether it is, if read already
+    (`lock_customer_reading_settings(..., email=True)`; default: read it)."""
     if user.is_excluded(now):
         raise NotEligible(_exclusion_message(user))
     if not user.may_purchase(now, operator):
@@ -96,7 +100,9 @@ def check_eligible(user, now=None, operator=None, *, reserving: bool = False) ->
             if user.is_active and not user.is_banned and user.date_of_birth is None
             else "Only adults (18+) with an account in good standing can enter."
         )
-    if reserving and not email_verified(user):
+    if email_confirmed is None and reserving:
+        email_confirmed = email_verified(user)
+    if reserving and not email_confirmed:
         raise NotEligible(CONFIRM_EMAIL_FIRST.format(email=user.email))
 
 
@@ -118,13 +124,18 @@ def _exclusion_message(user) -> str:
     return f"You are taking a break, so you can’t enter competitions until {until}."
 
 
-def prepare_lines(lines: Sequence[LineRequest]) -> list[Line]:
-    """Everything that can be checked without a lock: answers, number ranges, duplicates."""
+def prepare_lines(lines: Sequence[LineRequest], *, bundles: bool = False) -> list[Line]:
+    """Everything that can be checked without a lock: answers, number ranges, duplicates.
+    `bundles`: load each competition's bundles too (`Line.bundles`), to price the lines."""
     if not lines:
         raise CartEmpty("Your basket is empty.")
-    # The answers bring their competitions (one query); only a line without a fitting answer,
-    # which is refused below, costs a second.
-    answers = answers_loaded([line.answer_id for line in lines if line.answer_id])
+    # The answers bring their competitions (and their bundles: one query on PostgreSQL); only a
+    # line without a fitting answer, which is refused below, costs another.
+    answer_ids = [line.answer_id for line in lines if line.answer_id]
+    if bundles:
+        answers, found = answers_with_bundles_loaded(answer_ids)
+    else:
+        answers, found = answers_loaded(answer_ids), {}
     competitions = {a.competition_id: a.competition for a in answers.values()}
     missing = [line.competition_id for line in lines if line.competition_id not in competitions]
     if missing:
@@ -146,7 +157,15 @@ def prepare_lines(lines: Sequence[LineRequest]) -> list[Line]:
         impossible = [n for n in numbers if n < 1 or n > competition.max_tickets]
         if impossible:
             raise NumberTaken(impossible)
-        prepared.append(Line(competition, answer, line.quantity, numbers))
+        prepared.append(
+            Line(
+                competition,
+                answer,
+                line.quantity,
+                numbers,
+                found.get(competition.pk, []) if bundles else None,
+            )
+        )
     return prepared
 
 
@@ -181,14 +200,24 @@ def lock_customer(user_id: int) -> User:
     return User.objects.select_for_update().get(pk=user_id)
 
 
-def lock_customer_reading_settings(user_id: int) -> tuple[User, OperatorSettings]:
+def lock_customer_reading_settings(
+    user_id: int, *, email: bool = False
+) -> tuple[User, OperatorSettings]:
     """`lock_customer`, and the operator settings in force (`OperatorSettings.current()`) read
-    in the same statement on PostgreSQL: a purchase reads both first thing in its transaction."""
+    in the same statement on PostgreSQL: a purchase reads both first thing in its transaction.
+    `email`: the customer comes annotated with `email_confirmed`, whether they have confirmed
+    the address they log in with (accounts.selectors.email_verified), read in that statement
+    too (on SQLite, the ORM's annotation; tests/tickets/test_standing.py holds them equal)."""
     if connection.vendor != "postgresql":
-        return lock_customer(user_id), OperatorSettings.current()
+        customers = User.objects.select_for_update()
+        if email:
+            customers = customers.annotate(email_confirmed=email_verified_exists())
+        return customers.get(pk=user_id), OperatorSettings.current()
     users, settings_ = User._meta.concrete_fields, OperatorSettings._meta.concrete_fields
     quote = connection.ops.quote_name
     columns = [f"u.{quote(f.column)}" for f in users] + [f"s.{quote(f.column)}" for f in settings_]
+    if email:
+        columns.append(email_verified_sql("u"))
     sql = (
         f"SELECT {', '.join(columns)} FROM {quote(User._meta.db_table)} u"
         f" LEFT JOIN {quote(OperatorSettings._meta.db_table)} s ON s.id = 1"
@@ -200,9 +229,13 @@ def lock_customer_reading_settings(user_id: int) -> tuple[User, OperatorSettings
     if row is None:
         raise User.DoesNotExist(f"No customer {user_id}.")
     user = _from_row(User, users, row[: len(users)])
+    if email:
+        user.email_confirmed = row[-1]
     if row[len(users)] is None:  # never saved in admin: the first values (as current())
         return user, OperatorSettings(pk=1, **OperatorSettings.defaults())
-    return user, _from_row(OperatorSettings, settings_, row[len(users) :])
+    return user, _from_row(
+        OperatorSettings, settings_, row[len(users) : len(users) + len(settings_)]
+    )
 
 
 def order_lines_loaded(order_id: int) -> list[OrderLine]:
@@ -234,16 +267,59 @@ def answers_loaded(answer_ids) -> dict[int, AnswerChoice]:
     return {answer.pk: answer for answer in answers}
 
 
-def _select_related(model, related: dict, *, where: str, params) -> list:
+def answers_with_bundles_loaded(answer_ids) -> tuple[dict[int, AnswerChoice], dict[int, list]]:
+    """`answers_loaded`, and the bundles of their competitions as `pricing.bundles_for` reads
+    them ({competition id: [Bundle]}, absent: none): on PostgreSQL in the same statement (an
+    array per competition), so pricing a checkout costs no round trip of its own."""
+    if connection.vendor != "postgresql" or not answer_ids:
+        answers = answers_loaded(answer_ids)
+        return answers, pricing.bundles_for({a.competition_id for a in answers.values()})
+    bundle = Bundle._meta
+    columns = ", ".join(f"b.{connection.ops.quote_name(f.column)}" for f in bundle.concrete_fields)
+    found = (
+        f"ARRAY(SELECT ARRAY[{columns}] FROM {bundle.db_table} b"
+        " WHERE b.competition_id = r0.id ORDER BY b.quantity)"
+    )
+    answers = _select_related(
+        AnswerChoice,
+        {"competition": Competition},
+        where="id = ANY(%s)",
+        params=[answer_ids],
+        annotations={"bundle_rows": found},
+    )
+    bundles: dict[int, list] = {}
+    names = [f.attname for f in bundle.concrete_fields]
+    for answer in answers:
+        rows = answer.__dict__.pop("bundle_rows")
+        if rows and answer.competition_id not in bundles:
+            bundles[answer.competition_id] = [
+                Bundle.from_db(connection.alias, names, _bundle_values(row)) for row in rows
+            ]
+    return {answer.pk: answer for answer in answers}, bundles
+
+
+def _bundle_values(row) -> list:
+    """A bundle row as the numeric array brings it: whole numbers back to int, price Decimal."""
+    return [
+        value if f.name == "price" else int(value)
+        for f, value in zip(Bundle._meta.concrete_fields, row, strict=True)
+    ]
+
+
+def _select_related(model, related: dict, *, where: str, params, annotations=None) -> list:
     """Rows of `model` (`where` on its own columns) with the objects its non-null foreign keys
     `related` ({field name: model}) point to, in one statement ordered by id, built with
     `Model.from_db`: what select_related does, for a fraction of the ORM's CPU on a checkout's
-    hot path (compiling the query takes longer than the database runs it)."""
+    hot path (compiling the query takes longer than the database runs it). `annotations`:
+    {attribute: SQL expression (the model's row is `m`, the related rows r0, r1, ...)}, set on
+    each row's object as annotate() would."""
     quote = connection.ops.quote_name
+    annotations = annotations or {}
     parts = [(model, "m", None)] + [
         (target, f"r{i}", name) for i, (name, target) in enumerate(related.items())
     ]
     columns = [f"{a}.{quote(f.column)}" for m, a, _ in parts for f in m._meta.concrete_fields]
+    columns += annotations.values()
     joins = "".join(
         f" JOIN {quote(target._meta.db_table)} {alias}"
         f" ON {alias}.id = m.{quote(model._meta.get_field(name).column)}"
@@ -266,6 +342,8 @@ def _select_related(model, related: dict, *, where: str, params) -> list:
         obj = objects.pop(None)
         for name, related_obj in objects.items():
             setattr(obj, name, related_obj)
+        for name, value in zip(annotations, row[start:], strict=True):
+            setattr(obj, name, value)
         loaded.append(obj)
     return loaded
 
