@@ -35,6 +35,7 @@ def main(argv=None) -> None:
     parser.add_argument("--buyers", type=int, default=20)
     parser.add_argument("--profile", choices=["reserve", "fulfil", "both"])
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--sort", default="cumulative", help="pstats sort key (e.g. tottime)")
     args = parser.parse_args(argv)
     setup_django()
 
@@ -89,7 +90,7 @@ def main(argv=None) -> None:
     print(f"  {'both':8} {total_client / n * 1000:6.2f} / {total_backend / n * 1000:6.2f}")
     for name, profile in profiles.items():
         print(f"== profile: {name}")
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":

@@ -309,3 +309,36 @@ def test_an_order_and_its_lines_are_written_as_the_orm_writes_them():
         row(x, "id", "order_id") for x in by_orm_lines
     ]
     assert written_out.lines.get(competition=second).chosen_numbers == [42, 7]
+
+
+def test_the_tickets_written_come_back_as_the_orm_reads_them():
+    """rules.tickets_insert builds the tickets it wrote (on PostgreSQL from the statement's
+    RETURNING rows) as the ORM would read them back, related objects cached."""
+    from tickets.models import Ticket
+    from tickets.services.rules import LineRequest, prepare_lines, tickets_insert
+
+    user = UserFactory()
+    first, second = active_competition(max_tickets=100), active_competition(max_tickets=100)
+    order = reserve(user, first, numbers=[1])
+    lines = prepare_lines(
+        [
+            LineRequest(first.pk, correct_answer(first).pk, quantity=2, numbers=(50,)),
+            LineRequest(second.pk, correct_answer(second).pk, quantity=1),
+        ]
+    )
+    now = timezone.now()
+
+    tickets = tickets_insert(
+        lines, user=user, order=order, status=Ticket.Status.RESERVED, source="paid", now=now
+    )
+
+    assert len(tickets) == 4 and 50 in [t.number for t in tickets if t.competition_id == first.pk]
+    for ticket in tickets:
+        stored = Ticket.objects.get(pk=ticket.pk)
+        assert {f.attname: getattr(ticket, f.attname) for f in Ticket._meta.concrete_fields} == {
+            f.attname: getattr(stored, f.attname) for f in Ticket._meta.concrete_fields
+        }
+        assert not ticket._state.adding and ticket._state.db == stored._state.db
+        assert ticket.user is user and ticket.order is order
+        line = next(x for x in lines if x.competition.pk == ticket.competition_id)
+        assert ticket.competition is line.competition

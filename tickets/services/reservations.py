@@ -27,11 +27,11 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from competitions.models import Competition
@@ -308,6 +308,25 @@ def order_insert(order: Order, lines: list[OrderLine]) -> None:
             line.order = order
         OrderLine.objects.bulk_create(lines)
         return
+    sql, order_fields, line_fields = _order_insert_sql(len(lines))
+    db = connections[connection.alias]  # not the proxy: each field below asks it for its ops
+    params = [f.get_db_prep_save(f.pre_save(order, True), db) for f in order_fields]
+    params += [
+        f.get_db_prep_save(f.pre_save(line, True), db) for line in lines for f in line_fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()  # in the order of VALUES, as bulk_create relies on
+    order.pk = rows[0][1]
+    order._state.adding, order._state.db = False, connection.alias
+    for line, (pk, _) in zip(lines, rows, strict=True):
+        line.pk, line.order = pk, order
+        line._state.adding, line._state.db = False, connection.alias
+
+
+@cache
+def _order_insert_sql(count: int) -> tuple[str, list, list]:
+    """`order_insert`'s statement for `count` lines, and the fields whose values it takes."""
     quote = connection.ops.quote_name
     order_fields = [f for f in Order._meta.concrete_fields if not f.primary_key]
     line_fields = [
@@ -321,22 +340,9 @@ def order_insert(order: Order, lines: list[OrderLine]) -> None:
         f" INSERT INTO {quote(OrderLine._meta.db_table)}"
         f" ({quote(OrderLine._meta.get_field('order').column)},"
         f" {', '.join(quote(f.column) for f in line_fields)})"
-        f" VALUES {', '.join([line_values] * len(lines))} RETURNING id, order_id"
+        f" VALUES {', '.join([line_values] * count)} RETURNING id, order_id"
     )
-    params = [f.get_db_prep_save(f.pre_save(order, True), connection) for f in order_fields]
-    params += [
-        f.get_db_prep_save(f.pre_save(line, True), connection)
-        for line in lines
-        for f in line_fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()  # in the order of VALUES, as bulk_create relies on
-    order.pk = rows[0][1]
-    order._state.adding, order._state.db = False, connection.alias
-    for line, (pk, _) in zip(lines, rows, strict=True):
-        line.pk, line.order = pk, order
-        line._state.adding, line._state.db = False, connection.alias
+    return sql, order_fields, line_fields
 
 
 def _claim_counters(prepared: list[Line], *, given_back: Counter, now) -> None:
