@@ -208,7 +208,10 @@ def lock_customer_reading_settings(
     in the same statement on PostgreSQL: a purchase reads both first thing in its transaction.
     `email`: the customer comes annotated with `email_confirmed`, whether they have confirmed
     the address they log in with (accounts.selectors.email_verified), read in that statement
-    too (on SQLite, the ORM's annotation; tests/tickets/test_standing.py holds them equal)."""
+    too (on SQLite, the ORM's annotation; tests/tickets/test_standing.py holds them equal).
+    Both are read as the statement began, before any wait for the lock (only the customer's row
+    is read again once locked): fine for settings and a confirmation, which a checkout may see
+    a moment late, but not for what the lock guards (`standing` reads that after it)."""
     if connection.vendor != "postgresql":
         customers = User.objects.select_for_update()
         if email:
