@@ -230,18 +230,18 @@ def test_api_competition_list(client, django_assert_max_num_queries, size):
 
 # PostgreSQL and SQLite differ in a purchase's statements (tickets.services): on PostgreSQL the
 # customer's row is locked and the operator settings read in one statement, the basket's answers
-# bring their competitions' bundles, one reads the customer's standing, one writes the order and
-# its lines, one picks and writes the lucky dips (no number probe; several competitions in one
+# bring their competitions' bundles, one reads the customer's standing, one writes the order,
+# its lines and, picking them, its lucky dips (no number probe; several competitions in one
 # statement), and a paid order's tickets turn active in the statement that claims the counters
 # (the ledger's trigger takes the row for the first).
 #
 # Reserve: basket with its bundles (the order is priced before any lock: tickets.pricing),
 # customer (locked) with whether their e-mail is confirmed, and settings, what the customer
-# stands on (their open checkout to give back, spend, holdings), order with its lines,
+# stands on (their open checkout to give back, spend, holdings), order with its lines and
 # tickets; then the competition's row: the counters' claim. SQLite: bundles, settings, the
-# standing in three statements, the order and its lines in two, a number probe before the
-# tickets.
-RESERVE_MAX = {"postgresql": 6, "sqlite": 12}
+# standing in three statements, the order, its lines and its tickets in three, a number probe
+# before the tickets.
+RESERVE_MAX = {"postgresql": 5, "sqlite": 12}
 # (A discount code adds its own statements: tests/tickets/test_pricing.py.)
 # Fulfil: order with lines, customer (locked) and settings, numbers for the confirmation, order
 # claimed as paid, confirmation e-mail; then the competition's row: tickets turned active and

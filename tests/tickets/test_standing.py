@@ -342,3 +342,44 @@ def test_the_tickets_written_come_back_as_the_orm_reads_them():
         assert ticket.user is user and ticket.order is order
         line = next(x for x in lines if x.competition.pk == ticket.competition_id)
         assert ticket.competition is line.competition
+
+
+def test_an_order_saved_with_its_tickets_is_as_the_orm_would_save_it():
+    """reservations.order_insert_ahead: the order and its lines sent in the query string of the
+    tickets' first round (PostgreSQL; saved at once on SQLite), the tickets pointing at it."""
+    from django.conf import settings
+
+    from tickets.models import Ticket
+    from tickets.services.reservations import order_insert_ahead
+    from tickets.services.rules import LineRequest, prepare_lines, tickets_insert
+
+    user = UserFactory()
+    competition = active_competition(max_tickets=100)
+    (line,) = prepare_lines([LineRequest(competition.pk, correct_answer(competition).pk, 3)])
+    now = timezone.now()
+    order = Order(user=user, currency=settings.FAIRDRAW_CURRENCY, total=Decimal("2.97"))
+    lines = [
+        OrderLine(
+            competition=competition,
+            quantity=3,
+            answer=line.answer,
+            unit_price=Decimal("0.99"),
+            line_total=Decimal("2.97"),
+        )
+    ]
+
+    tickets = tickets_insert(
+        [line],
+        user=user,
+        order=order,
+        status=Ticket.Status.RESERVED,
+        source="paid",
+        now=now,
+        ahead=order_insert_ahead(order, lines),
+    )
+
+    stored = Order.objects.get(pk=order.pk)
+    assert not order._state.adding and stored.reference == order.reference
+    assert [x.pk for x in stored.lines.all()] == [lines[0].pk] and lines[0].order is order
+    assert sorted(t.pk for t in stored.tickets.all()) == sorted(t.pk for t in tickets)
+    assert len(tickets) == 3 and all(t.order_id == order.pk for t in tickets)

@@ -58,6 +58,7 @@ from .release import (
 )
 from .rules import (
     RELEASED_STATES,
+    Ahead,
     ClaimRefused,
     Line,
     LineRequest,
@@ -181,7 +182,8 @@ def _reserve_once(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
             position=spending.position_of(spend, spending.operator_cap(operator)),
         )
         # The order and its lines at the prices read before: nobody else can see them yet, and
-        # the counters' claim below refuses the order if a price has changed since.
+        # the counters' claim below refuses the order if a price has changed since. Saved with
+        # its tickets, below.
         order = Order(
             user=user,
             status=Order.Status.PENDING,
@@ -204,7 +206,6 @@ def _reserve_once(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
             for line in prepared
             for priced in [offer.lines[line.competition.pk]]
         ]
-        order_insert(order, order_lines)
         given_back: Counter = Counter()
         for order_id, until in sorted({(o, u) for o, _, _, u in previous}):
             given_back += (
@@ -242,6 +243,7 @@ def _reserve_once(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
             status=Ticket.Status.RESERVED,
             source=Ticket.Source.PAID,
             now=now,
+            ahead=order_insert_ahead(order, order_lines),
         )
         events.order_reserved(order, lines=order_lines)
         if offer.code is not None:
@@ -310,21 +312,33 @@ def order_insert(order: Order, lines: list[OrderLine]) -> None:
     objects, their pks set, and each line's `order` the order. On PostgreSQL in one statement
     (`INSERT` the order in a `WITH` whose id the lines' `INSERT` takes; its ORM twin runs on
     SQLite, and tests/tickets/test_standing.py holds them equal)."""
+    ahead = order_insert_ahead(order, lines)
+    if ahead is not None:
+        ahead.run()
+
+
+def order_insert_ahead(order: Order, lines: list[OrderLine]) -> Ahead | None:
+    """`order_insert` as a statement for rules.tickets_insert to send in the query string of
+    its first (one round trip for the order, its lines and its tickets); on SQLite the order is
+    saved at once (None)."""
     if connection.vendor != "postgresql":
         order.save(force_insert=True)
         for line in lines:
             line.order = order
         OrderLine.objects.bulk_create(lines)
-        return
+        return None
     sql, order_fields, line_fields = _order_insert_sql(len(lines))
     db = connections[connection.alias]  # not the proxy: each field below asks it for its ops
     params = [f.get_db_prep_save(f.pre_save(order, True), db) for f in order_fields]
     params += [
         f.get_db_prep_save(f.pre_save(line, True), db) for line in lines for f in line_fields
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()  # in the order of VALUES, as bulk_create relies on
+    return Ahead(sql, params, partial(_order_inserted, order, lines))
+
+
+def _order_inserted(order: Order, lines: list[OrderLine], rows) -> None:
+    """The pks `order_insert`'s statement returned (the lines' in the order of VALUES, as
+    bulk_create relies on), set on the objects."""
     order.pk = rows[0][1]
     order._state.adding, order._state.db = False, connection.alias
     for line, (pk, _) in zip(lines, rows, strict=True):

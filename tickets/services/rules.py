@@ -11,7 +11,7 @@ still allow it (`counters_claim`).
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -429,9 +429,25 @@ UNIQUE_VIOLATION = "23505"
 PICKS = 5  # lucky dips picked again after losing a number to another buyer, before "busy"
 
 
-def tickets_insert(lines: Sequence[Line], **fields) -> list[Ticket]:
+@dataclass(frozen=True)
+class Ahead:
+    """A statement `tickets_insert` sends in the same query string as its first, to save a
+    round trip: its rows go to `done` before the tickets are built."""
+
+    sql: str
+    params: list
+    done: Callable[[list], None]
+
+    def run(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            self.done(cursor.fetchall())
+
+
+def tickets_insert(lines: Sequence[Line], *, ahead: Ahead | None = None, **fields) -> list[Ticket]:
     """Write the lines' tickets (`fields`: those of `new_tickets`) in one statement, without
-    the competitions' locks.
+    the competitions' locks. `ahead`: a statement to run first (on PostgreSQL in the same
+    query string); an `order` not saved yet is one it saves, found by its reference.
 
     Lucky-dip numbers are picked from what committed sales show, so a buyer at the same moment
     may have picked one too: the unique index on live numbers makes the later insert wait for
@@ -443,7 +459,9 @@ def tickets_insert(lines: Sequence[Line], **fields) -> list[Ticket]:
     On PostgreSQL the picking and the writing are one statement (`_insert_free`)."""
     lines = sorted(lines, key=lambda line: line.competition.pk)
     if connection.vendor == "postgresql" and len({x.competition.pk for x in lines}) == len(lines):
-        return _tickets_insert_free(lines, **fields)
+        return _tickets_insert_free(lines, ahead=ahead, **fields)
+    if ahead is not None:
+        ahead.run()
     for _ in range(PICKS):
         tickets = []
         for line in lines:
@@ -470,7 +488,7 @@ def tickets_insert(lines: Sequence[Line], **fields) -> list[Ticket]:
 PICK_SAVEPOINT = "fairdraw_pick"
 
 
-def _tickets_insert_free(lines: Sequence[Line], **fields) -> list[Ticket]:
+def _tickets_insert_free(lines: Sequence[Line], *, ahead: Ahead | None, **fields) -> list[Ticket]:
     """`tickets_insert` in one statement a round: the statement writes the first free numbers
     among each group's candidates (the chosen numbers; random lucky-dip numbers) and skips those
     another buyer holds (ON CONFLICT DO NOTHING waits for that buyer as the unique index would,
@@ -489,8 +507,9 @@ def _tickets_insert_free(lines: Sequence[Line], **fields) -> list[Ticket]:
                     line, want=line.quantity, exclude=set(line.numbers), again=round > 0
                 )
                 groups.append((line.competition, candidates, line.quantity))
-        before = "" if round else f"SAVEPOINT {PICK_SAVEPOINT}"
-        tickets = _insert_free(groups, before=before, **fields)
+        first = round == 0
+        before = f"SAVEPOINT {PICK_SAVEPOINT}" if first else ""
+        tickets = _insert_free(groups, before=before, ahead=ahead if first else None, **fields)
         if len(tickets) == wanted:
             return tickets
         for line in lines:
@@ -533,11 +552,13 @@ def _lucky_candidates(line: Line, *, want: int, exclude: set[int], again: bool) 
         raise sold_out(competition) from None
 
 
-def _insert_free(groups, *, before: str, user, order, status, source, now) -> list[Ticket]:
-    """One statement (after `before`, in the same query string): for each (competition,
-    candidates, want) group, the first `want` of its candidates that no live ticket holds,
-    written in ascending (competition, number) order; returns the tickets written (fewer than
-    wanted if candidates were taken)."""
+def _insert_free(
+    groups, *, before: str, ahead: Ahead | None = None, user, order, status, source, now
+) -> list[Ticket]:
+    """One statement (after `ahead`'s and `before`, in the same query string): for each
+    (competition, candidates, want) group, the first `want` of its candidates that no live
+    ticket holds, written in ascending (competition, number) order; returns the tickets written
+    (fewer than wanted if candidates were taken)."""
     keys, numbers, wants = [], [], []
     for index, (_, candidates, want) in enumerate(groups):
         keys += [index] * len(candidates)
@@ -547,10 +568,12 @@ def _insert_free(groups, *, before: str, user, order, status, source, now) -> li
     table = Ticket._meta.db_table
     holding = ", ".join(["%s"] * len(allocation.HOLDING_STATUSES))
     at = connection.ops.adapt_datetimefield_value(now)
+    saving_order = order is not None and order._state.adding  # saved by `ahead`
+    order_id = f"(SELECT id FROM {Order._meta.db_table} WHERE reference = %s)"
     sql = f"""
         INSERT INTO {table}
             (competition_id, number, user_id, order_id, status, source, purchased_at)
-        SELECT competition_id, number, %s, %s, %s, %s, %s FROM (
+        SELECT competition_id, number, %s, {order_id if saving_order else "%s"}, %s, %s, %s FROM (
             SELECT (%s::bigint[])[c.g + 1] AS competition_id, c.number,
                 row_number() OVER (PARTITION BY c.g ORDER BY c.i) AS rank, c.g
             FROM unnest(%s::integer[], %s::integer[]) WITH ORDINALITY AS c(g, number, i)
@@ -563,19 +586,28 @@ def _insert_free(groups, *, before: str, user, order, status, source, now) -> li
         ON CONFLICT DO NOTHING
         RETURNING id, competition_id, number
     """
-    params = [user.pk if user else None, order.pk if order else None, status, source, at]
+    order_param = order.reference if saving_order else (order.pk if order else None)
+    params = [user.pk if user else None, order_param, status, source, at]
     params += [competition_ids, keys, numbers, competition_ids, *allocation.HOLDING_STATUSES]
     params += [wants]
     by_id = {competition.pk: competition for competition, _, _ in groups}
     with locking.busy_if_stuck(), connection.cursor() as cursor:
-        if not before:
-            cursor.execute(sql, params)
-        elif connection.settings_dict["OPTIONS"].get("server_side_binding"):
-            cursor.execute(before)  # one statement at a time
+        if connection.settings_dict["OPTIONS"].get("server_side_binding"):
+            if ahead is not None:  # one statement at a time
+                ahead.run()
+            if before:
+                cursor.execute(before)
             cursor.execute(sql, params)
         else:
-            cursor.execute(f"{before}; {sql}", params)
-            cursor.nextset()
+            ahead_sql, ahead_params = (ahead.sql, ahead.params) if ahead else ("", [])
+            cursor.execute(
+                "; ".join(x for x in (ahead_sql, before, sql) if x), ahead_params + params
+            )
+            if ahead is not None:
+                ahead.done(cursor.fetchall())
+                cursor.nextset()
+            if before:
+                cursor.nextset()
         rows = cursor.fetchall()
     # The tickets as Ticket(...) with these values would be once saved, built the way the ORM
     # builds rows it reads (from_db, the related objects cached): a few times cheaper.
