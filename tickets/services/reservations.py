@@ -22,13 +22,14 @@ refuses the order if a single price changed meanwhile. A code's use is counted u
 customer's lock (their count) and on the code's row (the total), after the tickets and before
 the competitions' rows (tickets.services.discounts).
 
-On PostgreSQL a checkout of lucky dips without a code is six statements, each written out with
-an ORM twin that SQLite runs (tests/tickets/test_standing.py holds them equal): the answers with
-their competitions and bundles (rules.answers_with_bundles_loaded); then, in the transaction,
-the customer's row locked with the operator settings and whether their e-mail is confirmed
-(rules.lock_customer_reading_settings), their standing (`standing`), the order with its lines
-(`order_insert`), the tickets (rules.tickets_insert, after its savepoint) and the counters'
-claim carrying the COMMIT (docs/architecture.md §8, "Checkout under load").
+On PostgreSQL a checkout of lucky dips without a code is five statements, each written out
+with an ORM twin that SQLite runs (tests/tickets/test_standing.py holds them equal): the answers
+with their competitions and bundles (rules.answers_with_bundles_loaded); then, in the
+transaction, the customer's row locked with the operator settings and whether their e-mail is
+confirmed (rules.lock_customer_reading_settings), their standing (`standing`), the order with
+its lines (`order_insert_ahead`) sent in one query string with the savepoint and the tickets
+(rules.tickets_insert), and the counters' claim carrying the COMMIT (docs/architecture.md §8,
+"Checkout under load").
 """
 
 from collections import Counter
