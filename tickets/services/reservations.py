@@ -21,17 +21,26 @@ transaction from the rows read, never from what the browser posted; the counters
 refuses the order if a single price changed meanwhile. A code's use is counted under the
 customer's lock (their count) and on the code's row (the total), after the tickets and before
 the competitions' rows (tickets.services.discounts).
+
+On PostgreSQL a checkout of lucky dips without a code is five statements, each written out
+with an ORM twin that SQLite runs (tests/tickets/test_standing.py holds them equal): the answers
+with their competitions and bundles (rules.answers_with_bundles_loaded); then, in the
+transaction, the customer's row locked with the operator settings and whether their e-mail is
+confirmed (rules.lock_customer_reading_settings), their standing (`standing`), the order with
+its lines (`order_insert_ahead`) sent in one query string with the savepoint and the tickets
+(rules.tickets_insert), and the counters' claim carrying the COMMIT (docs/architecture.md §8,
+"Checkout under load").
 """
 
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from competitions.models import Competition
@@ -51,6 +60,7 @@ from .release import (
 )
 from .rules import (
     RELEASED_STATES,
+    Ahead,
     ClaimRefused,
     Line,
     LineRequest,
@@ -104,7 +114,7 @@ def order_reserve(*, user, lines: Sequence[LineRequest], now=None, code: str = "
     released and the cart tried once more; otherwise the periodic task releases them.
     `code`: the discount code the customer entered (CodeRefused if it does not apply)."""
     now = now or timezone.now()
-    prepared = prepare_lines(lines)
+    prepared = prepare_lines(lines, bundles=True)
     offer = _Offer(prepared, code, now)
     try:
         return _reserve(user=user, prepared=prepared, now=now, offer=offer)
@@ -122,7 +132,8 @@ class _Offer:
     """The order's prices (tickets.pricing), worked out before any lock."""
 
     def __init__(self, prepared: list[Line], code_text: str, now):
-        self.lines = {x.competition.pk: x for x in pricing.price_lines(prepared)}
+        bundles = {x.competition.pk: x.bundles for x in prepared}  # loaded with the lines
+        self.lines = {x.competition.pk: x for x in pricing.price_lines(prepared, bundles=bundles)}
         self.code = pricing.code_find(code_text) if code_text else None
         self.discount = Decimal("0")
         if self.code is not None:
@@ -153,8 +164,8 @@ def _reserve_once(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
         # The operator settings are read with it, once for this purchase, and passed to every
         # rule that needs them. Eligibility is judged here, on the fresh row, and nothing
         # before it is written.
-        user, operator = lock_customer_reading_settings(user.pk)
-        check_eligible(user, now, operator, reserving=True)
+        user, operator = lock_customer_reading_settings(user.pk, email=True)
+        check_eligible(user, now, operator, reserving=True, email_confirmed=user.email_confirmed)
         # The customer's open checkout, if any, is given back below, so its money no longer
         # counts against their limit (orders are only made under the customer's lock, so the
         # set cannot change meanwhile).
@@ -173,32 +184,30 @@ def _reserve_once(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
             position=spending.position_of(spend, spending.operator_cap(operator)),
         )
         # The order and its lines at the prices read before: nobody else can see them yet, and
-        # the counters' claim below refuses the order if a price has changed since.
-        order = Order.objects.create(
+        # the counters' claim below refuses the order if a price has changed since. Saved with
+        # its tickets, below.
+        order = Order(
             user=user,
             status=Order.Status.PENDING,
             currency=settings.FAIRDRAW_CURRENCY,
             total=total,
             reserved_until=now + timedelta(minutes=settings.FAIRDRAW_RESERVATION_MINUTES),
         )
-        order_lines = OrderLine.objects.bulk_create(
-            [
-                OrderLine(
-                    order=order,
-                    competition=line.competition,
-                    quantity=line.count,
-                    chosen_numbers=line.numbers,
-                    answer=line.answer,
-                    unit_price=line.competition.ticket_price,
-                    line_total=priced.total,
-                    bundle_discount=priced.price.saving,
-                    code_discount=priced.code_discount,
-                    bundles=priced.price.as_json(),
-                )
-                for line in prepared
-                for priced in [offer.lines[line.competition.pk]]
-            ]
-        )
+        order_lines = [
+            OrderLine(
+                competition=line.competition,
+                quantity=line.count,
+                chosen_numbers=line.numbers,
+                answer=line.answer,
+                unit_price=line.competition.ticket_price,
+                line_total=priced.total,
+                bundle_discount=priced.price.saving,
+                code_discount=priced.code_discount,
+                bundles=priced.price.as_json(),
+            )
+            for line in prepared
+            for priced in [offer.lines[line.competition.pk]]
+        ]
         given_back: Counter = Counter()
         for order_id, until in sorted({(o, u) for o, _, _, u in previous}):
             given_back += (
@@ -236,6 +245,7 @@ def _reserve_once(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
             status=Ticket.Status.RESERVED,
             source=Ticket.Source.PAID,
             now=now,
+            ahead=order_insert_ahead(order, order_lines),
         )
         events.order_reserved(order, lines=order_lines)
         if offer.code is not None:
@@ -296,6 +306,67 @@ def standing(user, competition_ids, now) -> tuple[list[tuple], object, dict[int,
     spend = SimpleNamespace(month_paid=month_paid, month_held=month_held, personal_limit=personal)
     previous = list(zip(orders, competitions, totals, untils, strict=True))
     return previous, spend, dict(zip(held_in, counts, strict=True))
+
+
+def order_insert(order: Order, lines: list[OrderLine]) -> None:
+    """Save a new order and its lines (unsaved, all of this order), as `order.save()` and
+    `OrderLine.objects.bulk_create(lines)` would: defaults and auto_now values filled in on the
+    objects, their pks set, and each line's `order` the order. On PostgreSQL in one statement
+    (`INSERT` the order in a `WITH` whose id the lines' `INSERT` takes; its ORM twin runs on
+    SQLite, and tests/tickets/test_standing.py holds them equal)."""
+    ahead = order_insert_ahead(order, lines)
+    if ahead is not None:
+        ahead.run()
+
+
+def order_insert_ahead(order: Order, lines: list[OrderLine]) -> Ahead | None:
+    """`order_insert` as a statement for rules.tickets_insert to send in the query string of
+    its first (one round trip for the order, its lines and its tickets); on SQLite the order is
+    saved at once (None)."""
+    if connection.vendor != "postgresql":
+        order.save(force_insert=True)
+        for line in lines:
+            line.order = order
+        OrderLine.objects.bulk_create(lines)
+        return None
+    sql, order_fields, line_fields = _order_insert_sql(len(lines))
+    db = connections[connection.alias]  # not the proxy: each field below asks it for its ops
+    params = [f.get_db_prep_save(f.pre_save(order, True), db) for f in order_fields]
+    params += [
+        f.get_db_prep_save(f.pre_save(line, True), db) for line in lines for f in line_fields
+    ]
+    return Ahead(sql, params, partial(_order_inserted, order, lines))
+
+
+def _order_inserted(order: Order, lines: list[OrderLine], rows) -> None:
+    """The pks `order_insert`'s statement returned (the lines' in the order of VALUES, as
+    bulk_create relies on), set on the objects."""
+    order.pk = rows[0][1]
+    order._state.adding, order._state.db = False, connection.alias
+    for line, (pk, _) in zip(lines, rows, strict=True):
+        line.pk, line.order = pk, order
+        line._state.adding, line._state.db = False, connection.alias
+
+
+@cache
+def _order_insert_sql(count: int) -> tuple[str, list, list]:
+    """`order_insert`'s statement for `count` lines, and the fields whose values it takes."""
+    quote = connection.ops.quote_name
+    order_fields = [f for f in Order._meta.concrete_fields if not f.primary_key]
+    line_fields = [
+        f for f in OrderLine._meta.concrete_fields if not f.primary_key and f.name != "order"
+    ]
+    values = "(" + ", ".join(["%s"] * len(order_fields)) + ")"
+    line_values = "((SELECT id FROM placed), " + ", ".join(["%s"] * len(line_fields)) + ")"
+    sql = (
+        f"WITH placed AS (INSERT INTO {quote(Order._meta.db_table)}"
+        f" ({', '.join(quote(f.column) for f in order_fields)}) VALUES {values} RETURNING id)"
+        f" INSERT INTO {quote(OrderLine._meta.db_table)}"
+        f" ({quote(OrderLine._meta.get_field('order').column)},"
+        f" {', '.join(quote(f.column) for f in line_fields)})"
+        f" VALUES {', '.join([line_values] * count)} RETURNING id, order_id"
+    )
+    return sql, order_fields, line_fields
 
 
 def _claim_counters(prepared: list[Line], *, given_back: Counter, now) -> None:
