@@ -10,7 +10,8 @@ checked with SQL afterwards: oversold and duplicate numbers must be 0.
 Buyers are threads of this process by default. Python runs one thread at a time (the GIL), so
 a buyer holding the competition's lock may wait for the interpreter while others run: with
 `--processes N` the buyers are shared out over N forked processes (N = buyers: one each), which
-measures the database path more fairly."""
+measures the database path more fairly. Buyers start connected to the database, on both sides
+(`_race_threads`)."""
 
 import multiprocessing
 import os
@@ -28,6 +29,12 @@ def add_arguments(parser) -> None:
     group.add_argument("--buyers", type=int, default=64, help="concurrent buyers (default 64)")
     group.add_argument("--purchases", type=int, default=20, help="purchases per buyer")
     group.add_argument("--max-quantity", type=int, default=5, help="lucky dips per purchase 1..N")
+    group.add_argument(
+        "--cold",
+        action="store_true",
+        help="buyers start without a purchase of their own first (default: each makes one,"
+        " unmeasured, as a web worker that has been serving has)",
+    )
     group.add_argument(
         "--processes",
         type=int,
@@ -99,10 +106,17 @@ def _race_child(indexes, job, ready, results) -> None:
 
 
 def _race_threads(indexes, job, ready=None):
-    """The buyers `indexes` as threads of this process, started together (after `ready`, the
-    other processes' barrier, if any)."""
+    """The buyers `indexes` as threads of this process, started together once all are ready
+    (and after `ready`, the other processes' barrier, if any).
+
+    Each job's first word says it is ready, with its database backend's CPU seconds so far:
+    connected and, unless `--cold`, warmed by one purchase of its own, on both sides alike.
+    Launch day meets web workers that have been serving for a while and keep their database
+    connection (DATABASE_CONN_MAX_AGE), not processes making their first sale; `--cold`
+    measures those."""
     from django.db import connection
 
+    connected = threading.Barrier(len(indexes) + 1)
     barrier = threading.Barrier(len(indexes) + 1)
     latencies: list[float] = []
     bought = [0]
@@ -114,10 +128,15 @@ def _race_threads(indexes, job, ready=None):
         rng = random.Random(i)
         mine, got, errs, used = [], 0, [], 0.0
         try:
+            purchases = job(i, rng)
+            try:
+                _, before = next(purchases)  # ready (its first word), before the start
+            finally:
+                connected.wait()
             barrier.wait()
-            for n, started in job(i, rng):
+            for n, started in purchases:
                 if n is None:  # the job's last word: its database backend's CPU seconds
-                    used = started
+                    used = started - before
                     continue
                 mine.append(time.perf_counter() - started)
                 got += n
@@ -134,6 +153,7 @@ def _race_threads(indexes, job, ready=None):
     threads = [threading.Thread(target=worker, args=(i,)) for i in indexes]
     for t in threads:
         t.start()
+    connected.wait()
     if ready is not None:
         ready.wait()
     barrier.wait()
@@ -168,24 +188,30 @@ def _django_path(args, competition, answer, users):
     order = order_reserve(user=warm_up, lines=[LineRequest(competition.pk, answer.pk, quantity=1)])
     order_fulfil(order_id=order.pk, payment_intent_id=f"pi_bench_{order.pk}")
 
+    def buy(i, quantity):
+        order = order_reserve(
+            user=users[i], lines=[LineRequest(competition.pk, answer.pk, quantity=quantity)]
+        )
+        order_fulfil(order_id=order.pk, payment_intent_id=f"pi_bench_{order.pk}")
+
     def job(i, rng):
         from django.db import connection
 
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        if not args.cold:
+            buy(i, 1)
+        yield "ready", _backend_cpu(pid)
         for _ in range(args.purchases):
             quantity = rng.randint(1, args.max_quantity)
             started = time.perf_counter()
             try:
-                order = order_reserve(
-                    user=users[i],
-                    lines=[LineRequest(competition.pk, answer.pk, quantity=quantity)],
-                )
-                order_fulfil(order_id=order.pk, payment_intent_id=f"pi_bench_{order.pk}")
+                buy(i, quantity)
             except Busy:
                 continue
             yield quantity, started
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            yield None, _backend_cpu(cursor.fetchone()[0])
+        yield None, _backend_cpu(pid)
 
     return _race(args.buyers, job, args.processes)
 
@@ -202,97 +228,101 @@ def _raw_path(args, competition, answer, users):
     max_number = competition.max_tickets
     connection.close()
 
+    def buy(conn, user_id, rng, quantity) -> None:
+        with conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
+            sold, reserved, per_user, status, starts, ends = conn.execute(
+                "SELECT tickets_sold, tickets_reserved, max_tickets_per_user, status,"
+                " starts_at, ends_at FROM competitions_competition WHERE id = %s"
+                " FOR UPDATE",
+                [comp_id],
+            ).fetchone()
+            held = conn.execute(
+                "SELECT count(*) FROM tickets_ticket WHERE competition_id = %s"
+                " AND user_id = %s AND status IN ('active','invalid','reserved')",
+                [comp_id, user_id],
+            ).fetchone()[0]
+            now = datetime.now(UTC)
+            assert status == "active" and starts <= now < ends  # sales open
+            assert max_number - sold - reserved >= quantity  # quota
+            assert held + quantity <= per_user  # per-customer limit
+            chosen: set[int] = set()
+            while len(chosen) < quantity:
+                candidates = list(
+                    {rng.randint(1, max_number) for _ in range(quantity * 2 + 16)} - chosen
+                )
+                taken = {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT number FROM tickets_ticket WHERE competition_id = %s"
+                        " AND status IN ('active','invalid','reserved')"
+                        " AND number = ANY(%s)",
+                        [comp_id, candidates],
+                    )
+                }
+                chosen.update([n for n in candidates if n not in taken][: quantity - len(chosen)])
+            order_id = conn.execute(
+                "INSERT INTO tickets_order (reference, user_id, status, currency, total,"
+                " amount_refunded, reserved_until, stripe_payment_intent_id, card_funding,"
+                " created_at, updated_at) VALUES (%s, %s, 'pending', 'GBP', %s, 0,"
+                " now() + interval '15 minutes', '', '', now(), now()) RETURNING id",
+                [
+                    f"RAW-{user_id}-{time.perf_counter_ns() % 10**9}"[:16],
+                    user_id,
+                    price * quantity,
+                ],
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO tickets_orderline (order_id, competition_id, quantity,"
+                " chosen_numbers, answer_id, unit_price, line_total)"
+                " VALUES (%s, %s, %s, '[]', %s, %s, %s)",
+                [order_id, comp_id, quantity, answer.pk, price, price * quantity],
+            )
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO tickets_ticket (competition_id, number, user_id, order_id,"
+                    " status, source, purchased_at) VALUES (%s, %s, %s, %s, 'reserved',"
+                    " 'paid', now())",
+                    [(comp_id, n, user_id, order_id) for n in chosen],
+                )
+            conn.execute(
+                "UPDATE competitions_competition SET tickets_reserved = tickets_reserved"
+                " + %s, updated_at = now() WHERE id = %s",
+                [quantity, comp_id],
+            )
+        with conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
+            conn.execute(
+                "SELECT id FROM competitions_competition WHERE id = %s FOR UPDATE",
+                [comp_id],
+            )
+            n = conn.execute(
+                "UPDATE tickets_ticket SET status = 'active', purchased_at = now()"
+                " WHERE order_id = %s AND status = 'reserved'",
+                [order_id],
+            ).rowcount
+            conn.execute(
+                "UPDATE competitions_competition SET tickets_sold = tickets_sold + %s,"
+                " tickets_reserved = tickets_reserved - %s, updated_at = now()"
+                " WHERE id = %s",
+                [n, n, comp_id],
+            )
+            conn.execute(
+                "UPDATE tickets_order SET status = 'paid', paid_at = now(),"
+                " updated_at = now() WHERE id = %s AND status = 'pending'",
+                [order_id],
+            )
+
     def job(i, rng):
         user_id = users[i].pk
         with psycopg.connect(dsn) as conn:
+            if not args.cold:
+                buy(conn, user_id, rng, 1)
+            yield "ready", _backend_cpu(conn.info.backend_pid)
             for _ in range(args.purchases):
                 quantity = rng.randint(1, args.max_quantity)
                 started = time.perf_counter()
-                with conn.transaction():
-                    conn.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
-                    sold, reserved, per_user, status, starts, ends = conn.execute(
-                        "SELECT tickets_sold, tickets_reserved, max_tickets_per_user, status,"
-                        " starts_at, ends_at FROM competitions_competition WHERE id = %s"
-                        " FOR UPDATE",
-                        [comp_id],
-                    ).fetchone()
-                    held = conn.execute(
-                        "SELECT count(*) FROM tickets_ticket WHERE competition_id = %s"
-                        " AND user_id = %s AND status IN ('active','invalid','reserved')",
-                        [comp_id, user_id],
-                    ).fetchone()[0]
-                    now = datetime.now(UTC)
-                    assert status == "active" and starts <= now < ends  # sales open
-                    assert max_number - sold - reserved >= quantity  # quota
-                    assert held + quantity <= per_user  # per-customer limit
-                    chosen: set[int] = set()
-                    while len(chosen) < quantity:
-                        candidates = list(
-                            {rng.randint(1, max_number) for _ in range(quantity * 2 + 16)} - chosen
-                        )
-                        taken = {
-                            r[0]
-                            for r in conn.execute(
-                                "SELECT number FROM tickets_ticket WHERE competition_id = %s"
-                                " AND status IN ('active','invalid','reserved')"
-                                " AND number = ANY(%s)",
-                                [comp_id, candidates],
-                            )
-                        }
-                        chosen.update(
-                            [n for n in candidates if n not in taken][: quantity - len(chosen)]
-                        )
-                    order_id = conn.execute(
-                        "INSERT INTO tickets_order (reference, user_id, status, currency, total,"
-                        " amount_refunded, reserved_until, stripe_payment_intent_id, card_funding,"
-                        " created_at, updated_at) VALUES (%s, %s, 'pending', 'GBP', %s, 0,"
-                        " now() + interval '15 minutes', '', '', now(), now()) RETURNING id",
-                        [
-                            f"RAW-{user_id}-{time.perf_counter_ns() % 10**9}"[:16],
-                            user_id,
-                            price * quantity,
-                        ],
-                    ).fetchone()[0]
-                    conn.execute(
-                        "INSERT INTO tickets_orderline (order_id, competition_id, quantity,"
-                        " chosen_numbers, answer_id, unit_price, line_total)"
-                        " VALUES (%s, %s, %s, '[]', %s, %s, %s)",
-                        [order_id, comp_id, quantity, answer.pk, price, price * quantity],
-                    )
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO tickets_ticket (competition_id, number, user_id, order_id,"
-                            " status, source, purchased_at) VALUES (%s, %s, %s, %s, 'reserved',"
-                            " 'paid', now())",
-                            [(comp_id, n, user_id, order_id) for n in chosen],
-                        )
-                    conn.execute(
-                        "UPDATE competitions_competition SET tickets_reserved = tickets_reserved"
-                        " + %s, updated_at = now() WHERE id = %s",
-                        [quantity, comp_id],
-                    )
-                with conn.transaction():
-                    conn.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
-                    conn.execute(
-                        "SELECT id FROM competitions_competition WHERE id = %s FOR UPDATE",
-                        [comp_id],
-                    )
-                    n = conn.execute(
-                        "UPDATE tickets_ticket SET status = 'active', purchased_at = now()"
-                        " WHERE order_id = %s AND status = 'reserved'",
-                        [order_id],
-                    ).rowcount
-                    conn.execute(
-                        "UPDATE competitions_competition SET tickets_sold = tickets_sold + %s,"
-                        " tickets_reserved = tickets_reserved - %s, updated_at = now()"
-                        " WHERE id = %s",
-                        [n, n, comp_id],
-                    )
-                    conn.execute(
-                        "UPDATE tickets_order SET status = 'paid', paid_at = now(),"
-                        " updated_at = now() WHERE id = %s AND status = 'pending'",
-                        [order_id],
-                    )
+                buy(conn, user_id, rng, quantity)
                 yield quantity, started
             yield None, _backend_cpu(conn.info.backend_pid)
 

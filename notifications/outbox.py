@@ -24,7 +24,7 @@ from django.utils import dateformat, timezone
 from core.phones import phone_to_e164
 
 from .models import Notification
-from .services import notification_enqueue_many
+from .services import notification_enqueue_many, notification_insert_sql, notifications_added
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +146,18 @@ def enqueue(messages: Iterable[Notification | None]) -> None:
     """Queue the messages built (None: nothing to send on that channel), in one statement,
     in the caller's transaction; they are sent after it commits."""
     notification_enqueue_many([m for m in messages if m is not None])
+
+
+def enqueue_sql(messages: Iterable[Notification | None], *, when: str) -> tuple[str, list]:
+    """`enqueue` as an INSERT for the WITH clause of the caller's own statement, written only
+    if `when` holds; give what it RETURNs (id, key) to `enqueued`."""
+    return notification_insert_sql([m for m in messages if m is not None], when=when)
+
+
+def enqueued(messages: Iterable[Notification | None], added: dict[str, int]) -> None:
+    """The messages `enqueue_sql` wrote ({key: id}): sent once the caller's transaction
+    commits."""
+    notifications_added([m for m in messages if m is not None], added)
 
 
 # --- operators ------------------------------------------------------------------------------

@@ -69,18 +69,66 @@ def notification_enqueue(
 def notification_enqueue_many(notifications: Sequence[Notification]) -> list[Notification]:
     """Add messages (unsaved Notification rows) to the outbox in one statement. A key already
     in the outbox, or given twice, is one message: the one stored first is returned for it."""
-    first = {}
-    for notification in notifications:
-        first.setdefault(notification.idempotency_key, notification)
+    first = _first_of_each_key(notifications)
     added = _insert_new(list(first.values())) if first else {}
     stored = Notification.objects.in_bulk(
         [key for key in first if key not in added], field_name="idempotency_key"
     )
-    for key, pk in added.items():
-        first[key].pk = pk
-        stored[key] = first[key]
-        transaction.on_commit(lambda pk=pk: _dispatch(pk))
+    stored.update(notifications_added(list(first.values()), added))
     return [stored[notification.idempotency_key] for notification in notifications]
+
+
+def _first_of_each_key(notifications) -> dict[str, Notification]:
+    first: dict[str, Notification] = {}
+    for notification in notifications:
+        first.setdefault(notification.idempotency_key, notification)
+    return first
+
+
+def notification_insert_sql(notifications: Sequence[Notification], *, when: str):
+    """`notification_enqueue_many`'s insert as a statement to run inside another one's WITH
+    clause (a caller that writes the messages in the statement that decides them, saving a
+    round trip): the rows not in the outbox yet are written if `when` (an SQL condition)
+    holds, `RETURNING id, idempotency_key`; pass those to `notifications_added`. Returns the
+    statement and its parameters (typed, so PostgreSQL can prepare it: core.prepared)."""
+    meta = Notification._meta
+    connection = connections[router.db_for_write(Notification)]
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    rows = list(_first_of_each_key(notifications).values())
+    row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
+    columns = ", ".join(quote(f.column) for f in fields)
+    key = quote(meta.get_field("idempotency_key").column)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns})"
+        f" SELECT * FROM (VALUES {', '.join([row] * len(rows))}) AS new ({columns})"
+        f" WHERE {when} ON CONFLICT ({key}) DO NOTHING"
+        f" RETURNING {quote(meta.pk.column)}, {key}"
+    )
+    return sql, _insert_params(rows, fields, connection)
+
+
+def notifications_added(notifications: Sequence[Notification], added: dict[str, int]) -> dict:
+    """The messages an insert wrote ({key: id}, from `notification_insert_sql` or
+    `_insert_new`): their ids set, each sent once the caller's transaction commits. Returns
+    {key: message} of those."""
+    written = {}
+    for notification in notifications:
+        pk = added.get(notification.idempotency_key)
+        if pk is None or notification.idempotency_key in written:
+            continue
+        notification.pk = pk
+        written[notification.idempotency_key] = notification
+        transaction.on_commit(lambda pk=pk: _dispatch(pk))
+    return written
+
+
+def _insert_params(notifications, fields, connection) -> list:
+    return [
+        f.get_db_prep_save(f.pre_save(notification, True), connection)
+        for notification in notifications
+        for f in fields
+    ]
 
 
 def _insert_new(notifications: list[Notification]) -> dict[str, int]:
@@ -98,11 +146,7 @@ def _insert_new(notifications: list[Notification]) -> dict[str, int]:
         f"VALUES {', '.join([row] * len(notifications))} ON CONFLICT ({key}) DO NOTHING "
         f"RETURNING {quote(meta.pk.column)}, {key}"
     )
-    params = [
-        f.get_db_prep_save(f.pre_save(notification, True), connection)
-        for notification in notifications
-        for f in fields
-    ]
+    params = _insert_params(notifications, fields, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {key: pk for pk, key in cursor.fetchall()}

@@ -185,7 +185,7 @@ def test_a_payment_racing_the_release_of_its_lapsed_reservation_is_issued_once(m
     order = reserve(
         customer, competition, numbers=[5, 6], now=timezone.now() - timedelta(minutes=30)
     )
-    real_claim = fulfilment._claim_paid_with_receipt
+    real_claim = fulfilment._claim_paid_writing
     raced = []
 
     def release_first(order, **kw):
@@ -194,7 +194,7 @@ def test_a_payment_racing_the_release_of_its_lapsed_reservation_is_issued_once(m
             assert services.order_release(order_id=order.pk)
         return real_claim(order, **kw)
 
-    monkeypatch.setattr(fulfilment, "_claim_paid_with_receipt", release_first)
+    monkeypatch.setattr(fulfilment, "_claim_paid_writing", release_first)
 
     result = pay_late(order)
 
@@ -219,7 +219,7 @@ def test_a_payment_whose_numbers_went_to_someone_else_during_the_race_is_refunde
         UserFactory(), competition, numbers=[5, 6], now=timezone.now() - timedelta(minutes=30)
     )
     rival = UserFactory()
-    real_claim = fulfilment._claim_paid_with_receipt
+    real_claim = fulfilment._claim_paid_writing
     raced = []
 
     def release_and_resell_first(paying, **kw):
@@ -229,7 +229,7 @@ def test_a_payment_whose_numbers_went_to_someone_else_during_the_race_is_refunde
             reserve(rival, competition, numbers=[6])
         return real_claim(paying, **kw)
 
-    monkeypatch.setattr(fulfilment, "_claim_paid_with_receipt", release_and_resell_first)
+    monkeypatch.setattr(fulfilment, "_claim_paid_writing", release_and_resell_first)
 
     result = pay_late(order)
 

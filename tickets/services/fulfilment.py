@@ -26,6 +26,7 @@ from django.utils import timezone
 from competitions.models import AnswerChoice, Competition
 from competitions.services import skill_answers_record
 from core.prepared import execute_prepared
+from notifications.outbox import enqueue, enqueue_sql, enqueued
 
 from .. import cards, events, locking, spending
 from ..exceptions import AnswerRequired, TicketError
@@ -208,12 +209,13 @@ def _pay_pending(
     order.paid_at = now
     messages = events.order_paid_messages(order, lines=lines)
     receipt = receipt_for_payment(order=order, lines=lines, now=now)
-    claimed, receipted = _claim_paid_with_receipt(order, now=now, receipt=receipt)
+    # The confirmation (what events.order_paid queues) and the receipt are written with the
+    # claim of the order, in its statement.
+    claimed, receipted = _claim_paid_writing(order, now=now, receipt=receipt, messages=messages)
     if not claimed:
         return None
     if receipt is not None and not receipted:
         receipt_key_forget()  # its key is not the published one: issued after commit instead
-    events.order_paid(order, messages=messages, competitions=())
     # Before the claim below (the hot row is taken last, docs/architecture.md §3): the numbers
     # its correctly answered lines hold are still reserved here, and turn active in the claim.
     instant_wins_award(
@@ -383,13 +385,17 @@ def _mark_paid(order: Order, *, now) -> None:
         raise RuntimeError(f"Order {order.pk} changed while being paid.")
 
 
-def _claim_paid_with_receipt(order: Order, *, now, receipt) -> tuple[bool, bool]:
-    """`_claim_paid`, and the order's receipt written only if the claim succeeds (`receipt`:
-    receipts.receipt_for_payment's, or None): on PostgreSQL one statement. (claimed, receipt
+def _claim_paid_writing(order: Order, *, now, receipt, messages) -> tuple[bool, bool]:
+    """`_claim_paid`, and only if the claim succeeds, the order's receipt (`receipt`:
+    receipts.receipt_for_payment's, or None) and the confirmation (`messages`, for the outbox:
+    events.order_paid_messages) written: on PostgreSQL one statement. (claimed, receipt
     written)."""
-    if receipt is None or connection.vendor != "postgresql":
+    if connection.vendor != "postgresql":
         claimed = _claim_paid(order, now=now)
-        return claimed, claimed and receipt is not None and receipt_insert(receipt)
+        if not claimed:
+            return False, False
+        enqueue(messages)
+        return True, receipt is not None and receipt_insert(receipt)
     table = Order._meta.db_table
     claim = (
         f"UPDATE {table} SET status = %s, paid_at = %s, stripe_payment_intent_id = %s,"
@@ -399,19 +405,28 @@ def _claim_paid_with_receipt(order: Order, *, now, receipt) -> tuple[bool, bool]
     at = connection.ops.adapt_datetimefield_value(now)
     params = [Order.Status.PAID, at, order.stripe_payment_intent_id]
     params += [order.stripe_checkout_session_id, order.card_funding, at, order.pk, order.status]
-    insert, insert_params = receipt_insert_sql(receipt, source="claimed")
-    sql = (
-        f"WITH claimed AS ({claim}), written AS ({insert})"
-        " SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM written)"
-    )
+    ctes = [f"claimed AS ({claim})"]
+    written, noted = "0", "NULL::bigint[], NULL::text[]"
+    if receipt is not None:
+        insert, insert_params = receipt_insert_sql(receipt, source="claimed")
+        ctes.append(f"written AS ({insert})")
+        params += insert_params
+        written = "(SELECT count(*) FROM written)"
+    if any(messages):
+        insert, insert_params = enqueue_sql(messages, when="EXISTS (SELECT 1 FROM claimed)")
+        ctes.append(f"noted AS ({insert})")
+        params += insert_params
+        noted = "ARRAY(SELECT id FROM noted), ARRAY(SELECT idempotency_key FROM noted)"
+    sql = f"WITH {', '.join(ctes)} SELECT (SELECT count(*) FROM claimed), {written}, {noted}"
     with connection.cursor() as cursor:
-        execute_prepared(cursor, sql, [*params, *insert_params])
-        claimed, written = cursor.fetchone()
+        execute_prepared(cursor, sql, params)
+        claimed, receipts_written, note_ids, note_keys = cursor.fetchone()
     if claimed != 1:
         return False, False
     order.status = Order.Status.PAID
     order.paid_at = now
-    return True, written == 1
+    enqueued(messages, dict(zip(note_keys or [], note_ids or [], strict=True)))
+    return True, receipts_written == 1
 
 
 def _claim_paid(order: Order, *, now) -> bool:
