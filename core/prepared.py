@@ -32,11 +32,13 @@ DUPLICATE_PREPARED_STATEMENT = "42P05"
 IN_FAILED_TRANSACTION = "25P02"
 
 
-def enabled() -> bool:
+def enabled(db=None) -> bool:
+    """Whether statements are prepared on `db` (a connection; default: the default one)."""
+    db = db if db is not None else connection
     return (
-        connection.vendor == "postgresql"
+        db.vendor == "postgresql"
         and settings.FAIRDRAW_PREPARED_STATEMENTS
-        and not connection.settings_dict["OPTIONS"].get("server_side_binding")
+        and not db.settings_dict["OPTIONS"].get("server_side_binding")
     )
 
 
@@ -63,11 +65,12 @@ def execute_prepared(cursor, sql: str, params=(), *, before: str = "", after: st
     with `before` and `after` (statements without parameters) in the same round trip; the
     cursor is left on `sql`'s result. Where preparing is off, the same statements as text."""
     params = list(params)
-    if not enabled():
+    db = cursor.db  # the connection itself, not django.db.connection's per-thread lookup
+    if not enabled(db):
         cursor.execute("; ".join(x for x in (before, sql, after) if x), params)
         _skip(cursor, 1 if before else 0)
         return
-    names = _prepared.setdefault(connection.connection, set())  # (the cursor has connected)
+    names = _prepared.setdefault(db.connection, set())  # (the cursor has connected)
     name = statement_name(sql)
     _texts.setdefault(name, sql)
     fresh = name not in names

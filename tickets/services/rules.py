@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DataError,
+    IntegrityError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -387,11 +394,20 @@ def _select_related_sql(model, related: tuple, where: str, annotations: tuple) -
 
 
 def _from_row(model, fields, values):
+    """`model.from_db` of a row's `values` for `fields`, each through its field's converter."""
+    converters, names = _row_shape(model, tuple(fields))
+    db = connections[DEFAULT_DB_ALIAS]
     values = [
-        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
-        for f, v in zip(fields, values, strict=True)
+        v if convert is None or v is None else convert(v, None, db)
+        for convert, v in zip(converters, values, strict=True)
     ]
-    return model.from_db(connection.alias, [f.attname for f in fields], values)
+    return model.from_db(DEFAULT_DB_ALIAS, names, values)
+
+
+@cache
+def _row_shape(model, fields: tuple) -> tuple[list, list[str]]:
+    """(each field's `from_db_value` or None, the fields' attnames), once per process."""
+    return [getattr(f, "from_db_value", None) for f in fields], [f.attname for f in fields]
 
 
 def check_on_sale(competition: Competition, now) -> None:
