@@ -9,11 +9,12 @@ competition admin. Every operation calls a service that audits itself.
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.urls import reverse
 from django.utils.html import format_html
 
 from competitions.admin import CompetitionAdminForm
+from competitions.models import InstantWin
 from core.admin_helpers import confirm_page, is_confirmed
 
 from .cancellation import competition_cancel
@@ -94,9 +95,8 @@ class CompetitionTicketsAdminMixin:
                 summary="The competition closes for good at once; every paid ticket is then "
                 "refunded to the customer's card in the background (progress on the "
                 "competition's page). This cannot be undone.",
-                warnings=[
-                    f"{c.title} is {c.status}: it will be refused." for c in queryset.final()
-                ],
+                warnings=[f"{c.title} is {c.status}: it will be refused." for c in queryset.final()]
+                + _instant_wins_voided(queryset),
                 reason_label="Reason (shown in the audit log and on the refunds)",
                 button="Cancel and refund",
             )
@@ -108,3 +108,22 @@ class CompetitionTicketsAdminMixin:
             reason=request.POST.get("reason", ""),
         )
         return None
+
+
+def _instant_wins_voided(competitions) -> list[str]:
+    """What cancelling would void: each competition's standing instant wins (its tickets are
+    refunded, so the wins are void and their prizes never awarded), for staff to see first."""
+    standing = (
+        InstantWin.objects.filter(
+            competition__in=competitions, won_at__isnull=False, voided_at__isnull=True
+        )
+        .order_by()
+        .values("competition__title")
+        .annotate(wins=Count("pk"))
+        .order_by("competition__title")
+    )
+    return [
+        f"{row['competition__title']}: {row['wins']} instant win(s) already won will be void "
+        "(the tickets are refunded, and those prizes are not awarded again)."
+        for row in standing
+    ]

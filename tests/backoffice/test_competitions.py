@@ -124,6 +124,31 @@ def test_cancel_and_refund_all(
     assert entry.note.startswith("Prize unavailable")
 
 
+def test_cancelling_warns_of_the_instant_wins_it_voids(operations, monkeypatch):
+    from tests.factories import (
+        UserFactory,
+        force_lucky_dip,
+        instant_numbers,
+        instant_win_competition,
+    )
+    from tickets.services import order_record_paid
+
+    competition = instant_win_competition(max_tickets=1000, max_tickets_per_user=100)
+    force_lucky_dip(monkeypatch, instant_numbers(competition)[0])
+    order_record_paid(
+        user=UserFactory(),
+        competition=competition,
+        answer=competition.answers.get(is_correct=True),
+        quantity=1,
+    )
+
+    page = post_action(operations, LABEL, "cancel_and_refund", [competition])
+
+    assert "1 instant win(s) already won will be void" in page.content.decode()
+    competition.refresh_from_db()
+    assert competition.status == "active"  # only asked so far
+
+
 def test_cancel_refused_once_drawn(operations, drawn):
     _, done = confirm_action(
         operations, LABEL, "cancel_and_refund", [drawn.competition], reason="x"
