@@ -7,8 +7,8 @@
    under load; `--customers` accounts (default: one per simulated user) registered with
    `accounts.services.user_register`, their e-mail confirmed with `user_email_verify` and a
    £500 monthly limit set (`spend_limit_set`), so the rules let them buy all run long.
-3. gunicorn (`--workers` sync workers) and a Celery worker (`--worker-concurrency`), both with
-   `config.settings.loadtest` (why those settings: its docstring), logs in var/loadtest/.
+3. gunicorn (`--workers` sync workers) and a Celery worker with beat (`--worker-concurrency`),
+   both with `config.settings.loadtest` (why those settings: its docstring), logs in var/loadtest/.
 4. Locust, headless, `--users` customers spawned at `--spawn-rate` a second for `--run-time`
    (bench/locustfile.py: log in, browse, open a competition, add to basket, check out, pay
    through the dev gateway and the real webhook, the webhook again, your tickets).
@@ -366,7 +366,8 @@ SELECT
   (SELECT count(*) FROM tickets_paymentevent),
   (SELECT count(*) FROM tickets_paymentevent WHERE outcome LIKE 'duplicate%%'
       OR outcome LIKE '%%already%%'),
-  (SELECT count(*) FROM notifications_notification)
+  (SELECT count(*) FROM notifications_notification),
+  (SELECT count(*) FROM notifications_notification WHERE status = 'sent')
 """
 
 
@@ -376,7 +377,7 @@ def sql_checks(url: str, hot_slug: str) -> int:
 
     failed = 0
     with psycopg.connect(url) as conn:
-        paid, pending, tickets, events, repeats, messages = conn.execute(SUMMARY).fetchone()
+        paid, pending, tickets, events, repeats, messages, sent = conn.execute(SUMMARY).fetchone()
         hot = conn.execute(
             "SELECT tickets_sold, tickets_reserved, max_tickets FROM competitions_competition"
             " WHERE slug = %s",
@@ -385,7 +386,8 @@ def sql_checks(url: str, hot_slug: str) -> int:
         print(
             f"Database: {paid} paid orders, {tickets} tickets issued, {pending} orders still "
             f"pending (customers stopped mid-checkout), {events} webhook events "
-            f"({repeats} answered as already handled), {messages} notifications queued; "
+            f"({repeats} answered as already handled), {messages} notifications queued "
+            f"({sent} sent by the worker); "
             f"hot competition: {hot[0]} sold + {hot[1]} reserved of {hot[2]}"
         )
         for title, query in CHECKS:
@@ -444,6 +446,8 @@ def run(args) -> int:
             str(bin_dir / "celery"), "-A", "config", "worker", "--loglevel", "INFO",
             "--concurrency", str(args.worker_concurrency), "--without-heartbeat",
             "--without-gossip", "--without-mingle",
+            # Beat too, as in production: the outbox relay queues the messages.
+            "--beat", "--schedule", str(WORK_DIR / "celerybeat-schedule"),
         ],
         env,
     )  # fmt: skip

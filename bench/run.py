@@ -22,6 +22,9 @@ def setup_django() -> None:
     # As in production: with DEBUG on, Django keeps every statement's SQL in
     # connection.queries, CPU that neither production nor the raw-SQL baselines spend.
     os.environ.setdefault("DJANGO_DEBUG", "false")
+    # As in production: a request publishes nothing to the broker; beat's relay queues the
+    # messages committed to the outbox (config/settings/base.py).
+    os.environ.setdefault("NOTIFICATIONS_DISPATCH", "relay")
     _create_database(os.environ["DATABASE_URL"])
     import django
 

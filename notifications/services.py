@@ -33,8 +33,8 @@ logger = logging.getLogger(__name__)
 
 Status = Notification.Status
 
-# An entry the on-commit dispatch should have queued but which is still pending after this long
-# (the broker was down at commit) is queued by the sweeper.
+# An entry the on-commit dispatch or the relay should have queued but which is still pending
+# after this long (the broker was down) is queued by the sweeper.
 DISPATCH_GRACE = timedelta(minutes=2)
 # After queueing an entry the sweeper leaves it alone this long, so a slow queue is not flooded.
 REQUEUE_AFTER = timedelta(minutes=5)
@@ -110,8 +110,9 @@ def notification_insert_sql(notifications: Sequence[Notification], *, when: str)
 
 def notifications_added(notifications: Sequence[Notification], added: dict[str, int]) -> dict:
     """The messages an insert wrote ({key: id}, from `notification_insert_sql` or
-    `_insert_new`): their ids set, each sent once the caller's transaction commits. Returns
-    {key: message} of those."""
+    `_insert_new`): their ids set; each is queued once the caller's transaction commits
+    (NOTIFICATIONS_DISPATCH "commit") or by the relay's next tick (`notification_relay`).
+    Returns {key: message} of those."""
     written = {}
     for notification in notifications:
         pk = added.get(notification.idempotency_key)
@@ -119,7 +120,8 @@ def notifications_added(notifications: Sequence[Notification], added: dict[str, 
             continue
         notification.pk = pk
         written[notification.idempotency_key] = notification
-        transaction.on_commit(lambda pk=pk: _dispatch(pk))
+        if settings.NOTIFICATIONS_DISPATCH == "commit":
+            transaction.on_commit(lambda pk=pk: _dispatch(pk))
     return written
 
 
@@ -274,6 +276,37 @@ def _alert_operators(notification: Notification, *, permanent: bool) -> None:
         ),
         key=f"notification-failed-{notification.pk}",
     )
+
+
+def notification_relay(*, now=None, batch: int = SWEEP_BATCH) -> int:
+    """Queue the sends of the messages committed to the outbox and never queued yet (pending,
+    no attempt due): the relay's tick, every NOTIFICATIONS_RELAY_SECONDS. Each is marked first,
+    in the statement that finds it, as queued (the sweeper leaves it REQUEUE_AFTER), with
+    SKIP LOCKED, so ticks that overlap never queue one twice. Returns how many were queued."""
+    from .tasks import send_notification
+
+    now = now or timezone.now()
+    fresh = Notification.objects.filter(status=Status.PENDING, next_attempt_at__isnull=True)
+    if connection_for_outbox().vendor == "postgresql":
+        fresh = fresh.select_for_update(skip_locked=True)
+    with transaction.atomic():
+        ids = list(fresh.order_by("pk").values_list("pk", flat=True)[:batch])
+        Notification.objects.filter(pk__in=ids).update(next_attempt_at=now + REQUEUE_AFTER)
+    for position, notification_id in enumerate(ids):
+        try:
+            send_notification.delay(notification_id)
+        except BrokerUnavailable:
+            # The rest wait for the sweeper (their mark says queued); so would these anyway.
+            Notification.objects.filter(pk__in=ids[position:], status=Status.PENDING).update(
+                next_attempt_at=now
+            )
+            logger.warning("Broker unavailable; %s messages left to the sweeper", len(ids))
+            return position
+    return len(ids)
+
+
+def connection_for_outbox():
+    return connections[router.db_for_write(Notification)]
 
 
 def notification_sweep(*, now=None) -> int:

@@ -4,13 +4,19 @@ from celery import shared_task
 from django.utils import timezone
 
 from .models import Notification
-from .services import notification_send, notification_sweep
+from .services import notification_relay, notification_send, notification_sweep
 
 
 @shared_task(ignore_result=True)
 def send_notification(notification_id: int) -> str:
     """Send one outbox entry (queued after commit). Safe to run twice: the claim decides."""
     return notification_send(notification_id=notification_id)
+
+
+@shared_task(ignore_result=True)
+def relay_outbox() -> int:
+    """Every second (NOTIFICATIONS_DISPATCH "relay"): queue what was committed since."""
+    return notification_relay()
 
 
 @shared_task(ignore_result=True)

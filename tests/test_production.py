@@ -183,6 +183,17 @@ def test_production_workers_keep_their_database_connection():
     assert result.stdout.strip().splitlines()[-1] == "60 True True"
 
 
+def test_production_relays_the_outbox_every_second():
+    """A checkout publishes nothing to the broker: beat's relay queues the messages."""
+    code = SETUP + (
+        "; from django.conf import settings; b = settings.CELERY_BEAT_SCHEDULE"
+        "; print(settings.NOTIFICATIONS_DISPATCH, b['notifications-relay']['schedule'])"
+    )
+    result = run_python(code, production_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "relay 1.0"
+
+
 def test_production_logs_one_line_per_optional_service_that_is_off():
     result = run_python(SETUP, production_env())
     for service in ("Klaviyo is off", "Twilio is off", "S3 is off", "Sentry is off"):

@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from config.cache import cache_config
 from config.layers import LAYERS
@@ -350,6 +351,33 @@ NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=8)
 NOTIFICATIONS_RETRY_BASE_SECONDS = 30
 NOTIFICATIONS_RETRY_MAX_SECONDS = 3600
 NOTIFICATIONS_SENDING_TIMEOUT = timedelta(minutes=10)
+# How a message committed to the outbox reaches a worker: "relay" (the default), a beat task
+# every NOTIFICATIONS_RELAY_SECONDS queues the sends of what was committed since, so a web
+# request (a checkout at launch) publishes nothing to the broker; "commit", each message is
+# queued by its own request once its transaction commits (the test settings, which watch
+# messages go out at once). Either way the sweeper catches anything left.
+NOTIFICATIONS_RELAY_SECONDS = env.float("NOTIFICATIONS_RELAY_SECONDS", default=1.0)
+
+
+def outbox_dispatch(mode: str) -> str:
+    """Set the outbox's dispatch `mode` (NOTIFICATIONS_DISPATCH) and beat's relay to match;
+    each settings module calls it with its default (development's is "commit": messages show
+    in the console at once, and the worker's log is not a relay tick a second)."""
+    mode = env.str("NOTIFICATIONS_DISPATCH", default=mode)
+    if mode not in ("relay", "commit"):
+        raise ImproperlyConfigured('NOTIFICATIONS_DISPATCH is "relay" or "commit".')
+    CELERY_BEAT_SCHEDULE.pop("notifications-relay", None)
+    if mode == "relay":
+        CELERY_BEAT_SCHEDULE["notifications-relay"] = {
+            "task": "notifications.tasks.relay_outbox",
+            "schedule": NOTIFICATIONS_RELAY_SECONDS,
+            # A tick not run by the next one is covered by it.
+            "options": {"expires": NOTIFICATIONS_RELAY_SECONDS * 5},
+        }
+    return mode
+
+
+NOTIFICATIONS_DISPATCH = outbox_dispatch("relay")
 
 # The test payment page (tickets dev_pay, payments.DevGateway), `seed_demo` and
 # `ensure_demo_admin`: on only in the dev and test settings, never in production.

@@ -25,10 +25,18 @@ cost is a sizing question of its own: `bench/loadtest.py --production-hasher` me
 from django.core.exceptions import ImproperlyConfigured
 
 from .dev import *  # noqa: F403
-from .dev import ACCOUNT_RATE_LIMITS, CACHES, CELERY_BROKER_URL, DATABASES, env
+from .dev import (
+    ACCOUNT_RATE_LIMITS,
+    CACHES,
+    CELERY_BROKER_URL,
+    DATABASES,
+    env,
+    outbox_dispatch,
+)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 FAIRDRAW_DEV_TOOLS = True  # the dev payment page: the load test pays through it
+NOTIFICATIONS_DISPATCH = outbox_dispatch("relay")  # as production: beat's relay queues them all
 
 if "postgresql" not in DATABASES["default"]["ENGINE"]:
     raise ImproperlyConfigured("The load test runs on PostgreSQL: set DATABASE_URL=postgres://...")

@@ -22,6 +22,9 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 FAIRDRAW_PAGE_CACHE_SECONDS = 0
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405
 CELERY_TASK_EAGER_PROPAGATES = True
+# Messages go out as each transaction commits, so tests see them at once; the relay
+# (production's default) has its own tests (tests/notifications/test_relay.py).
+NOTIFICATIONS_DISPATCH = outbox_dispatch("commit")  # noqa: F405
 # Draws in tests use the demo beacon (tests of the drand path point it at a local fake relay);
 # the back-off between relay rounds is not waited for.
 FAIRDRAW_BEACON = "demo"

@@ -236,14 +236,12 @@ def lock_customer_reading_settings(
         row = cursor.fetchone()
     if row is None:
         raise User.DoesNotExist(f"No customer {user_id}.")
-    user = _from_row(User, users, row[: len(users)])
+    user = _from_row(User, row[: len(users)])
     if email:
         user.email_confirmed = row[-1]
     if row[len(users)] is None:  # never saved in admin: the first values (as current())
         return user, OperatorSettings(pk=1, **OperatorSettings.defaults())
-    return user, _from_row(
-        OperatorSettings, settings_, row[len(users) : len(users) + len(settings_)]
-    )
+    return user, _from_row(OperatorSettings, row[len(users) : len(users) + len(settings_)])
 
 
 @cache
@@ -366,7 +364,7 @@ def _select_related(model, related: dict, *, where: str, params, annotations=Non
         start, objects = 0, {}
         for part, name in parts:
             fields = part._meta.concrete_fields
-            objects[name] = _from_row(part, fields, row[start : start + len(fields)])
+            objects[name] = _from_row(part, row[start : start + len(fields)])
             start += len(fields)
         obj = objects.pop(None)
         for name, related_obj in objects.items():
@@ -393,9 +391,10 @@ def _select_related_sql(model, related: tuple, where: str, annotations: tuple) -
     )
 
 
-def _from_row(model, fields, values):
-    """`model.from_db` of a row's `values` for `fields`, each through its field's converter."""
-    converters, names = _row_shape(model, tuple(fields))
+def _from_row(model, values):
+    """`model.from_db` of a row of its concrete fields' `values`, each through its field's
+    converter."""
+    converters, names = _row_shape(model)
     db = connections[DEFAULT_DB_ALIAS]
     values = [
         v if convert is None or v is None else convert(v, None, db)
@@ -405,8 +404,9 @@ def _from_row(model, fields, values):
 
 
 @cache
-def _row_shape(model, fields: tuple) -> tuple[list, list[str]]:
-    """(each field's `from_db_value` or None, the fields' attnames), once per process."""
+def _row_shape(model) -> tuple[list, list[str]]:
+    """(each concrete field's `from_db_value` or None, their attnames), once per process."""
+    fields = model._meta.concrete_fields
     return [getattr(f, "from_db_value", None) for f in fields], [f.attname for f in fields]
 
 
@@ -832,27 +832,35 @@ def _claim_sql(
         params = []
     conditions = [
         "id = %s",
-        f"status NOT IN ({', '.join(['%s'] * len(final))})",
+        f"status NOT IN ({_statuses(final)})",
         "tickets_sold + tickets_reserved + %s <= max_tickets",
     ]
-    params += [at, competition.pk, *final, 0 if count else sold + reserved]
+    params += [at, competition.pk, 0 if count else sold + reserved]
     if unsold:
         conditions.append(f"tickets_sold + {count or '%s'} < max_tickets")
         params += [] if count else [sold]
     if on_sale:  # competitions.lifecycle.derive_status says "active" (check_on_sale)
         conditions += [
-            f"status IN ({', '.join(['%s'] * len(live))})",
+            f"status IN ({_statuses(live)})",
             "starts_at <= %s",
             "ends_at > %s",
             "tickets_sold < max_tickets",
             "ticket_price = %s",
         ]
-        params += [*live, at, at, competition.ticket_price]
+        params += [at, at, competition.ticket_price]
     sql = (
         f"UPDATE {table} SET tickets_sold = {moves}, updated_at = %s"
         f" WHERE {' AND '.join(conditions)} RETURNING tickets_sold, tickets_reserved"
     )
     return sql, params
+
+
+def _statuses(values) -> str:
+    """Status names (the code's own constants, never input) as SQL literals: written into the
+    statement rather than sent as parameters, which a prepared statement does not need."""
+    if not all(value.isidentifier() for value in values):
+        raise ValueError(f"Not a status name: {values!r}")
+    return ", ".join(f"'{value}'" for value in values)
 
 
 def sale_claim(
