@@ -17,6 +17,7 @@ channel, a recipient and a payload. After commit a Celery task sends it:
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import connections, router, transaction
@@ -91,21 +92,29 @@ def notification_insert_sql(notifications: Sequence[Notification], *, when: str)
     round trip): the rows not in the outbox yet are written if `when` (an SQL condition)
     holds, `RETURNING id, idempotency_key`; pass those to `notifications_added`. Returns the
     statement and its parameters (typed, so PostgreSQL can prepare it: core.prepared)."""
-    meta = Notification._meta
     connection = connections[router.db_for_write(Notification)]
+    rows = list(_first_of_each_key(notifications).values())
+    fields, sql = _insert_sql(connection.alias, len(rows), when)
+    return sql, _insert_params(rows, fields, connection)
+
+
+@cache
+def _insert_sql(alias: str, count: int, when: str) -> tuple[list, str]:
+    """(the fields written, the statement) for `count` rows: built once per process."""
+    meta = Notification._meta
+    connection = connections[alias]
     quote = connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    rows = list(_first_of_each_key(notifications).values())
     row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
     columns = ", ".join(quote(f.column) for f in fields)
     key = quote(meta.get_field("idempotency_key").column)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns})"
-        f" SELECT * FROM (VALUES {', '.join([row] * len(rows))}) AS new ({columns})"
+        f" SELECT * FROM (VALUES {', '.join([row] * count)}) AS new ({columns})"
         f" WHERE {when} ON CONFLICT ({key}) DO NOTHING"
         f" RETURNING {quote(meta.pk.column)}, {key}"
     )
-    return sql, _insert_params(rows, fields, connection)
+    return fields, sql
 
 
 def notifications_added(notifications: Sequence[Notification], added: dict[str, int]) -> dict:

@@ -74,6 +74,7 @@ from .rules import (
     lock_customer_reading_settings,
     prepare_lines,
     sale_claim,
+    statuses,
     tickets_insert,
 )
 
@@ -272,14 +273,15 @@ def standing(user, competition_ids, now) -> tuple[list[tuple], object, dict[int,
         )
         return previous, spending.spend_row(user, now), holdings(user, competition_ids)
     start, end = month_bounds(now)
-    paid, pending = list(Order.PAID_STATES), Order.Status.PENDING
-    live = list(allocation.HOLDING_STATUSES)
+    # The statuses are the code's constants, written into the statement (rules.statuses).
+    paid, pending = statuses(Order.PAID_STATES), statuses([Order.Status.PENDING])
+    live = statuses(allocation.HOLDING_STATUSES)
     sql = f"""
         SELECT
             (SELECT COALESCE(SUM(total - amount_refunded), 0) FROM {Order._meta.db_table}
-             WHERE user_id = %s AND status = ANY(%s) AND paid_at >= %s AND paid_at < %s),
+             WHERE user_id = %s AND status IN ({paid}) AND paid_at >= %s AND paid_at < %s),
             (SELECT COALESCE(SUM(total), 0) FROM {Order._meta.db_table}
-             WHERE user_id = %s AND status = %s AND reserved_until > %s),
+             WHERE user_id = %s AND status = {pending} AND reserved_until > %s),
             (SELECT monthly_limit FROM {SpendLimit._meta.db_table}
              WHERE user_id = %s AND cancelled_at IS NULL AND effective_at <= %s
              ORDER BY requested_at DESC, id DESC LIMIT 1),
@@ -291,14 +293,14 @@ def standing(user, competition_ids, now) -> tuple[list[tuple], object, dict[int,
                 array_agg(o.total) AS totals, array_agg(o.reserved_until) AS untils
              FROM {OrderLine._meta.db_table} line
              JOIN {Order._meta.db_table} o ON o.id = line.order_id
-             WHERE o.user_id = %s AND o.status = %s) AS previous,
+             WHERE o.user_id = %s AND o.status = {pending}) AS previous,
             (SELECT array_agg(competition_id) AS competitions, array_agg(n) AS counts
              FROM (SELECT competition_id, count(*) AS n FROM {Ticket._meta.db_table}
-                   WHERE user_id = %s AND competition_id = ANY(%s) AND status = ANY(%s)
+                   WHERE user_id = %s AND competition_id = ANY(%s) AND status IN ({live})
                    GROUP BY competition_id) AS t) AS held
     """
-    params = [user.pk, paid, start, end, user.pk, pending, now, user.pk, now]
-    params += [user.pk, pending, user.pk, list(competition_ids), live]
+    params = [user.pk, start, end, user.pk, now, user.pk, now]
+    params += [user.pk, user.pk, list(competition_ids)]
     with connection.cursor() as cursor:
         execute_prepared(cursor, sql, params)
         month_paid, month_held, personal, *rest = cursor.fetchone()

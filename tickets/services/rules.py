@@ -832,7 +832,7 @@ def _claim_sql(
         params = []
     conditions = [
         "id = %s",
-        f"status NOT IN ({_statuses(final)})",
+        f"status NOT IN ({statuses(final)})",
         "tickets_sold + tickets_reserved + %s <= max_tickets",
     ]
     params += [at, competition.pk, 0 if count else sold + reserved]
@@ -841,7 +841,7 @@ def _claim_sql(
         params += [] if count else [sold]
     if on_sale:  # competitions.lifecycle.derive_status says "active" (check_on_sale)
         conditions += [
-            f"status IN ({_statuses(live)})",
+            f"status IN ({statuses(live)})",
             "starts_at <= %s",
             "ends_at > %s",
             "tickets_sold < max_tickets",
@@ -855,7 +855,7 @@ def _claim_sql(
     return sql, params
 
 
-def _statuses(values) -> str:
+def statuses(values) -> str:
     """Status names (the code's own constants, never input) as SQL literals: written into the
     statement rather than sent as parameters, which a prepared statement does not need."""
     if not all(value.isidentifier() for value in values):
