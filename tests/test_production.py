@@ -171,27 +171,32 @@ def test_production_draws_with_drand_by_default():
     assert result.stdout.strip().splitlines()[-1] == "drand"
 
 
+def production_prints(expression: str) -> str:
+    """What `expression` (Python, `settings` in scope) prints under production settings."""
+    code = SETUP + f"; from django.conf import settings; print({expression})"
+    result = run_python(code, production_env())
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
 def test_production_workers_keep_their_database_connection():
     """Persistent, health-checked connections: no set-up per request, and the checkout's
     prepared statements (core.prepared) stay prepared."""
-    code = SETUP + (
-        "; from django.conf import settings; d = settings.DATABASES['default']"
-        "; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], settings.FAIRDRAW_PREPARED_STATEMENTS)"
+    database = "settings.DATABASES['default']"
+    printed = production_prints(
+        f"{database}['CONN_MAX_AGE'], {database}['CONN_HEALTH_CHECKS'],"
+        " settings.FAIRDRAW_PREPARED_STATEMENTS"
     )
-    result = run_python(code, production_env())
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "60 True True"
+    assert printed == "60 True True"
 
 
 def test_production_relays_the_outbox_every_second():
     """A checkout publishes nothing to the broker: beat's relay queues the messages."""
-    code = SETUP + (
-        "; from django.conf import settings; b = settings.CELERY_BEAT_SCHEDULE"
-        "; print(settings.NOTIFICATIONS_DISPATCH, b['notifications-relay']['schedule'])"
+    printed = production_prints(
+        "settings.NOTIFICATIONS_DISPATCH,"
+        " settings.CELERY_BEAT_SCHEDULE['notifications-relay']['schedule']"
     )
-    result = run_python(code, production_env())
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "relay 1.0"
+    assert printed == "relay 1.0"
 
 
 def test_production_logs_one_line_per_optional_service_that_is_off():
