@@ -86,13 +86,18 @@ def _first_of_each_key(notifications) -> dict[str, Notification]:
     return first
 
 
+def _outbox_connection():
+    """The database connection the outbox is written through."""
+    return connections[router.db_for_write(Notification)]
+
+
 def notification_insert_sql(notifications: Sequence[Notification], *, when: str):
     """`notification_enqueue_many`'s insert as a statement to run inside another one's WITH
     clause (a caller that writes the messages in the statement that decides them, saving a
     round trip): the rows not in the outbox yet are written if `when` (an SQL condition)
     holds, `RETURNING id, idempotency_key`; pass those to `notifications_added`. Returns the
     statement and its parameters (typed, so PostgreSQL can prepare it: core.prepared)."""
-    connection = connections[router.db_for_write(Notification)]
+    connection = _outbox_connection()
     rows = list(_first_of_each_key(notifications).values())
     fields, sql = _insert_sql(connection.alias, len(rows), when)
     return sql, _insert_params(rows, fields, connection)
@@ -147,7 +152,7 @@ def _insert_new(notifications: list[Notification]) -> dict[str, int]:
     CONFLICT DO NOTHING: no read first, no savepoint, so no extra round trips inside the callers'
     transactions, which may hold a sale's lock); returns {key: id} of the rows it added."""
     meta = Notification._meta
-    connection = connections[router.db_for_write(Notification)]
+    connection = _outbox_connection()
     quote = connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -296,7 +301,7 @@ def notification_relay(*, now=None, batch: int = SWEEP_BATCH) -> int:
 
     now = now or timezone.now()
     fresh = Notification.objects.filter(status=Status.PENDING, next_attempt_at__isnull=True)
-    if connection_for_outbox().vendor == "postgresql":
+    if _outbox_connection().vendor == "postgresql":
         fresh = fresh.select_for_update(skip_locked=True)
     with transaction.atomic():
         ids = list(fresh.order_by("pk").values_list("pk", flat=True)[:batch])
@@ -312,10 +317,6 @@ def notification_relay(*, now=None, batch: int = SWEEP_BATCH) -> int:
             logger.warning("Broker unavailable; %s messages left to the sweeper", len(ids))
             return position
     return len(ids)
-
-
-def connection_for_outbox():
-    return connections[router.db_for_write(Notification)]
 
 
 def notification_sweep(*, now=None) -> int:
