@@ -10,7 +10,7 @@ test:
 # Benchmarks (checkout, draw, CSV export, public pages) on PostgreSQL (DATABASE_URL, default
 # fairdraw_bench; the pages one: fairdraw_bench_pages under gunicorn, with Redis db 15):
 # `make bench`, or e.g. `make bench BENCH_ARGS="checkout --buyers 32 --purchases 50"`
-# (`--processes 64`: one process per checkout buyer instead of threads),
+# (checkout: one process a buyer; `--processes 1` for threads of one process),
 # `make bench BENCH_ARGS="pages --pages-uncached"` (the pages with the cache off as well).
 bench:
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/fairdraw_bench} .venv/bin/python bench/run.py $(BENCH_ARGS)

@@ -7,11 +7,11 @@ its reserved tickets, bump the counter; then lock again, turn them active, bump 
 mark the order paid) on a second competition in the same database, in the same run. Both are
 checked with SQL afterwards: oversold and duplicate numbers must be 0.
 
-Buyers are threads of this process by default. Python runs one thread at a time (the GIL), so
-a buyer holding the competition's lock may wait for the interpreter while others run: with
-`--processes N` the buyers are shared out over N forked processes (N = buyers: one each), which
-measures the database path more fairly. Buyers start connected to the database, on both sides
-(`_race_threads`)."""
+Each buyer is a forked process of its own by default, as each checkout is a web worker's on
+launch day. With `--processes N` the buyers are shared out over N processes, as threads; with
+`--processes 1` all are threads of this one, where Python runs one at a time (the GIL), so a
+buyer holding the competition's lock may wait for the interpreter while others run. Buyers start
+connected to the database, on both sides (`_race_threads`)."""
 
 import multiprocessing
 import os
@@ -27,7 +27,7 @@ COMPETITION_TICKETS = 1_000_000
 def add_arguments(parser) -> None:
     group = parser.add_argument_group("checkout")
     group.add_argument("--buyers", type=int, default=64, help="concurrent buyers (default 64)")
-    group.add_argument("--purchases", type=int, default=20, help="purchases per buyer")
+    group.add_argument("--purchases", type=int, default=10, help="purchases per buyer")
     group.add_argument("--max-quantity", type=int, default=5, help="lucky dips per purchase 1..N")
     group.add_argument(
         "--cold",
@@ -38,8 +38,9 @@ def add_arguments(parser) -> None:
     group.add_argument(
         "--processes",
         type=int,
-        default=1,
-        help="share the buyers out over N processes (default 1: all threads of this one)",
+        default=0,
+        help="share the buyers out over N processes (default 0: one process a buyer; 1: all"
+        " threads of this one)",
     )
 
 
@@ -72,7 +73,7 @@ def _race(buyers: int, job, processes: int = 1):
     out over `processes` processes; return latencies, tickets bought, errors and wall time."""
     from django.db import connections
 
-    processes = max(1, min(processes, buyers))
+    processes = min(processes, buyers) if processes > 0 else buyers
     if processes == 1:
         return _race_threads(range(buyers), job)
     shares = [range(buyers)[p::processes] for p in range(processes)]
@@ -406,7 +407,7 @@ def run(args) -> dict:
         f"database={settings.DATABASES['default']['NAME']} buyers={args.buyers} "
         f"purchases/buyer={args.purchases} lucky dips/purchase=1..{args.max_quantity} "
         f"competition={COMPETITION_TICKETS:,} tickets cpus={os.cpu_count()} "
-        f"processes={max(1, min(args.processes, args.buyers))}"
+        f"processes={min(args.processes, args.buyers) if args.processes > 0 else args.buyers}"
     )
     competition, answer, users = _setup("django", args.buyers + 1)  # + 1: the warm-up
     _vacuum()

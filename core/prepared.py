@@ -64,30 +64,50 @@ def execute_prepared(cursor, sql: str, params=(), *, before: str = "", after: st
     """Run `sql` (one statement, `%s` placeholders) with `params`, prepared on this connection,
     with `before` and `after` (statements without parameters) in the same round trip; the
     cursor is left on `sql`'s result. Where preparing is off, the same statements as text."""
-    params = list(params)
+    execute_prepared_parts(cursor, [before, (sql, params), after])
+    _skip(cursor, 1 if before else 0)
+
+
+def execute_prepared_parts(cursor, parts) -> None:
+    """Several statements in one round trip, in order: each part a statement without
+    parameters (a str, sent as it is; "" for none) or a `(sql, params)` pair, prepared on this
+    connection as `execute_prepared` prepares one. The cursor is left on the first part's
+    result (`cursor.nextset()` for the next). Where preparing is off, the same statements as
+    text."""
+    parts = [part for part in parts if part]
     db = cursor.db  # the connection itself, not django.db.connection's per-thread lookup
+    texts: list[str] = []
+    values: list = []
     if not enabled(db):
-        cursor.execute("; ".join(x for x in (before, sql, after) if x), params)
-        _skip(cursor, 1 if before else 0)
+        for part in parts:
+            sql, params = (part, ()) if isinstance(part, str) else part
+            texts.append(sql)
+            values += params
+        cursor.execute("; ".join(texts), values)
         return
     names = _prepared.setdefault(db.connection, set())  # (the cursor has connected)
-    name = statement_name(sql)
-    _texts.setdefault(name, sql)
-    fresh = name not in names
-    parts = [before] if before else []
-    if fresh:
-        parts.append(f"PREPARE {name} AS {numbered(sql)}")
-    parts.append(f"EXECUTE {name}" + (f"({', '.join(['%s'] * len(params))})" if params else ""))
-    if after:
-        parts.append(after)
+    fresh: dict[str, str] = {}
+    for part in parts:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        sql, params = part
+        params = list(params)
+        name = statement_name(sql)
+        _texts.setdefault(name, sql)
+        if name not in names:
+            fresh[name] = sql
+        texts.append(f"EXECUTE {name}" + (f"({', '.join(['%s'] * len(params))})" if params else ""))
+        values += params
+    # The PREPAREs first: an error from a later statement means they all ran.
+    prepares = [f"PREPARE {name} AS {numbered(sql)}" for name, sql in fresh.items()]
     try:
-        cursor.execute("; ".join(parts), params)
+        cursor.execute("; ".join(prepares + texts), values)
     except DatabaseError as exc:
-        if fresh and _prepared_before(exc):
-            names.add(name)
+        names.update(_prepared_before(exc, list(fresh)))
         raise
-    names.add(name)
-    _skip(cursor, (1 if before else 0) + (1 if fresh else 0))
+    names.update(fresh)
+    _skip(cursor, len(prepares))
 
 
 def readable(sql: str) -> str:
@@ -96,14 +116,23 @@ def readable(sql: str) -> str:
     return _EXECUTE.sub(lambda m: f"{m.group()} /* {_texts.get(m.group(1), '?')} */", sql)
 
 
-def _prepared_before(exc: DatabaseError) -> bool:
-    """Whether the PREPARE in a query string that failed had run: the statements run in order,
-    so an error from the EXECUTE (a lock timeout, a refused claim) comes after it; one from the
-    PREPARE itself is a syntax or type error (class 42) or an aborted transaction."""
+def _prepared_before(exc: DatabaseError, fresh: list[str]) -> list[str]:
+    """Which of the `fresh` names (PREPAREd, in this order, at the start of a query string that
+    failed) exist now. The statements run in order, so an error from a later one (a lock
+    timeout, a refused claim) comes after them all; "already exists" names the one that did
+    (those before it ran); any other error of a PREPARE is a syntax or type error (class 42)
+    and one of an aborted transaction stops the first: neither tells which ran, so none is
+    counted (one that had will answer "already exists" next time, which names it)."""
     sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
     if sqlstate == DUPLICATE_PREPARED_STATEMENT:
-        return True
-    return bool(sqlstate) and not sqlstate.startswith("42") and sqlstate != IN_FAILED_TRANSACTION
+        message = str(exc.__cause__)
+        for index, name in enumerate(fresh):
+            if f'"{name}"' in message:
+                return fresh[: index + 1]
+        return []
+    if not sqlstate or sqlstate.startswith("42") or sqlstate == IN_FAILED_TRANSACTION:
+        return []
+    return fresh
 
 
 def _skip(cursor, results: int) -> None:

@@ -22,14 +22,15 @@ refuses the order if a single price changed meanwhile. A code's use is counted u
 customer's lock (their count) and on the code's row (the total), after the tickets and before
 the competitions' rows (tickets.services.discounts).
 
-On PostgreSQL a checkout of lucky dips without a code is five statements, each written out
-with an ORM twin that SQLite runs (tests/tickets/test_standing.py holds them equal): the answers
-with their competitions and bundles (rules.answers_with_bundles_loaded); then, in the
-transaction, the customer's row locked with the operator settings and whether their e-mail is
-confirmed (rules.lock_customer_reading_settings), their standing (`standing`), the order with
-its lines (`order_insert_ahead`) sent in one query string with the savepoint and the tickets
-(rules.tickets_insert), and the counters' claim carrying the COMMIT (docs/architecture.md §8,
-"Checkout under load").
+On PostgreSQL a checkout of lucky dips without a code is five statements in four round trips,
+each written out with an ORM twin that SQLite runs (tests/tickets/test_standing.py holds them
+equal): the answers with their competitions and bundles (rules.answers_with_bundles_loaded);
+then, in the transaction, the customer's row locked with the operator settings and whether
+their e-mail is confirmed, and after it, in the same query string, their standing (`standing`;
+rules.lock_customer_then), the order with its lines (`order_insert_ahead`) sent in one query
+string with the savepoint and the tickets (rules.tickets_insert), and the counters' claim
+carrying the COMMIT (docs/architecture.md §8, "Checkout under load"). Each is prepared once a
+connection (core.prepared).
 """
 
 from collections import Counter
@@ -71,7 +72,7 @@ from .rules import (
     counters_add,
     held_by,
     holdings,
-    lock_customer_reading_settings,
+    lock_customer_then,
     prepare_lines,
     sale_claim,
     statuses,
@@ -165,12 +166,16 @@ def _reserve_once(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
         # The operator settings are read with it, once for this purchase, and passed to every
         # rule that needs them. Eligibility is judged here, on the fresh row, and nothing
         # before it is written.
-        user, operator = lock_customer_reading_settings(user.pk, email=True)
+        # Their standing (below) is read by the statement after the lock's, in its round trip.
+        then = _standing_statement(user.pk, ids, now) if connection.vendor == "postgresql" else None
+        user, operator, row = lock_customer_then(user.pk, email=True, then=then)
         check_eligible(user, now, operator, reserving=True, email_confirmed=user.email_confirmed)
         # The customer's open checkout, if any, is given back below, so its money no longer
         # counts against their limit (orders are only made under the customer's lock, so the
         # set cannot change meanwhile).
-        previous, spend, held = standing(user, ids, now)
+        previous, spend, held = (
+            _standing_from_row(row) if row is not None else standing(user, ids, now)
+        )
         releasing = sum({o: t for o, _, t, _ in previous}.values(), Decimal("0"))
         if offer.code is not None:
             discounts.redemption_check(
@@ -272,11 +277,24 @@ def standing(user, competition_ids, now) -> tuple[list[tuple], object, dict[int,
             .values_list("order_id", "competition_id", "order__total", "order__reserved_until")
         )
         return previous, spending.spend_row(user, now), holdings(user, competition_ids)
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, *_standing_statement(user.pk, competition_ids, now))
+        return _standing_from_row(cursor.fetchone())
+
+
+def _standing_statement(user_id: int, competition_ids, now) -> tuple[str, list]:
+    """`standing`'s statement on PostgreSQL and its parameters."""
     start, end = month_bounds(now)
+    params = [user_id, start, end, user_id, now, user_id, now, user_id, user_id]
+    return _standing_sql(), [*params, list(competition_ids)]
+
+
+@cache
+def _standing_sql() -> str:
     # The statuses are the code's constants, written into the statement (rules.statuses).
     paid, pending = statuses(Order.PAID_STATES), statuses([Order.Status.PENDING])
     live = statuses(allocation.HOLDING_STATUSES)
-    sql = f"""
+    return f"""
         SELECT
             (SELECT COALESCE(SUM(total - amount_refunded), 0) FROM {Order._meta.db_table}
              WHERE user_id = %s AND status IN ({paid}) AND paid_at >= %s AND paid_at < %s),
@@ -299,11 +317,10 @@ def standing(user, competition_ids, now) -> tuple[list[tuple], object, dict[int,
                    WHERE user_id = %s AND competition_id = ANY(%s) AND status IN ({live})
                    GROUP BY competition_id) AS t) AS held
     """
-    params = [user.pk, start, end, user.pk, now, user.pk, now]
-    params += [user.pk, user.pk, list(competition_ids)]
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, sql, params)
-        month_paid, month_held, personal, *rest = cursor.fetchone()
+
+
+def _standing_from_row(row) -> tuple[list[tuple], object, dict[int, int]]:
+    month_paid, month_held, personal, *rest = row
     orders, competitions, totals, untils, held_in, counts = (x or [] for x in rest)
     spend = SimpleNamespace(month_paid=month_paid, month_held=month_held, personal_limit=personal)
     previous = list(zip(orders, competitions, totals, untils, strict=True))

@@ -38,7 +38,7 @@ from competitions.services import (
     skill_answers_upsert_sql,
 )
 from core.models import OperatorSettings
-from core.prepared import execute_prepared
+from core.prepared import execute_prepared, execute_prepared_parts
 
 from .. import allocation, locking, pricing
 from ..exceptions import (
@@ -225,23 +225,39 @@ def lock_customer_reading_settings(
     Both are read as the statement began, before any wait for the lock (only the customer's row
     is read again once locked): fine for settings and a confirmation, which a checkout may see
     a moment late, but not for what the lock guards (`standing` reads that after it)."""
+    user, operator, _ = lock_customer_then(user_id, email=email)
+    return user, operator
+
+
+def lock_customer_then(
+    user_id: int, *, email: bool = False, then: tuple[str, list] | None = None
+) -> tuple[User, OperatorSettings, tuple | None]:
+    """`lock_customer_reading_settings`, and on PostgreSQL `then` (a statement and its
+    parameters) in the same round trip, as a statement of its own after the lock's: it begins
+    once the lock is granted, so it reads all that committed before (READ COMMITTED takes a
+    snapshot a statement). Its first row is the third value (None on SQLite, where `then` is
+    not run)."""
     if connection.vendor != "postgresql":
         customers = User.objects.select_for_update()
         if email:
             customers = customers.annotate(email_confirmed=email_verified_exists())
-        return customers.get(pk=user_id), OperatorSettings.current()
+        return customers.get(pk=user_id), OperatorSettings.current(), None
     users, settings_ = User._meta.concrete_fields, OperatorSettings._meta.concrete_fields
     with connection.cursor() as cursor:
-        execute_prepared(cursor, _lock_customer_sql(email), [user_id])
+        execute_prepared_parts(cursor, [(_lock_customer_sql(email), [user_id]), then or ""])
         row = cursor.fetchone()
+        after = None
+        if then is not None:
+            cursor.nextset()
+            after = cursor.fetchone()
     if row is None:
         raise User.DoesNotExist(f"No customer {user_id}.")
     user = _from_row(User, row[: len(users)])
     if email:
         user.email_confirmed = row[-1]
     if row[len(users)] is None:  # never saved in admin: the first values (as current())
-        return user, OperatorSettings(pk=1, **OperatorSettings.defaults())
-    return user, _from_row(OperatorSettings, row[len(users) : len(users) + len(settings_)])
+        return user, OperatorSettings(pk=1, **OperatorSettings.defaults()), after
+    return user, _from_row(OperatorSettings, row[len(users) : len(users) + len(settings_)]), after
 
 
 @cache
@@ -641,10 +657,10 @@ def _insert_free(
                 cursor.execute(before)
             cursor.execute(sql, params)
         else:
-            ahead_sql, ahead_params = (ahead.sql, ahead.params) if ahead else ("", [])
-            cursor.execute(
-                "; ".join(x for x in (ahead_sql, before, sql) if x), ahead_params + params
-            )
+            # Each prepared once per connection (core.prepared): the order's insert and this
+            # one are the widest statements of a checkout to parse and plan.
+            ahead_part = (ahead.sql, ahead.params) if ahead else ""
+            execute_prepared_parts(cursor, [ahead_part, before, (sql, params)])
             if ahead is not None:
                 ahead.done(cursor.fetchall())
                 cursor.nextset()
