@@ -5,7 +5,9 @@ their data (`transactional_db`) and need PostgreSQL (an SQLite test database liv
 and a reachable Redis. Anything else skips with the reason.
 """
 
+import atexit
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -20,19 +22,76 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def _redis_broker_url() -> str:
-    """A Redis database of its own, so a test run never eats another's messages."""
+    """A Redis database of its own, so a test run never eats another's messages (or flushes
+    them): FAIRDRAW_TEST_REDIS_DB if set, else the first of TEST_REDIS_DBS no other live run
+    on this machine holds (a lease key in it, taken with SET NX and given back at exit)."""
     import redis
 
     base = REDIS_URL.rsplit("/", 1)[0]
-    # Engineers running worker tests side by side pick different databases.
-    url = f"{base}/{os.environ.get('FAIRDRAW_TEST_REDIS_DB', '14')}"
+    try:
+        url = _claimed_redis_url(base)
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        client.flushdb()
+        client.set(LEASE_KEY, _lease_holder())  # (the flush took it; this run keeps it)
+    except redis.RedisError as error:
+        pytest.skip(f"needs Redis at {base} (REDIS_URL): {error}")
+    return url
+
+
+# Databases 6, 7 and 15 belong to the load test and the pages benchmark (bench/).
+TEST_REDIS_DBS = (14, 13, 12, 11, 10, 9, 8)
+LEASE_KEY = "fairdraw:test-run"
+_claimed: list[str] = []
+
+
+def _lease_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claimed_redis_url(base: str) -> str:
+    import redis
+
+    if os.environ.get("FAIRDRAW_TEST_REDIS_DB"):
+        return f"{base}/{os.environ['FAIRDRAW_TEST_REDIS_DB']}"
+    if _claimed:
+        return _claimed[0]
+    me = _lease_holder()
+    for db in TEST_REDIS_DBS:
+        url = f"{base}/{db}"
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        holder = client.get(LEASE_KEY)
+        if holder is not None and holder.decode() != me and _alive(holder.decode()):
+            continue
+        # Free, or held by a run that has ended: take it (NX unless taking over a dead run's).
+        if client.set(LEASE_KEY, me, nx=holder is None) or holder is not None:
+            _claimed.append(url)
+            atexit.register(_release, url, me)
+            return url
+    pytest.skip(f"every test Redis database ({TEST_REDIS_DBS}) is held by another run")
+
+
+def _alive(holder: str) -> bool:
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's run: not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _release(url: str, me: str) -> None:
+    import redis
+
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=1)
-        client.ping()
-        client.flushdb()
-    except redis.RedisError as error:
-        pytest.skip(f"needs Redis at {url} (REDIS_URL): {error}")
-    return url
+        if (client.get(LEASE_KEY) or b"").decode() == me:
+            client.delete(LEASE_KEY)
+    except redis.RedisError:
+        pass
 
 
 def _database_url() -> str:
