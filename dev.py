@@ -59,6 +59,8 @@ def manage(*args, env=None) -> None:
 def serve(argv) -> int:
     port = argv[0] if argv else os.environ.get("PORT", "8000")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev", "PYTHONUNBUFFERED": "1"}
+    # Links in e-mails and texts point at the port served, not the default one.
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
     say("Migrating the database")
     manage("migrate", "--noinput", env=env)
     say("Loading demo data")
