@@ -400,9 +400,16 @@ class InstantWin(models.Model):
     a compare-and-set (tickets.instant_wins), and a winner refers to this row one-to-one, so a
     number is never awarded twice whatever delivers the payment how often.
 
-    `voided_at`: the ticket that won it was refunded (winners.services.instant_wins_void), so
-    the win is void. The number stays won: it was published as won, so reopening it would hand
-    the prize to whoever picks that number next; the prize is not awarded again."""
+    `voided_at`: the win is void, for the public reason `void_reason`: the ticket that won it
+    was refunded (winners.services.instant_wins_void), or staff rejected its winner, who failed
+    verification (winners.services.winner_reject). The number stays won: it was published as
+    won, so reopening it would hand the prize to whoever picks that number next; the prize is
+    not awarded again, and a void win is never reinstated."""
+
+    class VoidReason(models.TextChoices):
+        # The labels are public: the competition page and the draw API show them.
+        REFUNDED = "refunded", "the ticket was refunded"
+        INELIGIBLE = "ineligible", "the winner was not eligible"
 
     competition = models.ForeignKey(
         Competition, on_delete=models.CASCADE, related_name="instant_wins"
@@ -411,7 +418,12 @@ class InstantWin(models.Model):
     number = models.PositiveIntegerField()
     won_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(
-        null=True, blank=True, help_text="The winning ticket was refunded: the win is void."
+        null=True,
+        blank=True,
+        help_text="The win is void (its ticket was refunded, or its winner rejected).",
+    )
+    void_reason = models.CharField(
+        max_length=12, choices=VoidReason.choices, blank=True, help_text="Why the win is void."
     )
 
     class Meta:
@@ -425,6 +437,12 @@ class InstantWin(models.Model):
             models.CheckConstraint(
                 condition=Q(voided_at__isnull=True) | Q(won_at__isnull=False),
                 name="instant_win_voided_was_won",
+            ),
+            # A void win says why, in public; a standing one has no reason.
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True, void_reason="")
+                | Q(voided_at__isnull=False, void_reason__in=["refunded", "ineligible"]),
+                name="instant_win_void_has_reason",
             ),
         ]
 

@@ -100,8 +100,9 @@ def with_weak_skill_question(queryset: QuerySet[Competition], rules) -> QuerySet
 
 def instant_prize_counts(competition: Competition) -> list[dict]:
     """Each instant-win prize with how many there are, how many are won and how many of those
-    are void (the ticket was refunded: still won, never awarded again) (one query). Never
-    the numbers: they stay secret until won (docs/architecture.md §4, item 6)."""
+    are void (the ticket was refunded or the winner rejected: still won, never awarded again)
+    (one query). Never the numbers: they stay secret until won (docs/architecture.md §4,
+    item 6)."""
     prizes = (
         Prize.objects.filter(competition=competition, kind=Prize.Kind.INSTANT)
         .annotate(

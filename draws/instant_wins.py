@@ -67,8 +67,10 @@ def instant_wins_public(competition: Competition, draw: Draw | None) -> dict | N
                 "displayName": winners[w.pk].display_name
                 if w.pk in winners and winners[w.pk].is_published
                 else None,
-                # Its ticket was refunded: the number stays won, the prize is not awarded again.
+                # Its ticket was refunded, or its winner rejected: the number stays won, the
+                # prize is not awarded again.
                 "void": w.voided_at is not None,
+                "voidReason": w.get_void_reason_display() if w.voided_at else None,
             }
             for prize, wins in prizes
             for w in wins
@@ -80,8 +82,9 @@ def instant_wins_public(competition: Competition, draw: Draw | None) -> dict | N
 def verify_instant_wins(draw: Draw) -> list[Check]:
     """Recompute the revealed instant-win list: its commitment, and once the seed is revealed
     the numbers themselves and which prize each belongs to; that every won number went to
-    the ticket holding it; and that a void win (its ticket refunded) is on a refunded ticket.
-    Nothing before the list is revealed (it would give it away)."""
+    the ticket holding it; and that a void win never stands and is void for its published
+    reason: one void as refunded is on a refunded ticket, one void as its winner not eligible
+    was rejected by staff. Nothing before the list is revealed (it would give it away)."""
     competition = draw.competition
     if not instant_wins_revealed(competition, draw):
         return []
@@ -141,12 +144,13 @@ def verify_instant_wins(draw: Draw) -> list[Check]:
         )
     )
     void = [w for w in winners if w.instant_win.voided_at is not None]
-    if void:
-        # A win is void only because its ticket was refunded, and a void win never stands:
-        # the operator cannot quietly take a prize off a ticket that stays entered.
+    refunded = [w for w in void if w.instant_win.void_reason == InstantWin.VoidReason.REFUNDED]
+    if refunded:
+        # A win void as refunded is on a refunded ticket, and never stands: the operator
+        # cannot take a prize off a ticket that stays entered by calling it refunded.
         wrong = [
             f"#{w.ticket.number}"
-            for w in void
+            for w in refunded
             if w.ticket.status != Ticket.Status.REFUNDED or w.verification_status != "rejected"
         ]
         checks.append(
@@ -154,7 +158,26 @@ def verify_instant_wins(draw: Draw) -> list[Check]:
                 "Every void instant win's ticket was refunded (the number stays won, the prize "
                 "is not awarded again)",
                 not wrong,
-                f"{len(void)} void, each on a refunded ticket",
+                f"{len(refunded)} void, each on a refunded ticket",
+                ", ".join(wrong) or "as expected",
+            )
+        )
+    ineligible = [w for w in void if w not in refunded]
+    if ineligible:
+        # Any other void win says so in public ("the winner was not eligible") and its winner
+        # was rejected: a win cannot be taken away quietly, nor void while its winner stands.
+        wrong = [
+            f"#{w.ticket.number}"
+            for w in ineligible
+            if w.instant_win.void_reason != InstantWin.VoidReason.INELIGIBLE
+            or w.verification_status != "rejected"
+        ]
+        checks.append(
+            Check(
+                "Every instant win void because its winner was not eligible has its winner "
+                "rejected, in public (the number stays won, the prize is not awarded again)",
+                not wrong,
+                f"{len(ineligible)} void, each winner rejected",
                 ", ".join(wrong) or "as expected",
             )
         )

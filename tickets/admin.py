@@ -221,6 +221,8 @@ class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         for why in result.refused:
             self.message_user(request, f"Not refunded: {why}", messages.ERROR)
+        for warning in result.prizes_delivered:
+            self.message_user(request, warning, messages.WARNING)
         if result.tickets:
             self.message_user(
                 request,

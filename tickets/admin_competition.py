@@ -18,6 +18,7 @@ from competitions.models import InstantWin
 from core.admin_helpers import confirm_page, is_confirmed
 
 from .cancellation import competition_cancel
+from .instant_wins import instant_prizes_delivered, prize_delivered_warning
 from .models import CancellationJob, Ticket
 
 
@@ -112,7 +113,8 @@ class CompetitionTicketsAdminMixin:
 
 def _instant_wins_voided(competitions) -> list[str]:
     """What cancelling would void: each competition's standing instant wins (its tickets are
-    refunded, so the wins are void and their prizes never awarded), for staff to see first."""
+    refunded, so the wins are void and their prizes never awarded), then each of those whose
+    prize was already delivered, by number, for staff to see first."""
     standing = (
         InstantWin.objects.filter(
             competition__in=competitions, won_at__isnull=False, voided_at__isnull=True
@@ -122,8 +124,32 @@ def _instant_wins_voided(competitions) -> list[str]:
         .annotate(wins=Count("pk"))
         .order_by("competition__title")
     )
-    return [
+    counts = [
         f"{row['competition__title']}: {row['wins']} instant win(s) already won will be void "
         "(the tickets are refunded, and those prizes are not awarded again)."
         for row in standing
+    ]
+    return counts + _instant_prizes_delivered(competitions) if counts else []
+
+
+def _instant_prizes_delivered(competitions) -> list[str]:
+    """One line per standing instant win whose prize already went out: refunding voids the win
+    all the same, and someone has to recover the prize."""
+    standing = list(
+        InstantWin.objects.filter(
+            competition__in=competitions, won_at__isnull=False, voided_at__isnull=True
+        )
+        .select_related("competition", "prize")
+        .order_by("competition__title", "competition_id", "number")
+    )
+    delivered = instant_prizes_delivered(standing)
+    return [
+        prize_delivered_warning(
+            ticket_number=win.number,
+            prize_title=win.prize.title,
+            competition=win.competition,
+            delivered=delivered[win.pk],
+        )
+        for win in standing
+        if win.pk in delivered
     ]

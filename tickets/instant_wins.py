@@ -13,16 +13,33 @@ A refund voids the win of a refunded ticket in the refund's transaction
 void (`InstantWin.voided_at`), and tells the customer. The number stays won, so a later buyer
 of it wins nothing and the prize is not awarded again: the number was published as won, and
 reopening it would give the prize to whoever picks that number next.
+
+A prize may already have gone out when its ticket is refunded: the refund still goes ahead (it
+is the customer's money), but staff are told per number first and the refund's audit entry
+records it (`instant_prizes_delivered`, `prize_delivered_warning`), as someone has to recover
+the prize.
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
+from django.utils import timezone
 
 from competitions.models import Competition, InstantWin
 
 from .models import Ticket
-from .signals import instant_win_tickets_refunded, instant_wins_won
+from .signals import instant_win_prizes_delivered, instant_win_tickets_refunded, instant_wins_won
+
+
+@dataclass(frozen=True)
+class PrizeDelivered:
+    """An instant prize the winners app marked delivered to its winner."""
+
+    instant_win_id: int
+    winner_name: str  # as the winner is shown, e.g. "Jane S."
+    delivered_at: datetime
 
 
 def instant_wins_award(
@@ -127,3 +144,31 @@ def instant_wins_held(tickets: Sequence[Ticket]) -> dict[int, InstantWin]:
         for t in active
         if (t.competition_id, t.number) in won
     }
+
+
+def instant_prizes_delivered(instant_wins: Iterable[InstantWin]) -> dict[int, PrizeDelivered]:
+    """Which of these won instant wins had their prize delivered already, by instant-win id
+    (asked of the winners app through the `instant_win_prizes_delivered` hook; no query for
+    none)."""
+    ids = [w.pk for w in instant_wins]
+    if not ids:
+        return {}
+    delivered = {}
+    for _receiver, answer in instant_win_prizes_delivered.send(
+        sender=InstantWin, instant_win_ids=ids
+    ):
+        delivered.update(answer or {})
+    return delivered
+
+
+def prize_delivered_warning(
+    *, ticket_number: int, prize_title: str, competition, delivered: PrizeDelivered
+) -> str:
+    """What staff read, on the confirmation page and in the audit log, when refunding a ticket
+    whose instant prize already went out."""
+    on = timezone.localtime(delivered.delivered_at)
+    return (
+        f"Ticket #{ticket_number}'s instant prize ({prize_title}) in {competition} was already "
+        f"delivered to {delivered.winner_name} on {on.day} {on:%b %Y}: refunding voids the win, "
+        "recover the prize separately."
+    )

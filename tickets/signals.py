@@ -11,6 +11,11 @@ A refund takes the win back the same way: `tickets.instant_wins.instant_wins_ref
 `instant_win_tickets_refunded` inside the refund's transaction (only for competitions with
 instant wins), and `winners.receivers.void_instant_winners` voids the win of any of those
 tickets (docs/architecture.md §4, item 6).
+
+Before and during a refund, tickets asks winners which of the instant prizes it would void
+already went out to their winners (`instant_win_prizes_delivered`, answered by
+`winners.receivers.delivered_instant_prizes`): staff are warned per number on the confirmation
+page and the refund's audit entry records it, since someone has to recover the prize.
 """
 
 from django.dispatch import Signal
@@ -23,3 +28,7 @@ instant_wins_won = Signal()
 # (why, for the customer and the audit log); by: the user refunding, or None; now. Receivers
 # return the instant wins they voided.
 instant_win_tickets_refunded = Signal()
+
+# Arguments: instant_win_ids: [int]. Receivers return {instant_win_id: PrizeDelivered}
+# (tickets.instant_wins) for those whose prize was delivered to its winner.
+instant_win_prizes_delivered = Signal()

@@ -8,8 +8,10 @@ wherever they happen.
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import ngettext
 
+from competitions.models import InstantWin
 from core.admin_helpers import CONFIRMED, confirm_page, is_confirmed
 from core.models import AuditEntry
 from draws.exceptions import DrawError
@@ -123,8 +125,10 @@ class WinnerAdmin(admin.ModelAdmin):
     def instant_win_state(self, obj):
         if obj.instant_win is None:
             return "—"
-        if obj.instant_win.voided_at is not None:
-            return f"Void since {obj.instant_win.voided_at:%d %b %Y %H:%M}: ticket refunded"
+        instant_win = obj.instant_win
+        if instant_win.voided_at is not None:
+            when = timezone.localtime(instant_win.voided_at)
+            return f"Void since {when:%d %b %Y %H:%M}: {instant_win.get_void_reason_display()}"
         return "Won"
 
     @admin.display(description="why rejected")
@@ -189,6 +193,7 @@ class WinnerAdmin(admin.ModelAdmin):
                 title="Reject these winners?",
                 items=[f"{w.display_name}: {w.prize.title} ({w.competition})" for w in queryset],
                 summary="A rejected winner is not published, and is taken off Champions.",
+                warnings=_instant_wins_voided(queryset),
                 reason_label="Why (kept in the audit log)",
                 button="Reject",
             )
@@ -221,6 +226,7 @@ class WinnerAdmin(admin.ModelAdmin):
                         for w in queryset.select_related("ticket", "prize", "competition")
                     ],
                     "reasons": Redraw.Reason.choices,
+                    "warnings": _instant_wins_voided(queryset),
                     "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
                     "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                     "confirmed_name": CONFIRMED,
@@ -299,3 +305,29 @@ class WinnerAdmin(admin.ModelAdmin):
             )
         self._each(request, queryset, winner_mark_delivered, "Marked %d prize(s) delivered.")
         return None
+
+
+def _instant_wins_voided(winners) -> list[str]:
+    """What rejecting these winners does to their instant wins, per number, for staff to read
+    first: the win becomes void in public and the prize is not awarded again; a prize that
+    already went out has to be recovered (winners.services.winner_reject)."""
+    lines = []
+    for winner in (
+        winners.filter(instant_win__isnull=False, instant_win__voided_at__isnull=True)
+        .exclude(verification_status=Winner.Verification.REJECTED)
+        .select_related("ticket", "prize", "competition")
+        .order_by("competition_id", "ticket__number")
+    ):
+        line = (
+            f"Ticket #{winner.ticket.number}'s instant win ({winner.prize.title}) in "
+            f"{winner.competition} becomes void: the competition page shows “void: "
+            f"{InstantWin.VoidReason.INELIGIBLE.label}”, and the prize is not awarded again."
+        )
+        if winner.prize_delivered_at is not None:
+            on = timezone.localtime(winner.prize_delivered_at)
+            line += (
+                f" The prize was already delivered to {winner.display_name} on "
+                f"{on.day} {on:%b %Y}: recover it separately."
+            )
+        lines.append(line)
+    return lines

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from competitions.models import Prize
+from tickets.instant_wins import PrizeDelivered
 
 from .models import Winner
 
@@ -48,3 +49,19 @@ def instant_prizes(competition) -> list[InstantPrize]:
         if winner.prize_id in rows:
             rows[winner.prize_id].winners.append(winner)
     return list(rows.values())
+
+
+def instant_prizes_delivered(*, instant_win_ids) -> dict[int, PrizeDelivered]:
+    """The instant wins among these whose prize was marked delivered to the winner
+    (`Winner.prize_delivered_at`, set by `winner_mark_delivered`), by instant-win id: one query.
+    Whatever the winner's verification status since: the prize went out all the same."""
+    return {
+        winner.instant_win_id: PrizeDelivered(
+            instant_win_id=winner.instant_win_id,
+            winner_name=winner.display_name,
+            delivered_at=winner.prize_delivered_at,
+        )
+        for winner in Winner.objects.filter(
+            instant_win_id__in=list(instant_win_ids), prize_delivered_at__isnull=False
+        ).only("instant_win_id", "display_name", "prize_delivered_at")
+    }

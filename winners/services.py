@@ -7,6 +7,7 @@ announced, published to Champions (`winner_publish` / `winner_hide`) and deliver
 from django.db import transaction
 from django.utils import timezone
 
+from competitions.models import InstantWin
 from core.audit import audit_record, audit_snapshot
 
 from .exceptions import NotApproved, WinnerError
@@ -92,11 +93,10 @@ def instant_wins_void(*, ticket_ids, reason: str, by=None, now=None) -> list:
 
     Each standing instant winner of one of them is rejected, as a disqualified winner is (off
     Champions, never announced again), with the reason in the audit log, and told by e-mail
-    and SMS; the number's win is marked void (`InstantWin.voided_at`). The number stays won:
-    the prize is not awarded again, and a later buyer of the number wins nothing (it was
-    published as won). Returns the instant wins voided."""
-    from competitions.models import InstantWin
-
+    and SMS; the number's win is marked void (`InstantWin.voided_at`, "the ticket was
+    refunded"). The number stays won: the prize is not awarded again, and a later buyer of the
+    number wins nothing (it was published as won). A winner staff had already rejected has a
+    void win already (`winner_reject`): nothing changes. Returns the instant wins voided."""
     from .events import instant_win_voided
 
     now = now or timezone.now()
@@ -106,19 +106,41 @@ def instant_wins_void(*, ticket_ids, reason: str, by=None, now=None) -> list:
         .select_related("competition", "prize", "ticket", "user", "instant_win")
         .order_by("pk")
     )
+    voided = []
     for winner in winners:
         if winner.verification_status == Winner.Verification.REJECTED:
             continue  # already rejected by staff: nothing to take back, nobody to tell
         before = audit_snapshot(winner, AUDITED)
         _mark_rejected(winner, by=by if getattr(by, "pk", None) else None, now=now)
-        note = reason
-        if winner.prize_delivered_at is not None:
-            note += " The prize had already been delivered."
-        _audit(winner, by=by, action="winner.void", before=before, note=note)
+        _void_instant_win(winner, reason=InstantWin.VoidReason.REFUNDED, now=now)
+        _audit(winner, by=by, action="winner.void", before=before, note=reason + _delivered(winner))
         instant_win_voided(winner, reason=reason)
-    ids = [w.instant_win_id for w in winners]
-    InstantWin.objects.filter(pk__in=ids, voided_at__isnull=True).update(voided_at=now)
-    return [w.instant_win for w in winners]
+        voided.append(winner.instant_win)
+    return voided
+
+
+def _void_instant_win(winner: Winner, *, reason: str, now) -> bool:
+    """Mark the winner's instant win void for this public reason, unless it already is (the
+    first reason stands); False if it was. The caller holds the winner's row lock, which every
+    path that voids a win takes first."""
+    instant_win = winner.instant_win
+    changed = InstantWin.objects.filter(pk=instant_win.pk, voided_at__isnull=True).update(
+        voided_at=now, void_reason=reason
+    )
+    if changed:
+        instant_win.voided_at, instant_win.void_reason = now, reason
+    return bool(changed)
+
+
+def _delivered(winner: Winner) -> str:
+    """For the audit note: the prize already went out, so someone has to get it back."""
+    if winner.prize_delivered_at is None:
+        return ""
+    on = timezone.localtime(winner.prize_delivered_at)
+    return (
+        f" The prize ({winner.prize.title}) had already been delivered to "
+        f"{winner.display_name} on {on.day} {on:%b %Y}: recover it separately."
+    )
 
 
 def _audit(winner, *, by, action: str, before: dict, note: str = "") -> None:
@@ -143,8 +165,17 @@ def _locked(winner: Winner) -> tuple[Winner, dict]:
 
 @transaction.atomic
 def winner_approve(*, winner: Winner, by=None, now=None) -> Winner:
-    """The winner passed verification (age, identity, eligibility)."""
+    """The winner passed verification (age, identity, eligibility). Refused for an instant
+    winner whose win is void (the ticket was refunded, or staff rejected the winner): the
+    competition page shows it void and the prize is not awarded again, so it stays void."""
     winner, before = _locked(winner)
+    if winner.is_instant and winner.instant_win.voided_at is not None:
+        raise WinnerError(
+            f"Ticket #{winner.ticket.number}'s instant win is void "
+            f"({winner.instant_win.get_void_reason_display()}) and is shown as void on the "
+            "competition page; a void win is never reinstated, so this winner cannot be "
+            "approved."
+        )
     winner.verification_status = Winner.Verification.APPROVED
     winner.verified_at = now or timezone.now()
     winner.verified_by = by
@@ -189,13 +220,32 @@ def winner_edit(*, winner: Winner, by, fields) -> Winner:
 
 @transaction.atomic
 def winner_reject(*, winner: Winner, by, reason: str, now=None) -> Winner:
-    """The winner failed verification (e.g. under 18, fraud). A rejected winner is never
-    published; a published one is taken off Champions."""
+    """The winner failed verification (e.g. under 18, excluded, fraud). A rejected winner is
+    never published; a published one is taken off Champions.
+
+    An instant winner's win becomes void in the same transaction ("the winner was not
+    eligible", on the competition page and in the draw API; the staff reason stays in the audit
+    log): the number stays won and the prize is not awarded again, as when its ticket is
+    refunded (docs/architecture.md §4, item 6). A draw prize is redrawn instead
+    (`winner_disqualify`)."""
     if not (reason or "").strip():
         raise WinnerError("Say why the winner is rejected.")
+    now = now or timezone.now()
     winner, before = _locked(winner)
-    _mark_rejected(winner, by=by, now=now or timezone.now())
-    _audit(winner, by=by, action="winner.reject", before=before, note=reason)
+    if winner.verification_status == Winner.Verification.REJECTED and winner.is_instant:
+        raise WinnerError(
+            f"Ticket #{winner.ticket.number}'s instant winner is already rejected and the win void."
+        )
+    _mark_rejected(winner, by=by, now=now)
+    note = reason
+    if winner.is_instant and _void_instant_win(
+        winner, reason=InstantWin.VoidReason.INELIGIBLE, now=now
+    ):
+        note += (
+            f" Instant win on ticket #{winner.ticket.number} void: the prize is not awarded "
+            "again." + _delivered(winner)
+        )
+    _audit(winner, by=by, action="winner.reject", before=before, note=note)
     return winner
 
 

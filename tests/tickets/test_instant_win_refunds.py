@@ -162,7 +162,9 @@ def test_a_void_win_verifies_and_a_win_voided_on_a_live_ticket_does_not(client, 
     assert void == {void_winner.ticket.number: True, standing_winner.ticket.number: False}
 
     # Marking a win void on a ticket that stays entered is caught.
-    InstantWin.objects.filter(pk=standing_winner.instant_win_id).update(voided_at=timezone.now())
+    InstantWin.objects.filter(pk=standing_winner.instant_win_id).update(
+        voided_at=timezone.now(), void_reason=InstantWin.VoidReason.REFUNDED
+    )
     Winner.objects.filter(pk=standing_winner.pk).update(verification_status="rejected")
     failed = [c.name for c in verify_instant_wins(draw) if not c.ok]
     assert any("void instant win's ticket was refunded" in name for name in failed), failed

@@ -49,7 +49,12 @@ from notifications.outbox import admin_alert
 
 from .. import events, locking, payments, pricing
 from ..exceptions import PaymentFailed, ProviderUnavailable, RefundRefused, TicketError
-from ..instant_wins import instant_wins_held, instant_wins_refunded
+from ..instant_wins import (
+    instant_prizes_delivered,
+    instant_wins_held,
+    instant_wins_refunded,
+    prize_delivered_warning,
+)
 from ..models import Order, OrderLine, Refund, Ticket
 from .rules import counters_add, order_competition_ids
 
@@ -97,6 +102,8 @@ class RefundPlan:
     refused: list[str] = field(default_factory=list)  # one line per ticket, for staff
     amount: Decimal = Decimal(0)  # what the refundable tickets were bought for
     instant_wins: list[str] = field(default_factory=list)  # wins a refund would void, for staff
+    # Of those, the ones whose prize already went out, by ticket id (staff recover it).
+    prizes_delivered: dict[int, str] = field(default_factory=dict)
 
 
 def refund_plan(*, tickets: Iterable[Ticket]) -> RefundPlan:
@@ -114,14 +121,31 @@ def refund_plan(*, tickets: Iterable[Ticket]) -> RefundPlan:
         Decimal(0),
     )
     held = instant_wins_held(refundable)
-    instant_wins = [
-        f"#{t.number} in {t.competition} won the instant prize {held[t.pk].prize.title}: "
-        "refunding it voids the win, and the prize is not awarded again."
-        for t in refundable
-        if t.pk in held
-    ]
+    delivered = instant_prizes_delivered(held.values())
+    instant_wins, prizes_delivered = [], {}
+    for ticket in refundable:
+        if (win := held.get(ticket.pk)) is None:
+            continue
+        if win.pk in delivered:
+            prizes_delivered[ticket.pk] = prize_delivered_warning(
+                ticket_number=ticket.number,
+                prize_title=win.prize.title,
+                competition=ticket.competition,
+                delivered=delivered[win.pk],
+            )
+            instant_wins.append(prizes_delivered[ticket.pk])
+        else:
+            instant_wins.append(
+                f"#{ticket.number} in {ticket.competition} won the instant prize "
+                f"{win.prize.title}: refunding it voids the win, and the prize is not awarded "
+                "again."
+            )
     return RefundPlan(
-        refundable=refundable, refused=refused, amount=amount, instant_wins=instant_wins
+        refundable=refundable,
+        refused=refused,
+        amount=amount,
+        instant_wins=instant_wins,
+        prizes_delivered=prizes_delivered,
     )
 
 
@@ -160,6 +184,8 @@ class TicketsRefunded:
     refunds: list[Refund] = field(default_factory=list)
     tickets: int = 0
     refused: list[str] = field(default_factory=list)
+    # Refunded tickets whose instant prize had already gone out: someone has to recover it.
+    prizes_delivered: list[str] = field(default_factory=list)
 
 
 def tickets_refund(*, tickets: Iterable[Ticket], by, note: str = "", now=None) -> TicketsRefunded:
@@ -181,6 +207,9 @@ def tickets_refund(*, tickets: Iterable[Ticket], by, note: str = "", now=None) -
         else:
             result.refunds.append(refund)
             result.tickets += len(chosen)
+            result.prizes_delivered += [
+                plan.prizes_delivered[t.pk] for t in chosen if t.pk in plan.prizes_delivered
+            ]
     return result
 
 
@@ -250,6 +279,9 @@ def order_refund(
             by=by,
             now=now,
         )
+        # A voided prize that already went out still refunds (it is the customer's money); the
+        # audit entry says so, per number, for whoever recovers the prize.
+        delivered = _prizes_delivered(voided, locked)
         for competition_id, count in Counter(t.competition_id for t in chosen).items():
             counters_add(competition_id, sold=-count, now=now)
         remaining = Ticket.objects.filter(order=order, status__in=Ticket.SOLD_STATUSES).exists()
@@ -261,7 +293,7 @@ def order_refund(
             amount=amount,
             currency=order.currency,
             reason=reason,
-            note=note[:255],
+            note=_with_delivered(note, delivered)[:255],
             created_by=by if getattr(by, "pk", None) else None,
         )
         refund.tickets.set(chosen)
@@ -277,14 +309,47 @@ def order_refund(
                 "amount": amount,
                 "tickets": sorted(t.number for t in chosen),
                 **({"instant_wins_voided": sorted(w.number for w in voided)} if voided else {}),
+                **(
+                    {"instant_prizes_delivered": [number for number, _, _ in delivered]}
+                    if delivered
+                    else {}
+                ),
             },
-            note=note,
+            note="\n".join(filter(None, [note, *(warning for _, _, warning in delivered)])),
         )
         events.refund_created(refund)
         if submit:
             refund_queue(refund=refund)
     refund.refresh_from_db()
     return refund
+
+
+def _with_delivered(note: str, delivered: list[tuple[int, str, str]]) -> str:
+    """The refund row's short note, naming any instant prize already delivered."""
+    if not delivered:
+        return note
+    prizes = ", ".join(f"#{number} ({title})" for number, title, _ in delivered)
+    return " ".join(filter(None, [note, f"Instant prize already delivered, recover: {prizes}."]))
+
+
+def _prizes_delivered(voided, competitions) -> list[tuple[int, str, str]]:
+    """(ticket number, prize, warning) for each win just voided whose prize had already gone
+    out."""
+    delivered = instant_prizes_delivered(voided)
+    return [
+        (
+            win.number,
+            win.prize.title,
+            prize_delivered_warning(
+                ticket_number=win.number,
+                prize_title=win.prize.title,
+                competition=competitions[win.competition_id],
+                delivered=delivered[win.pk],
+            ),
+        )
+        for win in sorted(voided, key=lambda w: (w.competition_id, w.number))
+        if win.pk in delivered
+    ]
 
 
 def provider_refund_record(*, order: Order, amount_refunded: Decimal, whole: bool, now) -> str:
