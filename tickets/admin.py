@@ -137,8 +137,8 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         receipt_pk = Receipt.objects.filter(order=obj).values_list("pk", flat=True).first()
         if receipt_pk is None and obj.status in Order.PAID_STATES:
             return (
-                "None: a paid order whose tickets are all refunded has none; otherwise the "
-                "minute's sweep issues it (or `manage.py issue_receipts` now)."
+                "None: its tickets were refunded before one was issued, or it is still to come "
+                "(the minute's sweep issues it; manage.py issue_receipts does so now)."
             )
         if receipt_pk is None:
             return "None: an order gets one when it is paid."

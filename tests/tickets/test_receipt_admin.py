@@ -227,6 +227,12 @@ def test_the_order_page_links_to_its_receipt(admin_client, sold):
     assert f'<a href="{receipt_url}">Receipt {sold.order.reference}</a>' in html
 
 
+def test_a_paid_order_without_its_receipt_says_how_it_gets_one(admin_client, sold):
+    Receipt.objects.filter(order=sold.order).delete()  # as if its process stopped first
+    html = text(page(admin_client, "admin:tickets_order_change", sold.order.pk))
+    assert "manage.py issue_receipts" in html
+
+
 def test_an_unpaid_order_page_says_it_has_no_receipt_yet(admin_client):
     order = Order.objects.create(user=UserFactory())
     html = text(page(admin_client, "admin:tickets_order_change", order.pk))
