@@ -22,7 +22,8 @@ from competitions.lifecycle import Status
 from competitions.models import Competition
 from core.admin_helpers import ReadOnlyAdminMixin, confirm_page, is_confirmed
 
-from . import admin_discounts  # noqa: F401  (registers the discount codes' admin)
+# Imported for what they register: discount codes, signed receipts and their keys.
+from . import admin_discounts, admin_receipts  # noqa: F401
 from .exceptions import TicketError
 from .export import tickets_csv
 from .models import (
@@ -32,6 +33,7 @@ from .models import (
     OrderLine,
     PaymentEvent,
     PostalEntry,
+    Receipt,
     Refund,
     Ticket,
 )
@@ -69,7 +71,7 @@ class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = (OrderLineInline,)
     fieldsets = (
-        (None, {"fields": ("reference", "user", "status", "tickets")}),
+        (None, {"fields": ("reference", "user", "status", "tickets", "signed_receipt")}),
         ("Money", {"fields": ("currency", "total", "amount_refunded", "discount_code")}),
         (
             "Payment",
@@ -89,6 +91,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "user",
         "status",
         "tickets",
+        "signed_receipt",
         "currency",
         "total",
         "amount_refunded",
@@ -128,6 +131,19 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}">{}</a>: −£{}{}', url, redemption.code, redemption.amount, state
         )
+
+    @admin.display(description="signed receipt")
+    def signed_receipt(self, obj):
+        receipt_pk = Receipt.objects.filter(order=obj).values_list("pk", flat=True).first()
+        if receipt_pk is None and obj.status in Order.PAID_STATES:
+            return (
+                "None: its tickets were refunded before one was issued, or it is still to come "
+                "(the minute's sweep issues it; manage.py issue_receipts does so now)."
+            )
+        if receipt_pk is None:
+            return "None: an order gets one when it is paid."
+        url = reverse("admin:tickets_receipt_change", args=[receipt_pk])
+        return format_html('<a href="{}">Receipt {}</a>', url, obj.reference)
 
     @admin.display(description="tickets")
     def tickets(self, obj):

@@ -22,6 +22,12 @@ def receipt_keys_published() -> list[receipts.PublishedKey]:
     return published
 
 
+def receipt_signature_checks(receipt: Receipt) -> list[receipts.ReceiptCheck]:
+    """The receipt as stored, checked as its owner checks the download: its signature against
+    the keys `/receipts/keys.json` publishes, and that the key was valid when it was issued."""
+    return receipts.signature_checks(receipt.document, receipt_keys_published())
+
+
 def receipts_for(user, competition_id: int):
     """The customer's receipts with entries in one competition (orders and postal entries)."""
     return (
