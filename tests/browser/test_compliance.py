@@ -15,14 +15,13 @@ from draws.models import Draw
 from draws.services import draw_perform
 from draws.verification import verify_and_record
 from tests.browser.screens import DESKTOP, PHONE, artefacts
+from tests.browser.staff import staff_log_in
 from tests.factories import (
-    PASSWORD,
     TicketFactory,
     UserFactory,
     active_competition,
     correct_answer,
     operator_settings,
-    totp_code,
     wrong_answer,
 )
 from tickets.services import order_record_paid, postal_entry_add
@@ -129,13 +128,7 @@ def test_staff_see_a_weak_question_and_download_the_report(browser_page, live_se
     page = browser_page
     shot = _shots(page)
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.get_by_label("E-mail address").fill(staff.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Two-Factor Authentication")).to_be_visible()
-    page.get_by_label("Code").fill(totp_code())
-    page.get_by_role("button", name="Sign In").click()
+    staff_log_in(page, live_server.url, staff)
 
     expect(page.get_by_role("heading", name="Skill questions to review")).to_be_visible()
     review = page.locator("#weak-questions")

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.browser import screens
+from tests.browser.staff import staff_log_in
 from tests.factories import (
-    PASSWORD,
     UserFactory,
     correct_answer,
     instant_win_competition,
-    totp_code,
 )
 from tickets.services import order_record_paid
 from winners.models import Winner
@@ -54,12 +53,7 @@ def test_staff_see_a_delivered_prize_before_refunding_and_the_public_sees_a_void
     sam_win = Winner.objects.get(ticket__number=cash, competition=competition)
     winner_reject(winner=sam_win, by=staff, reason="Under 18 (passport check)")
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.get_by_label("E-mail address").fill(staff.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_label("Code").fill(totp_code())
-    page.get_by_role("button", name="Sign In").click()
+    staff_log_in(page, live_server.url, staff)
 
     # Refund Jane's ticket: the confirmation names the delivered prize.
     page.goto(f"{live_server.url}/admin/tickets/ticket/?order__id__exact={order.pk}")

@@ -8,12 +8,11 @@ from django.contrib.auth.models import Group
 
 from tests.browser import test_journey
 from tests.browser.screens import shot
+from tests.browser.staff import staff_log_in
 from tests.factories import (
-    PASSWORD,
     UserFactory,
     active_competition,
     correct_answer,
-    totp_code,
 )
 from tickets import receipts
 from tickets.models import Receipt
@@ -41,12 +40,7 @@ def test_staff_find_a_receipt_and_see_that_it_verifies(browser_page, live_server
     staff = UserFactory(email="ops@fairdraw.example", first_name="Olivia", is_staff=True)
     staff.groups.add(Group.objects.get(name="Operations"))
 
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/tickets/receipt/")
-    page.get_by_label("E-mail address").fill(staff.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_label("Code").fill(totp_code())
-    page.get_by_role("button", name="Sign In").click()
+    staff_log_in(page, live_server.url, staff, next="/admin/tickets/receipt/")
 
     expect(page.get_by_role("heading", name="Select receipt to view")).to_be_visible()
     expect(page.locator("#result_list tbody tr")).to_have_count(3)
