@@ -7,6 +7,7 @@ from decimal import Decimal
 import factory
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+from django.test import Client
 from django.utils import timezone
 
 from competitions.models import AnswerChoice, Competition, Prize
@@ -67,6 +68,13 @@ def totp_code(secret: str = TOTP_SECRET, at=None) -> str:
     """The code the authenticator app shows now (allauth's own HOTP helper, 30 s steps)."""
     moment = at or timezone.now()
     return format_hotp_value(hotp_value(secret, int(moment.timestamp()) // 30))
+
+
+def client_for(user) -> Client:
+    """A test client logged in as `user` (the login step is not what the test is about)."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 class CompetitionFactory(factory.django.DjangoModelFactory):

@@ -8,20 +8,13 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
-from django.test import Client
 from django.urls import reverse
 
 from core.models import AuditEntry
 from draws.models import Draw
 from draws.services import draw_perform
-from tests.factories import UserFactory, active_competition, correct_answer
+from tests.factories import UserFactory, active_competition, client_for, correct_answer
 from tickets.services import order_record_paid
-
-
-def _client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -40,17 +33,17 @@ def support_user(db):
 
 @pytest.fixture
 def operations(operations_user):
-    return _client_for(operations_user)
+    return client_for(operations_user)
 
 
 @pytest.fixture
 def support(support_user):
-    return _client_for(support_user)
+    return client_for(support_user)
 
 
 @pytest.fixture
 def customer_client(db):
-    return _client_for(UserFactory(email="not.staff@example.com"))
+    return client_for(UserFactory(email="not.staff@example.com"))
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ from types import SimpleNamespace
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.factories import UserFactory, active_competition, correct_answer
+from tests.factories import UserFactory, active_competition, client_for, correct_answer
 from tickets import receipts
 from tickets.models import Order, Receipt, ReceiptKey
 from tickets.services import order_record_paid, postal_entry_add
@@ -48,12 +47,6 @@ def buy(customer, competition, quantity: int, capture) -> Order:
             answer=correct_answer(competition),
             quantity=quantity,
         )
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
