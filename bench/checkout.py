@@ -68,12 +68,17 @@ def _setup(label: str, buyers: int):
     return competition, answer, users
 
 
+def _process_count(buyers: int, processes: int) -> int:
+    """How many processes `--processes` makes of `buyers` buyers (0: one a buyer)."""
+    return min(processes, buyers) if processes > 0 else buyers
+
+
 def _race(buyers: int, job, processes: int = 1):
     """Run job(buyer_index, purchase_rng) per buyer, each in its own thread, the threads shared
     out over `processes` processes; return latencies, tickets bought, errors and wall time."""
     from django.db import connections
 
-    processes = min(processes, buyers) if processes > 0 else buyers
+    processes = _process_count(buyers, processes)
     if processes == 1:
         return _race_threads(range(buyers), job)
     shares = [range(buyers)[p::processes] for p in range(processes)]
@@ -407,7 +412,7 @@ def run(args) -> dict:
         f"database={settings.DATABASES['default']['NAME']} buyers={args.buyers} "
         f"purchases/buyer={args.purchases} lucky dips/purchase=1..{args.max_quantity} "
         f"competition={COMPETITION_TICKETS:,} tickets cpus={os.cpu_count()} "
-        f"processes={min(args.processes, args.buyers) if args.processes > 0 else args.buyers}"
+        f"processes={_process_count(args.buyers, args.processes)}"
     )
     competition, answer, users = _setup("django", args.buyers + 1)  # + 1: the warm-up
     _vacuum()

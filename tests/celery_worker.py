@@ -63,7 +63,7 @@ def _claimed_redis_url(base: str) -> str:
         if holder is not None and holder.decode() != me and _alive(holder.decode()):
             continue
         # Free, or held by a run that has ended: take it (NX unless taking over a dead run's).
-        if client.set(LEASE_KEY, me, nx=holder is None) or holder is not None:
+        if client.set(LEASE_KEY, me, nx=holder is None):
             _claimed.append(url)
             atexit.register(_release, url, me)
             return url

@@ -7,9 +7,11 @@ about tickets; `draws/admin.py` assembles this mixin and the form into the regis
 competition admin. Every operation calls a service that audits itself.
 """
 
+from collections import Counter
+
 from django import forms
 from django.contrib import admin
-from django.db.models import Count, Max
+from django.db.models import Max
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -115,26 +117,6 @@ def _instant_wins_voided(competitions) -> list[str]:
     """What cancelling would void: each competition's standing instant wins (its tickets are
     refunded, so the wins are void and their prizes never awarded), then each of those whose
     prize was already delivered, by number, for staff to see first."""
-    standing = (
-        InstantWin.objects.filter(
-            competition__in=competitions, won_at__isnull=False, voided_at__isnull=True
-        )
-        .order_by()
-        .values("competition__title")
-        .annotate(wins=Count("pk"))
-        .order_by("competition__title")
-    )
-    counts = [
-        f"{row['competition__title']}: {row['wins']} instant win(s) already won will be void "
-        "(the tickets are refunded, and those prizes are not awarded again)."
-        for row in standing
-    ]
-    return counts + _instant_prizes_delivered(competitions) if counts else []
-
-
-def _instant_prizes_delivered(competitions) -> list[str]:
-    """One line per standing instant win whose prize already went out: refunding voids the win
-    all the same, and someone has to recover the prize."""
     standing = list(
         InstantWin.objects.filter(
             competition__in=competitions, won_at__isnull=False, voided_at__isnull=True
@@ -142,8 +124,17 @@ def _instant_prizes_delivered(competitions) -> list[str]:
         .select_related("competition", "prize")
         .order_by("competition__title", "competition_id", "number")
     )
+    if not standing:
+        return []
+    wins = Counter(win.competition.title for win in standing)  # (in title order)
+    counts = [
+        f"{title}: {count} instant win(s) already won will be void "
+        "(the tickets are refunded, and those prizes are not awarded again)."
+        for title, count in wins.items()
+    ]
+    # Refunding voids a win whose prize already went out all the same: someone recovers it.
     delivered = instant_prizes_delivered(standing)
-    return [
+    return counts + [
         prize_delivered_warning(
             ticket_number=win.number,
             prize_title=win.prize.title,

@@ -166,9 +166,14 @@ def prize_delivered_warning(
 ) -> str:
     """What staff read, on the confirmation page and in the audit log, when refunding a ticket
     whose instant prize already went out."""
-    on = timezone.localtime(delivered.delivered_at)
     return (
         f"Ticket #{ticket_number}'s instant prize ({prize_title}) in {competition} was already "
-        f"delivered to {delivered.winner_name} on {on.day} {on:%b %Y}: refunding voids the win, "
+        f"{delivered_to(delivered.winner_name, delivered.delivered_at)}: refunding voids the win, "
         "recover the prize separately."
     )
+
+
+def delivered_to(winner_name: str, at: datetime) -> str:
+    """'delivered to Jane S. on 3 Nov 2026': how staff read where and when a prize went out."""
+    on = timezone.localtime(at)
+    return f"delivered to {winner_name} on {on.day} {on:%b %Y}"

@@ -16,6 +16,7 @@ from core.admin_helpers import CONFIRMED, confirm_page, is_confirmed
 from core.models import AuditEntry
 from draws.exceptions import DrawError
 from draws.models import Redraw
+from tickets.instant_wins import delivered_to
 
 from .exceptions import WinnerError
 from .models import Winner
@@ -324,10 +325,10 @@ def _instant_wins_voided(winners) -> list[str]:
             f"{InstantWin.VoidReason.INELIGIBLE.label}”, and the prize is not awarded again."
         )
         if winner.prize_delivered_at is not None:
-            on = timezone.localtime(winner.prize_delivered_at)
             line += (
-                f" The prize was already delivered to {winner.display_name} on "
-                f"{on.day} {on:%b %Y}: recover it separately."
+                " The prize was already "
+                f"{delivered_to(winner.display_name, winner.prize_delivered_at)}: recover it "
+                "separately."
             )
         lines.append(line)
     return lines

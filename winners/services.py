@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from competitions.models import InstantWin
 from core.audit import audit_record, audit_snapshot
+from tickets.instant_wins import delivered_to
 
 from .exceptions import NotApproved, WinnerError
 from .models import Winner
@@ -136,10 +137,9 @@ def _delivered(winner: Winner) -> str:
     """For the audit note: the prize already went out, so someone has to get it back."""
     if winner.prize_delivered_at is None:
         return ""
-    on = timezone.localtime(winner.prize_delivered_at)
     return (
-        f" The prize ({winner.prize.title}) had already been delivered to "
-        f"{winner.display_name} on {on.day} {on:%b %Y}: recover it separately."
+        f" The prize ({winner.prize.title}) had already been "
+        f"{delivered_to(winner.display_name, winner.prize_delivered_at)}: recover it separately."
     )
 
 

@@ -167,15 +167,14 @@ def _reserve_once(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
         # rule that needs them. Eligibility is judged here, on the fresh row, and nothing
         # before it is written.
         # Their standing (below) is read by the statement after the lock's, in its round trip.
-        then = _standing_statement(user.pk, ids, now) if connection.vendor == "postgresql" else None
-        user, operator, row = lock_customer_then(user.pk, email=True, then=then)
+        user, operator, row = lock_customer_then(
+            user.pk, email=True, then=_standing_statement(user.pk, ids, now)
+        )
         check_eligible(user, now, operator, reserving=True, email_confirmed=user.email_confirmed)
         # The customer's open checkout, if any, is given back below, so its money no longer
         # counts against their limit (orders are only made under the customer's lock, so the
         # set cannot change meanwhile).
-        previous, spend, held = (
-            _standing_from_row(row) if row is not None else standing(user, ids, now)
-        )
+        previous, spend, held = standing(user, ids, now, row=row)
         releasing = sum({o: t for o, _, t, _ in previous}.values(), Decimal("0"))
         if offer.code is not None:
             discounts.redemption_check(
@@ -264,12 +263,17 @@ def _reserve_once(*, user, prepared: list[Line], now, offer: _Offer) -> Order:
     return order
 
 
-def standing(user, competition_ids, now) -> tuple[list[tuple], object, dict[int, int]]:
+def standing(
+    user, competition_ids, now, *, row: tuple | None = None
+) -> tuple[list[tuple], object, dict[int, int]]:
     """What a checkout judges the customer by, read under their row lock: their pending
     orders' lines (order id, competition id, order total, reserved until), their spend this
     month (a row as `spending.spend_annotations` annotates it) and what they hold in these
     competitions (`holdings`). On PostgreSQL in one statement, its SQL twin of the ORM's reads
-    (tests/tickets/test_standing.py holds them equal)."""
+    (tests/tickets/test_standing.py holds them equal); `row`: that statement's row if it was
+    read already (sent after the lock's, `_standing_statement`)."""
+    if row is not None:
+        return _standing_from_row(row)
     if connection.vendor != "postgresql":
         previous = list(
             OrderLine.objects.filter(order__user_id=user.pk, order__status=Order.Status.PENDING)
