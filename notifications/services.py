@@ -314,7 +314,9 @@ def notification_relay(*, now=None, batch: int = SWEEP_BATCH) -> int:
             Notification.objects.filter(pk__in=ids[position:], status=Status.PENDING).update(
                 next_attempt_at=now
             )
-            logger.warning("Broker unavailable; %s messages left to the sweeper", len(ids))
+            logger.warning(
+                "Broker unavailable; %s messages left to the sweeper", len(ids) - position
+            )
             return position
     return len(ids)
 
